@@ -1,0 +1,106 @@
+package ca
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/signet-dev/signet/keyless/problem"
+)
+
+// Embedder writes an identity (SAN and extensions) into a certificate
+// template. identity.Principal is one.
+type Embedder interface {
+	Embed(cert *x509.Certificate) error
+}
+
+// Issuer issues short-lived code-signing certificates with the key of an
+// intermediate (or root) CA. It is safe for concurrent use.
+type Issuer struct {
+	key      KeyChain
+	lifetime time.Duration
+	clock    func() time.Time
+}
+
+// NewIssuer checks the key chain and returns an Issuer whose certificates
+// live for lifetime. clock nil means time.Now.
+func NewIssuer(key KeyChain, lifetime time.Duration, clock func() time.Time) (*Issuer, error) {
+	if err := key.Check(); err != nil {
+		return nil, err
+	}
+	if !key.Chain[0].IsCA || key.Chain[0].KeyUsage&x509.KeyUsageCertSign == 0 {
+		return nil, fmt.Errorf("ca: %q is not a CA certificate with certSign key usage", key.Chain[0].Subject)
+	}
+	if lifetime <= 0 {
+		return nil, errors.New("ca: certificate lifetime must be positive")
+	}
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Issuer{key: key, lifetime: lifetime, clock: clock}, nil
+}
+
+// Chain returns the CA chain, issuing certificate first, root last.
+func (i *Issuer) Chain() []*x509.Certificate { return i.key.Chain }
+
+// Issue certifies pub for the identity who writes into the template. The
+// certificate has an empty subject (so a critical SAN), a random 20-byte
+// serial, digitalSignature and codeSigning only, and lives for the issuer's
+// lifetime. A signer failure is problem.Unavailable.
+func (i *Issuer) Issue(ctx context.Context, pub crypto.PublicKey, who Embedder) (*x509.Certificate, error) {
+	serial, err := RandomSerial()
+	if err != nil {
+		return nil, err
+	}
+	now := i.clock().UTC().Truncate(time.Second)
+	parent := i.key.Chain[0]
+	tmpl := &x509.Certificate{
+		SerialNumber:   serial,
+		Subject:        pkix.Name{},
+		NotBefore:      now,
+		NotAfter:       now.Add(i.lifetime),
+		KeyUsage:       x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		AuthorityKeyId: parent.SubjectKeyId,
+	}
+	if tmpl.NotAfter.After(parent.NotAfter) {
+		return nil, problem.Unavailable("the issuing CA certificate %q expires at %s, before a new certificate would: rotate the CA", parent.Subject, parent.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if err := who.Embed(tmpl); err != nil {
+		return nil, fmt.Errorf("ca: embed identity: %w", err)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, Bind(ctx, i.key.Signer))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, problem.Unavailable("signing the certificate timed out: %v", err)
+		}
+		var pe *problem.Error
+		if errors.As(err, &pe) {
+			return nil, err
+		}
+		return nil, problem.Unavailable("the CA key could not sign: %v", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("ca: parse issued certificate: %w", err)
+	}
+	return cert, nil
+}
+
+// RandomSerial returns a positive serial number of 20 random bytes (160 bits
+// with the top bit cleared, as RFC 5280 allows at most 20 octets).
+func RandomSerial() (*big.Int, error) {
+	b := make([]byte, 20)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("ca: serial: %w", err)
+	}
+	b[0] &= 0x7f
+	b[0] |= 0x40 // keep it a full 20 octets
+	return new(big.Int).SetBytes(b), nil
+}

@@ -1,0 +1,205 @@
+// Package app assembles a signet server from its configuration: it picks
+// the key backends, builds the CA, the TSA, the authenticator and the trust
+// documents, and mounts every API on one handler. The signet binary and the
+// in-process test harness both start signet through New.
+package app
+
+import (
+	"context"
+	"encoding/asn1"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/signet-dev/signet/bundle"
+	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/identity"
+	"github.com/signet-dev/signet/keyless"
+	"github.com/signet-dev/signet/test/oidcmock"
+	"github.com/signet-dev/signet/tsa"
+)
+
+// DevRequestToken is the fixed runner request token of the --dev issuer.
+const DevRequestToken = "signet-dev-insecure"
+
+// DevIssuerPath is where the --dev issuer is mounted.
+const DevIssuerPath = "/dev/oidc"
+
+// App is an assembled signet server.
+type App struct {
+	// Handler is the whole HTTP stack.
+	Handler http.Handler
+	// PublicURL is the URL clients reach the server at.
+	PublicURL string
+	// TrustedRoot is the trusted_root.json that verifies this server's bundles.
+	TrustedRoot []byte
+	// DevIssuer is the built-in test issuer, in dev mode only.
+	DevIssuer *oidcmock.Issuer
+}
+
+// New builds a server from a validated configuration.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	publicURL := cfg.EffectivePublicURL()
+	caKey, err := loadKey(ctx, cfg.CA, "ca", func(ctx context.Context) (ca.KeyChain, error) {
+		return ca.NewMemoryCA(ctx, cfg.Organization, time.Now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	tsaKey, err := loadKey(ctx, cfg.TSA.Backend, "tsa", func(context.Context) (ca.KeyChain, error) {
+		return tsa.NewDevChain(cfg.Organization, time.Now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := ca.NewIssuer(caKey, cfg.CertificateLifetime, nil)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := parseOID(cfg.TSA.PolicyOID)
+	if err != nil {
+		return nil, fmt.Errorf("app: tsa.policy-oid: %w", err)
+	}
+	authority, err := tsa.New(tsa.Options{Key: tsaKey, Policy: policy})
+	if err != nil {
+		return nil, err
+	}
+
+	a := &App{PublicURL: publicURL}
+	idcfg := cfg.Identity
+	if len(idcfg.OIDCIssuers) == 0 && len(idcfg.MetaIssuers) == 0 {
+		idcfg = config.DefaultIdentity()
+	}
+	var routes []keyless.Routes
+	if cfg.Dev {
+		a.DevIssuer, err = oidcmock.New(publicURL + DevIssuerPath)
+		if err != nil {
+			return nil, err
+		}
+		a.DevIssuer.SetRequestToken(DevRequestToken)
+		idcfg.OIDCIssuers = maps.Clone(idcfg.OIDCIssuers)
+		if idcfg.OIDCIssuers == nil {
+			idcfg.OIDCIssuers = map[string]identity.Issuer{}
+		}
+		idcfg.OIDCIssuers[a.DevIssuer.URL()] = identity.Issuer{
+			IssuerURL: a.DevIssuer.URL(), ClientID: "sigstore", Type: identity.TypeGitHubWorkflow,
+			Description: "signet --dev built-in test issuer (insecure)",
+		}
+		routes = append(routes, devRoutes{a.DevIssuer})
+	}
+	auth, err := identity.NewAuthenticator(idcfg, identity.Options{Log: log})
+	if err != nil {
+		return nil, err
+	}
+
+	tsaURL := publicURL + "/api/v1/timestamp"
+	a.TrustedRoot, err = bundle.TrustedRoot(
+		[]bundle.Authority{{URI: publicURL, Chain: issuer.Chain()}},
+		[]bundle.Authority{{URI: tsaURL, Chain: authority.Chain()}})
+	if err != nil {
+		return nil, err
+	}
+	start := issuer.Chain()[0].NotBefore
+	if now := time.Now(); start.After(now) {
+		start = now
+	}
+	u, _ := url.Parse(publicURL)
+	signingConfig, err := bundle.SigningConfig(publicURL, tsaURL, u.Hostname(), start)
+	if err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	issued := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "signet_certificates_issued_total", Help: "Certificates issued, by kind of request.",
+	}, []string{"kind"})
+	reg.MustRegister(issued)
+	svc := &keyless.Service{Auth: auth, CA: issuer, TSA: authority, Log: log,
+		OnIssue: func(kind string) { issued.WithLabelValues(kind).Inc() }}
+	api := &keyless.API{Service: svc, TrustedRoot: a.TrustedRoot, SigningConfig: signingConfig,
+		Issuers: issuerInfo(idcfg), Log: log}
+	routes = append(routes, api, &tsa.API{Authority: authority, Log: log})
+	srv := &keyless.Server{Routes: routes, Log: log, Metrics: reg, Ready: map[string]keyless.ReadinessCheck{
+		"ca":  readiness(caKey.Signer),
+		"tsa": readiness(tsaKey.Signer),
+	}}
+	a.Handler = srv.Handler()
+	return a, nil
+}
+
+// loadKey is the one place a key backend is chosen.
+func loadKey(ctx context.Context, b config.Backend, name string, memory func(context.Context) (ca.KeyChain, error)) (ca.KeyChain, error) {
+	switch b.Type {
+	case config.BackendMemory:
+		return memory(ctx)
+	case config.BackendFile:
+		kc, err := ca.LoadFile(b.KeyFile, b.ChainFile)
+		if err != nil {
+			return ca.KeyChain{}, fmt.Errorf("app: %s: %w", name, err)
+		}
+		return kc, nil
+	}
+	return ca.KeyChain{}, fmt.Errorf("app: %s: unknown backend type %q", name, b.Type)
+}
+
+// readiness checks a signer that can report its health (a remote key
+// store); a key in memory or a file is always ready.
+func readiness(s ca.KeySigner) keyless.ReadinessCheck {
+	return func(ctx context.Context) error {
+		if r, ok := s.(interface{ Ready(context.Context) error }); ok {
+			return r.Ready(ctx)
+		}
+		return nil
+	}
+}
+
+func issuerInfo(cfg identity.Config) []keyless.IssuerInfo {
+	var out []keyless.IssuerInfo
+	for u, iss := range cfg.OIDCIssuers {
+		out = append(out, keyless.IssuerInfo{IssuerURL: u, Audience: iss.ClientID, ChallengeClaim: challengeClaim(iss)})
+	}
+	for u, iss := range cfg.MetaIssuers {
+		out = append(out, keyless.IssuerInfo{WildcardURL: u, Audience: iss.ClientID, ChallengeClaim: challengeClaim(iss)})
+	}
+	return out
+}
+
+func challengeClaim(iss identity.Issuer) string {
+	switch {
+	case iss.ChallengeClaim != "":
+		return iss.ChallengeClaim
+	case iss.Type == identity.TypeEmail:
+		return "email"
+	}
+	return "sub"
+}
+
+func parseOID(s string) (asn1.ObjectIdentifier, error) {
+	var oid asn1.ObjectIdentifier
+	for _, part := range strings.Split(s, ".") {
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q is not a dotted OID", s)
+		}
+		oid = append(oid, n)
+	}
+	if len(oid) < 2 {
+		return nil, fmt.Errorf("%q is not a dotted OID", s)
+	}
+	return oid, nil
+}
+
+// devRoutes mounts the dev issuer under DevIssuerPath.
+type devRoutes struct{ iss *oidcmock.Issuer }
+
+func (d devRoutes) Register(r *mux.Router) {
+	r.PathPrefix(DevIssuerPath + "/").Handler(http.StripPrefix(DevIssuerPath, d.iss.Handler()))
+}

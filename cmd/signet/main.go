@@ -1,0 +1,31 @@
+// Command signet is a self-hostable keyless signing service: a Fulcio-
+// compatible CA and an RFC 3161 timestamp authority that hand CI jobs
+// complete Sigstore bundles, and the client commands that use it.
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "signet",
+		Short:         "Keyless signing for CI: OIDC token in, Sigstore bundle out",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(serveCommand(), signCommand(), verifyCommand())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(os.Stderr, "signet: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// newLogger returns the JSON logger of every command.
+func newLogger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}

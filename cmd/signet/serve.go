@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/signet-dev/signet/cmd/signet/app"
+	"github.com/signet-dev/signet/config"
+	"github.com/spf13/cobra"
+)
+
+func serveCommand() *cobra.Command {
+	var configPath, addr, identityPath string
+	var dev bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the signet server",
+		Long: `Run the signet server.
+
+--dev runs on embedded defaults: an in-memory CA and TSA and a built-in,
+INSECURE test OIDC issuer that mints GitHub-Actions-shaped tokens.
+--config runs from a config file; --identity-config loads a Fulcio
+identity config file as is.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := config.Default()
+			if configPath != "" {
+				var err error
+				if cfg, err = config.Load(configPath); err != nil {
+					return err
+				}
+			} else if !dev {
+				return errors.New("serve needs --config FILE, or --dev for embedded development defaults")
+			}
+			if cmd.Flags().Changed("addr") {
+				cfg.Listen = addr
+			}
+			if identityPath != "" {
+				if err := cfg.LoadIdentity(identityPath); err != nil {
+					return err
+				}
+			}
+			cfg.Dev = dev
+			return serve(cmd.Context(), cfg)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "config file (YAML)")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (overrides the config file)")
+	cmd.Flags().StringVar(&identityPath, "identity-config", "", "Fulcio identity config file (YAML or JSON)")
+	cmd.Flags().BoolVar(&dev, "dev", false, "development mode: in-memory keys and a built-in insecure test issuer")
+	return cmd
+}
+
+func serve(parent context.Context, cfg *config.Config) error {
+	log := newLogger(slog.LevelInfo)
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if !cfg.Dev && (cfg.CA.Type == config.BackendMemory || cfg.TSA.Type == config.BackendMemory) {
+		log.Warn("a memory key backend is in use: keys and trust vanish when signet stops; use it for development only")
+	}
+	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	cfg.Listen = ln.Addr().String()
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	log.Info("signet serving", "addr", cfg.Listen, "public_url", a.PublicURL,
+		"ca_backend", cfg.CA.Type, "tsa_backend", cfg.TSA.Type, "dev", cfg.Dev)
+	if a.DevIssuer != nil {
+		log.Warn("DEV MODE: built-in test issuer is INSECURE, anyone can mint tokens; never use in production",
+			"issuer", a.DevIssuer.URL(),
+			"ACTIONS_ID_TOKEN_REQUEST_URL", a.DevIssuer.URL()+"/token?api-version=2.0",
+			"ACTIONS_ID_TOKEN_REQUEST_TOKEN", app.DevRequestToken)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("signet shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	"github.com/signet-dev/signet/bundle"
+	"github.com/signet-dev/signet/keyless"
+	"github.com/spf13/cobra"
+)
+
+func verifyCommand() *cobra.Command {
+	var bundlePath, trustedRootPath, server string
+	var want bundle.Identity
+	var printStatement bool
+	cmd := &cobra.Command{
+		Use:   "verify FILE",
+		Short: "Verify a file's Sigstore bundle offline against a trusted root",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if bundlePath == "" {
+				bundlePath = args[0] + ".sigstore.json"
+			}
+			b, err := os.ReadFile(bundlePath)
+			if err != nil {
+				return fmt.Errorf("read bundle: %w", err)
+			}
+			var tr []byte
+			switch {
+			case trustedRootPath != "":
+				tr, err = os.ReadFile(trustedRootPath)
+			case server != "":
+				tr, err = (&keyless.Client{BaseURL: server}).Get(cmd.Context(), "/api/v1/trustedroot")
+			default:
+				err = errors.New("give --trusted-root FILE or --server URL")
+			}
+			if err != nil {
+				return fmt.Errorf("trusted root: %w", err)
+			}
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			res, err := bundle.Verify(b, tr, f, want)
+			if err != nil {
+				return fmt.Errorf("verification failed: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Verified OK: %s\n", args[0])
+			if res.Signature != nil && res.Signature.Certificate != nil {
+				fmt.Fprintf(out, "  identity: %s\n  issuer: %s\n", res.Signature.Certificate.SubjectAlternativeName, res.Signature.Certificate.Issuer)
+			}
+			for _, ts := range res.VerifiedTimestamps {
+				fmt.Fprintf(out, "  timestamp: %s (%s)\n", ts.Timestamp.UTC().Format("2006-01-02T15:04:05Z"), ts.URI)
+			}
+			if res.Signature != nil && res.Signature.Certificate != nil {
+				printExtensions(out, res.Signature.Certificate.Extensions)
+			}
+			if printStatement && res.Statement != nil {
+				fmt.Fprintf(out, "  statement type: %s\n  predicate type: %s\n", res.Statement.GetType(), res.Statement.GetPredicateType())
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&bundlePath, "bundle", "", "bundle path (default FILE.sigstore.json)")
+	cmd.Flags().StringVar(&trustedRootPath, "trusted-root", "", "trusted_root.json to verify against")
+	cmd.Flags().StringVar(&server, "server", "", "fetch the trusted root from this signet server")
+	cmd.Flags().StringVar(&want.SAN, "certificate-identity", "", "expected identity (SAN), exactly")
+	cmd.Flags().StringVar(&want.SANRegexp, "certificate-identity-regexp", "", "expected identity (SAN), as a regular expression")
+	cmd.Flags().StringVar(&want.Issuer, "certificate-oidc-issuer", "", "expected OIDC issuer, exactly")
+	cmd.Flags().StringVar(&want.IssuerRegexp, "certificate-oidc-issuer-regexp", "", "expected OIDC issuer, as a regular expression")
+	cmd.Flags().BoolVar(&printStatement, "print-statement", false, "print the in-toto statement of a DSSE bundle")
+	return cmd
+}
+
+// printExtensions prints every non-empty Fulcio extension.
+func printExtensions(w io.Writer, exts certificate.Extensions) {
+	v := reflect.ValueOf(exts)
+	for i := range v.NumField() {
+		if s := v.Field(i).String(); s != "" && v.Type().Field(i).Name != "Issuer" {
+			fmt.Fprintf(w, "  %s: %s\n", v.Type().Field(i).Name, s)
+		}
+	}
+}

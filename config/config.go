@@ -1,0 +1,195 @@
+// Package config is signet's one configuration type: Load reads a file,
+// Parse applies defaults, Validate checks it without side effects. Library
+// packages receive the typed values; only cmd reads flags and environment.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/signet-dev/signet/identity"
+	"go.yaml.in/yaml/v3"
+)
+
+// Backend types for the CA and the TSA keys.
+const (
+	BackendMemory = "memory"
+	BackendFile   = "file"
+)
+
+// Config is the whole of signet's server configuration.
+type Config struct {
+	// Listen is the address to serve on; default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// PublicURL is the URL clients reach signet at; default http://<listen>.
+	PublicURL string `yaml:"public-url"`
+	// Organization is the O of generated certificates; default "signet".
+	Organization string `yaml:"organization"`
+	// CertificateLifetime is the life of issued certificates; default 10m.
+	CertificateLifetime time.Duration `yaml:"certificate-lifetime"`
+	// CA is the backend of the issuing CA key.
+	CA Backend `yaml:"ca"`
+	// TSA is the backend of the timestamp authority key.
+	TSA TSA `yaml:"tsa"`
+	// IdentityConfigPath names a Fulcio identity config file.
+	IdentityConfigPath string `yaml:"identity-config"`
+	// Identity is the trusted issuers; loaded from IdentityConfigPath, or
+	// GitHub Actions (github.com) when no file is named.
+	Identity identity.Config `yaml:"-"`
+	// Dev adds the built-in test issuer; set by `serve --dev` only.
+	Dev bool `yaml:"-"`
+}
+
+// Backend says where a signing key and its chain live.
+type Backend struct {
+	// Type is memory (generated at start, dev only) or file.
+	Type string `yaml:"type"`
+	// KeyFile is the PEM private key of a file backend.
+	KeyFile string `yaml:"key-file"`
+	// ChainFile is the PEM chain of a file backend, key's certificate first.
+	ChainFile string `yaml:"chain-file"`
+}
+
+// TSA is the timestamp authority's configuration.
+type TSA struct {
+	Backend `yaml:",inline"`
+	// PolicyOID is the TSA policy; default 1.3.6.1.4.1.57264.2.
+	PolicyOID string `yaml:"policy-oid"`
+}
+
+// GitHubActionsIssuer is the issuer trusted when no identity config is given.
+const GitHubActionsIssuer = "https://token.actions.githubusercontent.com"
+
+// Default returns the configuration of a server with no file: memory keys.
+func Default() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	return c
+}
+
+// Load reads the file at path, parses it and loads the identity config
+// it names. It does not validate.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	if c.IdentityConfigPath != "" {
+		if err := c.LoadIdentity(c.IdentityConfigPath); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Parse decodes YAML, refusing unknown keys, and applies defaults.
+func Parse(b []byte) (*Config, error) {
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	c.applyDefaults()
+	return c, nil
+}
+
+// LoadIdentity reads a Fulcio identity config (YAML or JSON) into c.Identity.
+func (c *Config) LoadIdentity(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: identity config: %w", err)
+	}
+	id, err := identity.ParseConfig(b)
+	if err != nil {
+		return fmt.Errorf("config: identity config %s: %w", path, err)
+	}
+	c.IdentityConfigPath, c.Identity = path, id
+	return nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.Organization == "" {
+		c.Organization = "signet"
+	}
+	if c.CertificateLifetime == 0 {
+		c.CertificateLifetime = 10 * time.Minute
+	}
+	if c.CA.Type == "" {
+		c.CA.Type = BackendMemory
+	}
+	if c.TSA.Type == "" {
+		c.TSA.Type = BackendMemory
+	}
+	if c.TSA.PolicyOID == "" {
+		c.TSA.PolicyOID = "1.3.6.1.4.1.57264.2"
+	}
+}
+
+// EffectivePublicURL is PublicURL, or http://<listen> when it is unset.
+func (c *Config) EffectivePublicURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimSuffix(c.PublicURL, "/")
+	}
+	return "http://" + c.Listen
+}
+
+// Validate checks the configuration without touching files or networks.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("config: listen %q: %w", c.Listen, err)
+	}
+	u, err := url.Parse(c.EffectivePublicURL())
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("config: public-url %q must be an http(s) URL", c.PublicURL)
+	}
+	if c.CertificateLifetime < time.Minute || c.CertificateLifetime > 24*time.Hour {
+		return fmt.Errorf("config: certificate-lifetime %s must be between 1m and 24h", c.CertificateLifetime)
+	}
+	if err := c.CA.validate("ca"); err != nil {
+		return err
+	}
+	if err := c.TSA.validate("tsa"); err != nil {
+		return err
+	}
+	if len(c.Identity.OIDCIssuers) > 0 || len(c.Identity.MetaIssuers) > 0 {
+		if err := c.Identity.Validate(); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+	}
+	return nil
+}
+
+func (b Backend) validate(name string) error {
+	switch b.Type {
+	case BackendMemory:
+		return nil
+	case BackendFile:
+		if b.KeyFile == "" || b.ChainFile == "" {
+			return fmt.Errorf("config: %s: a file backend needs key-file and chain-file", name)
+		}
+		return nil
+	}
+	return fmt.Errorf("config: %s.type %q is not one of %s, %s", name, b.Type, BackendMemory, BackendFile)
+}
+
+// DefaultIdentity trusts GitHub Actions on github.com, audience "sigstore".
+func DefaultIdentity() identity.Config {
+	return identity.Config{OIDCIssuers: map[string]identity.Issuer{
+		GitHubActionsIssuer: {IssuerURL: GitHubActionsIssuer, ClientID: "sigstore", Type: identity.TypeGitHubWorkflow},
+	}}
+}

@@ -1,0 +1,145 @@
+package keyless
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"log/slog"
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/signet-dev/signet/bundle"
+	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/keyless/problem"
+)
+
+// IssuerInfo describes one trusted issuer in GET /api/v2/configuration.
+type IssuerInfo struct {
+	IssuerURL      string `json:"issuerUrl,omitempty"`
+	WildcardURL    string `json:"wildcardIssuerUrl,omitempty"`
+	Audience       string `json:"audience"`
+	ChallengeClaim string `json:"challengeClaim"`
+}
+
+// API serves the Fulcio-compatible certificate endpoints, the one-shot
+// signing endpoint and the trust documents.
+type API struct {
+	// Service runs the flow.
+	Service *Service
+	// TrustedRoot is the trusted_root.json served at /api/v1/trustedroot.
+	TrustedRoot []byte
+	// SigningConfig is the signing config served at /api/v1/signingconfig.
+	SigningConfig []byte
+	// Issuers are listed by /api/v2/configuration.
+	Issuers []IssuerInfo
+	// Log receives request errors.
+	Log *slog.Logger
+}
+
+// Register mounts the API's routes on r.
+func (a *API) Register(r *mux.Router) {
+	r.HandleFunc("/api/v2/signingCert", a.signingCertV2).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/signingCert", a.signingCertV1).Methods(http.MethodPost)
+	r.HandleFunc("/api/v1/sign", a.sign).Methods(http.MethodPost)
+	r.HandleFunc("/api/v2/trustBundle", a.trustBundle).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/rootCert", a.rootCert).Methods(http.MethodGet)
+	r.HandleFunc("/api/v2/configuration", a.configuration).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/trustedroot", a.static(a.TrustedRoot, "application/json")).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/signingconfig", a.static(a.SigningConfig, "application/json")).Methods(http.MethodGet)
+}
+
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	problem.Write(w, a.Log, r, err)
+}
+
+func (a *API) static(body []byte, contentType string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) { writeBytes(w, http.StatusOK, contentType, body) }
+}
+
+func pemChain(certs []*x509.Certificate) []string {
+	out := make([]string, 0, len(certs))
+	for _, c := range certs {
+		out = append(out, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
+	}
+	return out
+}
+
+type certChain struct {
+	Certificates []string `json:"certificates"`
+}
+
+func (a *API) trustBundle(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, "application/json", map[string][]certChain{
+		"chains": {{Certificates: pemChain(a.Service.CA.Chain())}},
+	})
+}
+
+func (a *API) rootCert(w http.ResponseWriter, _ *http.Request) {
+	writeBytes(w, http.StatusOK, "application/pem-certificate-chain", ca.EncodeCertificatesPEM(a.Service.CA.Chain()))
+}
+
+func (a *API) configuration(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, "application/json", map[string][]IssuerInfo{"issuers": a.Issuers})
+}
+
+// signRequest is the JSON of POST /api/v1/sign, named as the Sigstore
+// protobuf messages are.
+type signRequest struct {
+	Credentials       *credentials `json:"credentials"`
+	PublicKey         publicKey    `json:"publicKey"`
+	ProofOfPossession []byte       `json:"proofOfPossession"`
+	MessageSignature  *struct {
+		MessageDigest struct {
+			Algorithm string `json:"algorithm"`
+			Digest    []byte `json:"digest"`
+		} `json:"messageDigest"`
+		Signature []byte `json:"signature"`
+	} `json:"messageSignature"`
+	DSSEEnvelope *struct {
+		Payload     []byte `json:"payload"`
+		PayloadType string `json:"payloadType"`
+		Signatures  []struct {
+			Sig   []byte `json:"sig"`
+			KeyID string `json:"keyid"`
+		} `json:"signatures"`
+	} `json:"dsseEnvelope"`
+}
+
+func (a *API) sign(w http.ResponseWriter, r *http.Request) {
+	var in signRequest
+	if err := decodeJSON(w, r, maxSignRequestBytes, &in); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	token, err := bearerToken(r, in.Credentials.token())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	pub, err := ParsePublicKey(in.PublicKey.Content)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	req := SignRequest{KeyRequest: KeyRequest{Token: token, PublicKey: pub, Proof: in.ProofOfPossession}}
+	if m := in.MessageSignature; m != nil {
+		req.Message = &MessageContent{Algorithm: m.MessageDigest.Algorithm, Digest: m.MessageDigest.Digest, Signature: m.Signature}
+	}
+	if d := in.DSSEEnvelope; d != nil {
+		if len(d.Signatures) != 1 {
+			a.fail(w, r, problem.BadRequest("DSSE envelope must carry exactly one signature, not %d", len(d.Signatures)))
+			return
+		}
+		req.DSSE = &DSSEContent{PayloadType: d.PayloadType, Payload: d.Payload, Signature: d.Signatures[0].Sig, KeyID: d.Signatures[0].KeyID}
+	}
+	b, _, err := a.Service.Sign(r.Context(), req)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out, err := bundle.Marshal(b)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeBytes(w, http.StatusOK, bundle.MediaType, out)
+}

@@ -1,0 +1,230 @@
+package keyless
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/signet-dev/signet/bundle"
+	"github.com/signet-dev/signet/keyless/problem"
+)
+
+// Client signs through a signet server's one-shot endpoint with an
+// ephemeral P-256 key that lives only in memory for one signature.
+type Client struct {
+	// BaseURL is the server's public URL.
+	BaseURL string
+	// HTTP is the client to use; nil means http.DefaultClient.
+	HTTP *http.Client
+}
+
+// Signed is the result of a signing call.
+type Signed struct {
+	// Bundle is the Sigstore bundle, JSON on one line.
+	Bundle []byte
+	// Leaf is the certificate signet issued.
+	Leaf *x509.Certificate
+}
+
+// SignArtifact signs an artifact's SHA-256 digest.
+func (c *Client) SignArtifact(ctx context.Context, token string, digest [sha256.Size]byte) (*Signed, error) {
+	key, req, err := newKeyRequest(token)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	if err != nil {
+		return nil, fmt.Errorf("keyless: sign digest: %w", err)
+	}
+	req["messageSignature"] = map[string]any{
+		"messageDigest": map[string]any{"algorithm": "SHA2_256", "digest": digest[:]},
+		"signature":     sig,
+	}
+	return c.post(ctx, token, req)
+}
+
+// SignDSSE signs payload as a DSSE envelope of payloadType.
+func (c *Client) SignDSSE(ctx context.Context, token, payloadType string, payload []byte) (*Signed, error) {
+	key, req, err := newKeyRequest(token)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256(bundle.PAE(payloadType, payload))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, h[:])
+	if err != nil {
+		return nil, fmt.Errorf("keyless: sign envelope: %w", err)
+	}
+	req["dsseEnvelope"] = map[string]any{
+		"payload": payload, "payloadType": payloadType,
+		"signatures": []map[string]any{{"sig": sig}},
+	}
+	return c.post(ctx, token, req)
+}
+
+// newKeyRequest makes the ephemeral key and the request's key fields: the
+// PEM public key and the proof of possession over the token's challenge.
+func newKeyRequest(token string) (*ecdsa.PrivateKey, map[string]any, error) {
+	challenge, err := TokenChallenge(token)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("keyless: generate key: %w", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(key.Public())
+	if err != nil {
+		return nil, nil, fmt.Errorf("keyless: marshal key: %w", err)
+	}
+	h := sha256.Sum256([]byte(challenge))
+	proof, err := ecdsa.SignASN1(rand.Reader, key, h[:])
+	if err != nil {
+		return nil, nil, fmt.Errorf("keyless: proof of possession: %w", err)
+	}
+	return key, map[string]any{
+		"publicKey":         map[string]string{"algorithm": "ECDSA", "content": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))},
+		"proofOfPossession": proof,
+	}, nil
+}
+
+// TokenChallenge returns what the proof of possession signs, read from the
+// unverified token as Sigstore clients do: the email when the token carries
+// one, else sub. The server verifies the token; this only reads it.
+func TokenChallenge(token string) (string, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", errors.New("keyless: identity token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", fmt.Errorf("keyless: identity token payload: %w", err)
+	}
+	var claims struct {
+		Subject string `json:"sub"`
+		Email   string `json:"email"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return "", fmt.Errorf("keyless: identity token claims: %w", err)
+	}
+	if claims.Email != "" {
+		return claims.Email, nil
+	}
+	if claims.Subject == "" {
+		return "", errors.New("keyless: identity token has no sub claim")
+	}
+	return claims.Subject, nil
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+func (c *Client) post(ctx context.Context, token string, req map[string]any) (*Signed, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("keyless: encode request: %w", err)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.BaseURL, "/")+"/api/v1/sign", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("keyless: request: %w", err)
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Authorization", "Bearer "+token)
+	out, err := c.do(hreq)
+	if err != nil {
+		return nil, err
+	}
+	var parsed struct {
+		VerificationMaterial struct {
+			Certificate struct {
+				RawBytes []byte `json:"rawBytes"`
+			} `json:"certificate"`
+		} `json:"verificationMaterial"`
+	}
+	if err := json.Unmarshal(out, &parsed); err != nil {
+		return nil, fmt.Errorf("keyless: server answered with no bundle: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(parsed.VerificationMaterial.Certificate.RawBytes)
+	if err != nil {
+		return nil, fmt.Errorf("keyless: bundle certificate: %w", err)
+	}
+	return &Signed{Bundle: out, Leaf: leaf}, nil
+}
+
+// Get fetches a document from the server, e.g. "/api/v1/trustedroot".
+func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.BaseURL, "/")+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("keyless: request: %w", err)
+	}
+	return c.do(req)
+}
+
+func (c *Client) do(req *http.Request) ([]byte, error) {
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("keyless: %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("keyless: read response: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var pb problem.Body
+		if json.Unmarshal(out, &pb) == nil && pb.Message != "" {
+			return nil, fmt.Errorf("keyless: server refused (%d %s): %s", resp.StatusCode, pb.Code, pb.Message)
+		}
+		return nil, fmt.Errorf("keyless: server answered %s", resp.Status)
+	}
+	return out, nil
+}
+
+// GitHubActionsToken asks the GitHub Actions runner for an identity token
+// with the given audience: requestURL and requestToken are the job's
+// ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN.
+func GitHubActionsToken(ctx context.Context, client *http.Client, requestURL, requestToken, audience string) (string, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	u, err := url.Parse(requestURL)
+	if err != nil {
+		return "", fmt.Errorf("keyless: ACTIONS_ID_TOKEN_REQUEST_URL: %w", err)
+	}
+	q := u.Query()
+	q.Set("audience", audience)
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", fmt.Errorf("keyless: token request: %w", err)
+	}
+	req.Header.Set("Authorization", "bearer "+requestToken)
+	out, err := (&Client{HTTP: client}).do(req)
+	if err != nil {
+		return "", fmt.Errorf("keyless: GitHub Actions token: %w", err)
+	}
+	var v struct {
+		Value string `json:"value"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil || v.Value == "" {
+		return "", errors.New("keyless: GitHub Actions token endpoint answered without a token")
+	}
+	return v.Value, nil
+}
+

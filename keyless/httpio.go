@@ -1,0 +1,73 @@
+package keyless
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/signet-dev/signet/keyless/problem"
+)
+
+// Body limits. Real requests are far smaller: a certificate request is
+// about 2 KiB, a one-shot request a few KiB plus the DSSE payload.
+const (
+	maxCertRequestBytes = 64 << 10
+	maxSignRequestBytes = 512 << 10
+)
+
+// decodeJSON reads a JSON body of at most limit bytes into v.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return problem.BadRequest("Content-Type %q is not supported: send application/json", ct)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return problem.TooLarge("request body is over the %d-byte limit", limit)
+		}
+		return problem.BadRequest("reading request body: %v", err)
+	}
+	if len(body) == 0 {
+		return problem.BadRequest("request body is empty: send a JSON document")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return problem.BadRequest("request body is not valid JSON for this endpoint: %v", err)
+	}
+	return nil
+}
+
+// bearerToken returns the token of an `Authorization: Bearer` header, or
+// fallback (the token in the body) when there is no header.
+func bearerToken(r *http.Request, fallback string) (string, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return fallback, nil
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", problem.Unauthorized("Authorization header must be `Bearer <identity token>`")
+	}
+	return strings.TrimSpace(token), nil
+}
+
+// writeJSON writes v with status and content type.
+func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, fmt.Sprintf("encode response: %v", err), http.StatusInternalServerError)
+		return
+	}
+	writeBytes(w, status, contentType, body)
+}
+
+// writeBytes writes a prepared body.
+func writeBytes(w http.ResponseWriter, status int, contentType string, body []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,130 @@
+package keyless
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"strings"
+
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/signet-dev/signet/keyless/problem"
+)
+
+// ParsePublicKey parses a client's public key, PEM ("PUBLIC KEY", PKIX)
+// or base64 of that PEM (the legacy Fulcio v1 encoding), and refuses the
+// kinds Sigstore verifiers refuse: RSA under 2048 bits, curves other than
+// P-256/P-384/P-521.
+func ParsePublicKey(content string) (crypto.PublicKey, error) {
+	if content == "" {
+		return nil, problem.BadRequest("public key is missing")
+	}
+	data := []byte(content)
+	if !strings.Contains(content, "-----BEGIN") {
+		dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(content))
+		if err != nil {
+			return nil, problem.BadRequest("public key is neither PEM nor base64 of PEM")
+		}
+		data = dec
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, problem.BadRequest("public key is not PEM encoded")
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, problem.BadRequest("public key is not a PKIX public key: %v", err)
+	}
+	if err := CheckKey(pub); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
+// CheckKey refuses weak or unsupported public keys with a 400.
+func CheckKey(pub crypto.PublicKey) error {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
+			return nil
+		}
+		return problem.BadRequest("ECDSA curve %s is not supported: use P-256, P-384 or P-521", k.Curve.Params().Name)
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 || k.N.BitLen() > 8192 {
+			return problem.BadRequest("RSA key of %d bits is not supported: use 2048 to 8192 bits", k.N.BitLen())
+		}
+		return nil
+	case ed25519.PublicKey:
+		return nil
+	}
+	return problem.BadRequest("public key type %T is not supported", pub)
+}
+
+// CheckProofOfPossession verifies that proof is the key's signature over
+// challenge (the token's sub, or email), as Fulcio checks it.
+func CheckProofOfPossession(pub crypto.PublicKey, proof []byte, challenge string) error {
+	if len(proof) == 0 {
+		return problem.BadRequest("proof of possession is missing: sign the token's subject with the key")
+	}
+	v, err := signature.LoadDefaultVerifier(pub)
+	if err != nil {
+		return problem.BadRequest("public key cannot verify: %v", err)
+	}
+	if err := v.VerifySignature(strings.NewReader(string(proof)), strings.NewReader(challenge)); err != nil {
+		return problem.BadRequest("proof of possession does not verify: it must be the key's signature over the token's subject %q", challenge)
+	}
+	return nil
+}
+
+// checkDigestSignature verifies sig over a precomputed digest.
+func checkDigestSignature(pub crypto.PublicKey, hash crypto.Hash, digest, sig []byte) error {
+	if len(sig) == 0 {
+		return problem.BadRequest("signature is missing")
+	}
+	var ok bool
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		ok = ecdsa.VerifyASN1(k, digest, sig)
+	case *rsa.PublicKey:
+		ok = rsa.VerifyPKCS1v15(k, hash, digest, sig) == nil || rsa.VerifyPSS(k, hash, digest, sig, nil) == nil
+	case ed25519.PublicKey:
+		return problem.BadRequest("an Ed25519 key cannot sign a message digest: sign a DSSE envelope instead")
+	default:
+		return problem.BadRequest("public key type %T is not supported", pub)
+	}
+	if !ok {
+		return problem.BadRequest("signature does not verify against the public key and message digest")
+	}
+	return nil
+}
+
+// checkDSSESignature verifies sig over the envelope's PAE with the key's
+// default hash, as sigstore-go verifies it.
+func checkDSSESignature(pub crypto.PublicKey, pae, sig []byte) error {
+	if len(sig) == 0 {
+		return problem.BadRequest("DSSE signature is missing")
+	}
+	v, err := signature.LoadDefaultVerifier(pub)
+	if err != nil {
+		return problem.BadRequest("public key cannot verify: %v", err)
+	}
+	if err := v.VerifySignature(strings.NewReader(string(sig)), strings.NewReader(string(pae))); err != nil {
+		return problem.BadRequest("DSSE signature does not verify against the public key and envelope")
+	}
+	return nil
+}
+
+// errNoContent reports a sign request with neither content kind.
+var errNoContent = errors.New("give either messageSignature or dsseEnvelope")
+
+var (
+	errNotFound = errors.New("no such endpoint")
+	errMethod   = errors.New("method not allowed on this endpoint")
+	errPanic    = errors.New("internal error")
+)

@@ -1,0 +1,109 @@
+// Package problem carries the HTTP status of an error that reaches a client.
+//
+// Domain packages classify an error once, where they know what went wrong
+// (a bad token is Unauthorized, a sealed Vault is Unavailable), and the HTTP
+// layers write every error through Write, the one place where errors become
+// responses. An error that was never classified is a server fault: it is
+// logged and answered with a generic 500 that leaks nothing.
+package problem
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+)
+
+// Error is an error with the HTTP status and machine-readable code a client sees.
+type Error struct {
+	// Status is the HTTP status code of the response.
+	Status int
+	// Code is a short, stable, machine-readable name such as "invalid_token".
+	Code string
+	// Err is the cause; its message is shown to the client.
+	Err error
+}
+
+// Error returns the cause's message.
+func (e *Error) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+func newf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Err: fmt.Errorf(format, args...)}
+}
+
+// BadRequest is a malformed or unacceptable request (400).
+func BadRequest(format string, args ...any) *Error {
+	return newf(http.StatusBadRequest, "bad_request", format, args...)
+}
+
+// Unauthorized is a missing, malformed or invalid identity token (401).
+func Unauthorized(format string, args ...any) *Error {
+	return newf(http.StatusUnauthorized, "invalid_token", format, args...)
+}
+
+// Forbidden is a valid identity that policy does not allow to sign (403).
+func Forbidden(format string, args ...any) *Error {
+	return newf(http.StatusForbidden, "denied", format, args...)
+}
+
+// TooLarge is a request body or field over its size limit (413).
+func TooLarge(format string, args ...any) *Error {
+	return newf(http.StatusRequestEntityTooLarge, "too_large", format, args...)
+}
+
+// TooManyRequests is a client over its rate limit (429).
+func TooManyRequests(format string, args ...any) *Error {
+	return newf(http.StatusTooManyRequests, "rate_limited", format, args...)
+}
+
+// Unavailable is a backend (key store, OIDC issuer) that cannot serve now (503).
+func Unavailable(format string, args ...any) *Error {
+	return newf(http.StatusServiceUnavailable, "unavailable", format, args...)
+}
+
+// Body is the JSON document of an error response.
+type Body struct {
+	// Code is the machine-readable error name.
+	Code string `json:"code"`
+	// Message says what was wrong and what to do.
+	Message string `json:"message"`
+}
+
+// StatusOf returns the HTTP status of err: the status of the first *Error
+// in its chain, or 500 when there is none.
+func StatusOf(err error) int {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe.Status
+	}
+	return http.StatusInternalServerError
+}
+
+// Write answers the request with err as a JSON problem document. Client
+// errors carry their message; unclassified errors are logged and answered
+// with a generic message.
+func Write(w http.ResponseWriter, log *slog.Logger, r *http.Request, err error) {
+	body := Body{Code: "internal", Message: "internal error"}
+	status := http.StatusInternalServerError
+	var pe *Error
+	if errors.As(err, &pe) {
+		status, body.Code, body.Message = pe.Status, pe.Code, err.Error()
+	}
+	if log != nil {
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		log.LogAttrs(r.Context(), level, "request failed",
+			slog.String("path", r.URL.Path), slog.Int("status", status),
+			slog.String("code", body.Code), slog.String("error", err.Error()))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}

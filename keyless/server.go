@@ -1,0 +1,142 @@
+package keyless
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/signet-dev/signet/keyless/problem"
+)
+
+// Routes is a set of endpoints that mounts itself on a router.
+type Routes interface {
+	Register(r *mux.Router)
+}
+
+// ReadinessCheck reports whether a backend can serve now.
+type ReadinessCheck func(ctx context.Context) error
+
+// Server composes signet's HTTP surface: the APIs, /healthz, /readyz and
+// /metrics, behind request logging, metrics and panic recovery.
+type Server struct {
+	// Routes are mounted in order.
+	Routes []Routes
+	// Ready are run by /readyz; any error makes signet not ready.
+	Ready map[string]ReadinessCheck
+	// Log receives request logs.
+	Log *slog.Logger
+	// Metrics is the registry served at /metrics; nil means a new one.
+	Metrics *prometheus.Registry
+	// ReadyTimeout bounds /readyz; 0 means 3 s.
+	ReadyTimeout time.Duration
+}
+
+// Handler returns the whole HTTP stack; tests mount it as is.
+func (s *Server) Handler() http.Handler {
+	reg := s.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "signet_http_requests_total", Help: "HTTP requests by route and status code.",
+	}, []string{"route", "code"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "signet_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+	}, []string{"route"})
+	_ = reg.Register(requests)
+	_ = reg.Register(latency)
+
+	r := mux.NewRouter()
+	for _, routes := range s.Routes {
+		routes.Register(r)
+	}
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
+	}).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		problem.Write(w, nil, req, &problem.Error{Status: http.StatusNotFound, Code: "not_found", Err: errNotFound})
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		problem.Write(w, nil, req, &problem.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Err: errMethod})
+	})
+	r.Use(s.observe(requests, latency))
+	return r
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	timeout := s.ReadyTimeout
+	if timeout == 0 {
+		timeout = 3 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	status, checks := http.StatusOK, map[string]string{}
+	for name, check := range s.Ready {
+		if err := check(ctx); err != nil {
+			status, checks[name] = http.StatusServiceUnavailable, err.Error()
+			continue
+		}
+		checks[name] = "ok"
+	}
+	writeJSON(w, status, "application/json", map[string]any{"ready": status == http.StatusOK, "checks": checks})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// observe logs and measures every request and turns a panic into a 500.
+func (s *Server) observe(requests *prometheus.CounterVec, latency *prometheus.HistogramVec) mux.MiddlewareFunc {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			rec := &statusRecorder{ResponseWriter: w}
+			route := "unmatched"
+			if cur := mux.CurrentRoute(r); cur != nil {
+				if tmpl, err := cur.GetPathTemplate(); err == nil {
+					route = tmpl
+				}
+			}
+			defer func() {
+				if p := recover(); p != nil {
+					if s.Log != nil {
+						s.Log.Error("panic serving request", "path", r.URL.Path, "panic", p)
+					}
+					if rec.status == 0 {
+						problem.Write(rec, nil, r, errPanic)
+					}
+				}
+				requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+				latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+				if s.Log != nil {
+					s.Log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+						"duration_ms", time.Since(start).Milliseconds())
+				}
+			}()
+			next.ServeHTTP(rec, r)
+		})
+	}
+}

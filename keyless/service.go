@@ -1,0 +1,206 @@
+// Package keyless is signet's signing flow and its HTTP API: it turns an
+// identity token and a public key into a short-lived certificate (the
+// Fulcio API), and a token, key and signature into a complete Sigstore
+// bundle countersigned by the timestamp authority (the one-shot API).
+package keyless
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"log/slog"
+
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	"github.com/signet-dev/signet/bundle"
+	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/identity"
+	"github.com/signet-dev/signet/keyless/problem"
+)
+
+// Authenticator verifies an identity token into a Principal.
+type Authenticator interface {
+	Authenticate(ctx context.Context, rawToken string) (*identity.Principal, error)
+}
+
+// CertificateIssuer certifies a public key for an identity.
+type CertificateIssuer interface {
+	Issue(ctx context.Context, pub crypto.PublicKey, who ca.Embedder) (*x509.Certificate, error)
+	// Chain is the CA chain, issuing certificate first, root last.
+	Chain() []*x509.Certificate
+}
+
+// Timestamper countersigns signature bytes with an RFC 3161 timestamp and
+// returns the whole DER TimeStampResp.
+type Timestamper interface {
+	TimestampSignature(ctx context.Context, sig []byte) ([]byte, error)
+}
+
+// Service is the signing flow. Its zero value is not usable; set every field.
+type Service struct {
+	// Auth verifies identity tokens.
+	Auth Authenticator
+	// CA issues certificates.
+	CA CertificateIssuer
+	// TSA countersigns signatures.
+	TSA Timestamper
+	// Log receives one line per issued certificate.
+	Log *slog.Logger
+	// OnIssue, when set, is called after each issued certificate (metrics).
+	OnIssue func(kind string)
+}
+
+// KeyRequest asks for a certificate over a public key.
+type KeyRequest struct {
+	// Token is the raw OIDC identity token.
+	Token string
+	// PublicKey is the key to certify.
+	PublicKey crypto.PublicKey
+	// Proof is the key's signature over the token's challenge (sub or email).
+	Proof []byte
+}
+
+// Certify authenticates the token, checks the proof of possession and
+// issues a certificate. Nothing is issued when any check fails.
+func (s *Service) Certify(ctx context.Context, req KeyRequest) (*x509.Certificate, *identity.Principal, error) {
+	p, err := s.Auth.Authenticate(ctx, req.Token)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := CheckProofOfPossession(req.PublicKey, req.Proof, p.Challenge); err != nil {
+		return nil, nil, err
+	}
+	return s.issue(ctx, req.PublicKey, p, "certificate")
+}
+
+// CertifyCSR authenticates the token and certifies the key of a PKCS #10
+// request, whose own signature is the proof of possession.
+func (s *Service) CertifyCSR(ctx context.Context, token string, csr *x509.CertificateRequest) (*x509.Certificate, *identity.Principal, error) {
+	p, err := s.Auth.Authenticate(ctx, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, nil, problem.BadRequest("certificate signing request signature does not verify: %v", err)
+	}
+	if err := CheckKey(csr.PublicKey); err != nil {
+		return nil, nil, err
+	}
+	return s.issue(ctx, csr.PublicKey, p, "certificate")
+}
+
+func (s *Service) issue(ctx context.Context, pub crypto.PublicKey, p *identity.Principal, kind string) (*x509.Certificate, *identity.Principal, error) {
+	cert, err := s.CA.Issue(ctx, pub, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.Log != nil {
+		s.Log.InfoContext(ctx, "certificate issued", "kind", kind, "identity", p.Name(),
+			"issuer", p.Issuer, "serial", cert.SerialNumber.Text(16), "not_after", cert.NotAfter)
+	}
+	if s.OnIssue != nil {
+		s.OnIssue(kind)
+	}
+	return cert, p, nil
+}
+
+// SignRequest is a one-shot request: a key request plus exactly one signed
+// content, a message digest signature or a DSSE envelope.
+type SignRequest struct {
+	KeyRequest
+	// Message is a signature over an artifact digest.
+	Message *MessageContent
+	// DSSE is a signed DSSE envelope.
+	DSSE *DSSEContent
+}
+
+// MessageContent is a signature over an artifact's digest.
+type MessageContent struct {
+	// Algorithm is the Sigstore hash name, e.g. "SHA2_256".
+	Algorithm string
+	// Digest is the artifact's digest.
+	Digest []byte
+	// Signature is the key's raw signature over Digest.
+	Signature []byte
+}
+
+// DSSEContent is a DSSE envelope with one signature.
+type DSSEContent struct {
+	PayloadType string
+	Payload     []byte
+	Signature   []byte
+	KeyID       string
+}
+
+// Sign runs the whole flow: authenticate, check the proof of possession,
+// check the content signature against the key, issue the certificate,
+// timestamp the signature bytes and assemble a v0.3 bundle. Nothing is
+// issued when a step before issuance fails.
+func (s *Service) Sign(ctx context.Context, req SignRequest) (*protobundle.Bundle, *identity.Principal, error) {
+	sig, check, err := contentCheck(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := s.Auth.Authenticate(ctx, req.Token)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := CheckProofOfPossession(req.PublicKey, req.Proof, p.Challenge); err != nil {
+		return nil, nil, err
+	}
+	if err := check(); err != nil {
+		return nil, nil, err
+	}
+	cert, _, err := s.issue(ctx, req.PublicKey, p, "bundle")
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, err := s.TSA.TimestampSignature(ctx, sig)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := bundle.Timestamped{Leaf: cert, Timestamps: [][]byte{ts}}
+	if req.DSSE != nil {
+		return bundle.NewDSSE(t, req.DSSE.PayloadType, req.DSSE.Payload, sig, req.DSSE.KeyID), p, nil
+	}
+	alg, _ := bundle.HashAlgorithm(req.Message.Algorithm)
+	return bundle.NewMessageSignature(t, alg, req.Message.Digest, sig), p, nil
+}
+
+// contentCheck validates the shape of the signed content and returns its
+// signature bytes and the deferred check of that signature against the key.
+func contentCheck(req SignRequest) ([]byte, func() error, error) {
+	switch {
+	case req.Message != nil && req.DSSE != nil, req.Message == nil && req.DSSE == nil:
+		return nil, nil, problem.BadRequest("%v", errNoContent)
+	case req.Message != nil:
+		m := req.Message
+		hash, err := digestHash(m.Algorithm)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(m.Digest) != hash.Size() {
+			return nil, nil, problem.BadRequest("message digest is %d bytes; %s digests are %d", len(m.Digest), m.Algorithm, hash.Size())
+		}
+		return m.Signature, func() error { return checkDigestSignature(req.PublicKey, hash, m.Digest, m.Signature) }, nil
+	default:
+		d := req.DSSE
+		if d.PayloadType == "" || len(d.Payload) == 0 {
+			return nil, nil, problem.BadRequest("DSSE envelope needs a payloadType and a payload")
+		}
+		pae := bundle.PAE(d.PayloadType, d.Payload)
+		return d.Signature, func() error { return checkDSSESignature(req.PublicKey, pae, d.Signature) }, nil
+	}
+}
+
+// digestHash maps a Sigstore hash name to a hash signet accepts.
+func digestHash(name string) (crypto.Hash, error) {
+	switch name {
+	case "SHA2_256":
+		return crypto.SHA256, nil
+	case "SHA2_384":
+		return crypto.SHA384, nil
+	case "SHA2_512":
+		return crypto.SHA512, nil
+	}
+	return 0, problem.BadRequest("message digest algorithm %q is not supported: use SHA2_256, SHA2_384 or SHA2_512", name)
+}

@@ -1,0 +1,173 @@
+package oidcmock
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// Token lifetime and clock skew of minted tokens, as GitHub issues them.
+const (
+	tokenLifetime = 300 // seconds from iat to exp
+	nbfSkew       = 5   // seconds nbf lies before iat
+)
+
+// Signing algorithms MintOptions.Algorithm accepts.
+const (
+	// AlgRS256 signs with an RSA key (the default).
+	AlgRS256 = "RS256"
+	// AlgHS256 signs with HMAC-SHA256, keyed with the PEM encoding of the
+	// current public key: the classic algorithm-confusion attack.
+	AlgHS256 = "HS256"
+	// AlgNone produces an unsigned token: header {"alg":"none"} and an
+	// empty signature.
+	AlgNone = "none"
+)
+
+// MintOptions selects the hostile variants of MintWith. The zero value mints
+// exactly what Mint mints.
+type MintOptions struct {
+	// KID overrides the header kid, e.g. with a kid the JWKS lacks. Empty
+	// keeps the kid of the signing key (no kid for AlgNone).
+	KID string
+	// Algorithm is AlgRS256 (default when empty), AlgHS256 or AlgNone.
+	Algorithm string
+	// UnpublishedKey signs with a fresh RSA key that is not in the JWKS,
+	// under the current kid unless KID says otherwise. Only for AlgRS256.
+	UnpublishedKey bool
+}
+
+// Mint signs claims with RS256 and the current key, with its kid in the
+// header. It fills iss (the issuer URL), iat (now), nbf (now-5s), exp
+// (iat+300) and jti (a random UUID) when claims lacks them; claims given
+// explicitly win, and a claim explicitly set to nil is left out of the token
+// (to mint a token without exp, say). The caller's map is not modified.
+func (i *Issuer) Mint(claims map[string]any) (string, error) {
+	return i.MintWith(claims, MintOptions{})
+}
+
+// MintWith is Mint with options for the hostile tokens of negative tests.
+func (i *Issuer) MintWith(claims map[string]any, opts MintOptions) (string, error) {
+	payload, err := i.payload(claims)
+	if err != nil {
+		return "", err
+	}
+	alg := opts.Algorithm
+	if alg == "" {
+		alg = AlgRS256
+	}
+	if opts.UnpublishedKey && alg != AlgRS256 {
+		return "", fmt.Errorf("oidcmock: mint: UnpublishedKey needs %s, not %q", AlgRS256, alg)
+	}
+	key := i.currentKey()
+	kid := opts.KID
+	if kid == "" && alg != AlgNone {
+		kid = key.kid
+	}
+	switch alg {
+	case AlgRS256:
+		priv := key.priv
+		if opts.UnpublishedKey {
+			if priv, err = rsa.GenerateKey(rand.Reader, rsaBits); err != nil {
+				return "", fmt.Errorf("oidcmock: mint: generate unpublished key: %w", err)
+			}
+		}
+		return sign(jose.RS256, priv, kid, payload)
+	case AlgHS256:
+		der, err := x509.MarshalPKIXPublicKey(&key.priv.PublicKey)
+		if err != nil {
+			return "", fmt.Errorf("oidcmock: mint: encode public key as HMAC secret: %w", err)
+		}
+		secret := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+		return sign(jose.HS256, secret, kid, payload)
+	case AlgNone:
+		return unsigned(kid, payload)
+	default:
+		return "", fmt.Errorf("oidcmock: mint: unsupported algorithm %q", alg)
+	}
+}
+
+// payload returns the JSON claim set: claims plus the defaults they lack.
+func (i *Issuer) payload(claims map[string]any) ([]byte, error) {
+	c := copyClaims(claims)
+	now := i.Now().Unix()
+	jti, err := uuid()
+	if err != nil {
+		return nil, fmt.Errorf("oidcmock: mint: %w", err)
+	}
+	defaults := map[string]any{
+		"iss": i.url,
+		"iat": now,
+		"nbf": now - nbfSkew,
+		"exp": now + tokenLifetime,
+		"jti": jti,
+	}
+	for k, v := range defaults {
+		if _, ok := c[k]; !ok {
+			c[k] = v
+		}
+	}
+	for k, v := range c {
+		if v == nil {
+			delete(c, k)
+		}
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("oidcmock: mint: encode claims: %w", err)
+	}
+	return b, nil
+}
+
+// sign returns the compact JWS of payload signed with key under alg and kid.
+func sign(alg jose.SignatureAlgorithm, key any, kid string, payload []byte) (string, error) {
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	if kid != "" {
+		opts = opts.WithHeader(jose.HeaderKey("kid"), kid)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
+	if err != nil {
+		return "", fmt.Errorf("oidcmock: mint: new %s signer: %w", alg, err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("oidcmock: mint: sign %s: %w", alg, err)
+	}
+	token, err := jws.CompactSerialize()
+	if err != nil {
+		return "", fmt.Errorf("oidcmock: mint: serialize %s token: %w", alg, err)
+	}
+	return token, nil
+}
+
+// unsigned returns an "alg":"none" JWT: header.payload. with no signature.
+// go-jose refuses to produce one, so it is assembled by hand.
+func unsigned(kid string, payload []byte) (string, error) {
+	header := map[string]string{"alg": AlgNone, "typ": "JWT"}
+	if kid != "" {
+		header["kid"] = kid
+	}
+	h, err := json.Marshal(header)
+	if err != nil {
+		return "", fmt.Errorf("oidcmock: mint: encode none header: %w", err)
+	}
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString(h) + "." + enc.EncodeToString(payload) + ".", nil
+}
+
+// uuid returns a random (version 4) UUID, the shape of GitHub's jti.
+func uuid() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate jti: %w", err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+}

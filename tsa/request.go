@@ -1,0 +1,177 @@
+package tsa
+
+import (
+	"crypto"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/digitorus/timestamp"
+
+	"github.com/signet-dev/signet/keyless/problem"
+)
+
+// Request body media types and size limits.
+const (
+	// ContentTypeQuery is the media type of a DER TimeStampReq (RFC 3161).
+	ContentTypeQuery = "application/timestamp-query"
+	// ContentTypeReply is the media type of a DER TimeStampResp (RFC 3161).
+	ContentTypeReply = "application/timestamp-reply"
+	// ContentTypeJSON is the media type of sigstore's JSON timestamp request.
+	ContentTypeJSON = "application/json"
+	// ContentTypeChain is the media type of the PEM certificate chain.
+	ContentTypeChain = "application/pem-certificate-chain"
+
+	// MaxQueryBytes bounds a DER request body; a SHA-512 request with a
+	// 64-bit nonce is about 100 bytes.
+	MaxQueryBytes = 10 << 10
+	// MaxJSONBytes bounds a JSON request body.
+	MaxJSONBytes = 4 << 10
+
+	// maxOIDArcs bounds the arcs of a requested policy OID, as sigstore does.
+	maxOIDArcs = 128
+)
+
+// JSONRequest is the JSON form of a timestamp request accepted by
+// sigstore's timestamp-authority.
+type JSONRequest struct {
+	// ArtifactHash is the standard base64 encoding of the digest.
+	ArtifactHash string `json:"artifactHash"`
+	// HashAlgorithm is "sha256", "sha384" or "sha512" (any case).
+	HashAlgorithm string `json:"hashAlgorithm"`
+	// Certificates asks for the TSA chain in the token (certReq).
+	Certificates bool `json:"certificates"`
+	// Nonce is echoed in the token when set.
+	Nonce *big.Int `json:"nonce,omitempty"`
+	// TSAPolicyOID is the requested policy in dotted form, "1.2.3".
+	TSAPolicyOID string `json:"tsaPolicyOID,omitempty"`
+}
+
+// unsupportedMediaType is a request body in a format the TSA does not
+// read (415). The problem package has no constructor for it.
+func unsupportedMediaType(format string, args ...any) *problem.Error {
+	return &problem.Error{
+		Status: http.StatusUnsupportedMediaType,
+		Code:   "unsupported_media_type",
+		Err:    fmt.Errorf(format, args...),
+	}
+}
+
+// readRequest reads and parses the timestamp request in r's body, DER or
+// JSON by Content-Type. Every error it returns is a *problem.Error.
+func readRequest(w http.ResponseWriter, r *http.Request) (*timestamp.Request, error) {
+	header := r.Header.Get("Content-Type")
+	if header == "" {
+		return nil, unsupportedMediaType("tsa: missing Content-Type: send %s (DER) or %s", ContentTypeQuery, ContentTypeJSON)
+	}
+	media, _, err := mime.ParseMediaType(header)
+	if err != nil {
+		return nil, unsupportedMediaType("tsa: malformed Content-Type %q: %w", header, err)
+	}
+	var limit int64
+	switch media {
+	case ContentTypeQuery:
+		limit = MaxQueryBytes
+	case ContentTypeJSON:
+		limit = MaxJSONBytes
+	default:
+		return nil, unsupportedMediaType("tsa: unsupported Content-Type %q: send %s (DER) or %s", media, ContentTypeQuery, ContentTypeJSON)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, problem.TooLarge("tsa: %s request body over %d bytes", media, tooLarge.Limit)
+		}
+		return nil, problem.BadRequest("tsa: read request body: %w", err)
+	}
+	if media == ContentTypeJSON {
+		return parseJSONRequest(body)
+	}
+	return parseDERRequest(body)
+}
+
+// parseDERRequest parses a DER TimeStampReq. A malformed request is a
+// problem.BadRequest.
+func parseDERRequest(body []byte) (*timestamp.Request, error) {
+	if len(body) == 0 {
+		return nil, problem.BadRequest("tsa: empty request body: send a DER TimeStampReq")
+	}
+	req, err := timestamp.ParseRequest(body)
+	if err != nil {
+		return nil, problem.BadRequest("tsa: malformed RFC 3161 request: %w", err)
+	}
+	return req, nil
+}
+
+// parseJSONRequest parses sigstore's JSON timestamp request. A malformed
+// request is a problem.BadRequest.
+func parseJSONRequest(body []byte) (*timestamp.Request, error) {
+	var j JSONRequest
+	if err := json.Unmarshal(body, &j); err != nil {
+		return nil, problem.BadRequest("tsa: malformed JSON timestamp request: %w", err)
+	}
+	req := &timestamp.Request{Certificates: j.Certificates, Nonce: j.Nonce}
+	switch strings.ToLower(j.HashAlgorithm) {
+	case "sha256":
+		req.HashAlgorithm = crypto.SHA256
+	case "sha384":
+		req.HashAlgorithm = crypto.SHA384
+	case "sha512":
+		req.HashAlgorithm = crypto.SHA512
+	case "sha1":
+		return nil, problem.BadRequest("tsa: weak hash algorithm sha1: use sha256, sha384 or sha512")
+	default:
+		return nil, problem.BadRequest("tsa: unsupported hashAlgorithm %q: use sha256, sha384 or sha512", j.HashAlgorithm)
+	}
+	digest, err := base64.StdEncoding.DecodeString(j.ArtifactHash)
+	if err != nil {
+		return nil, problem.BadRequest("tsa: artifactHash is not standard base64: %w", err)
+	}
+	if len(digest) == 0 {
+		return nil, problem.BadRequest("tsa: artifactHash is empty: send the base64 digest of the artifact")
+	}
+	req.HashedMessage = digest
+	if j.TSAPolicyOID != "" {
+		oid, err := parseOID(j.TSAPolicyOID)
+		if err != nil {
+			return nil, err
+		}
+		req.TSAPolicyOID = oid
+	}
+	return req, nil
+}
+
+// parseOID parses a dotted object identifier such as "1.3.6.1.4.1.57264.2".
+func parseOID(s string) (asn1.ObjectIdentifier, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) < 2 || len(parts) > maxOIDArcs {
+		return nil, problem.BadRequest("tsa: tsaPolicyOID %q must have 2 to %d dotted arcs", truncate(s), maxOIDArcs)
+	}
+	oid := make(asn1.ObjectIdentifier, len(parts))
+	for i, p := range parts {
+		n, err := strconv.ParseUint(p, 10, 31)
+		if err != nil {
+			return nil, problem.BadRequest("tsa: tsaPolicyOID %q has an invalid arc %q", truncate(s), truncate(p))
+		}
+		oid[i] = int(n)
+	}
+	return oid, nil
+}
+
+// truncate shortens client-supplied text quoted in error messages.
+func truncate(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}
