@@ -1,0 +1,96 @@
+package keyless_test
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
+	"strings"
+	"testing"
+
+	"github.com/signet-dev/signet/test/harness"
+	"github.com/signet-dev/signet/test/oidcmock"
+)
+
+// testKey is a client key as a CI job would make one.
+type testKey struct {
+	priv crypto.Signer
+}
+
+func newKey(t testing.TB, curve elliptic.Curve) testKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(curve, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testKey{priv: k}
+}
+
+func newRSAKey(t testing.TB, bits int) testKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testKey{priv: k}
+}
+
+func (k testKey) pem(t testing.TB) string {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(k.priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+// sign signs SHA-256(data) (ECDSA ASN.1 or RSA PKCS #1 v1.5).
+func (k testKey) sign(t testing.TB, data []byte) []byte {
+	t.Helper()
+	h := sha256.Sum256(data)
+	sig, err := k.priv.Sign(rand.Reader, h[:], crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sig
+}
+
+// signRequest builds a valid one-shot request over artifact for sub.
+func signRequest(t testing.TB, k testKey, sub string, artifact []byte) map[string]any {
+	t.Helper()
+	digest := sha256.Sum256(artifact)
+	return map[string]any{
+		"publicKey":         map[string]string{"content": k.pem(t)},
+		"proofOfPossession": k.sign(t, []byte(sub)),
+		"messageSignature": map[string]any{
+			"messageDigest": map[string]any{"algorithm": "SHA2_256", "digest": digest[:]},
+			"signature":     k.sign(t, artifact),
+		},
+	}
+}
+
+// githubToken mints a GitHub Actions token for acme/widgets, with overrides.
+func githubToken(t testing.TB, env *harness.Env, override map[string]any) (string, map[string]any) {
+	t.Helper()
+	c := oidcmock.GitHubClaims("acme/widgets")
+	for k, v := range override {
+		c[k] = v
+	}
+	return env.Mint(t, c), c
+}
+
+// issuedCount reads signet_certificates_issued_total from /metrics.
+func issuedCount(t testing.TB, env *harness.Env) string {
+	t.Helper()
+	resp := env.Do(t, "GET", "/metrics", nil, nil)
+	for _, line := range strings.Split(string(resp.Body), "\n") {
+		if strings.HasPrefix(line, "signet_certificates_issued_total") {
+			return line
+		}
+	}
+	return "none"
+}

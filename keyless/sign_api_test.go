@@ -1,0 +1,183 @@
+package keyless_test
+
+import (
+	"crypto/elliptic"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signet-dev/signet/bundle"
+	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/test/harness"
+	"github.com/signet-dev/signet/test/oidcmock"
+)
+
+const sub = "repo:acme/widgets:ref:refs/heads/main"
+
+func TestSignProducesVerifiableBundle(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	token, _ := githubToken(t, env, nil)
+	artifact := []byte("release artifact v1.2.0\n")
+	resp := env.PostJSON(t, "/api/v1/sign", token, signRequest(t, newKey(t, elliptic.P256()), sub, artifact))
+	if resp.Status != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.Status, resp.Body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != bundle.MediaType {
+		t.Errorf("Content-Type %q, want %q", ct, bundle.MediaType)
+	}
+	san := "https://github.com/acme/widgets/.github/workflows/release.yml@refs/heads/main"
+	res, err := bundle.Verify(resp.Body, env.App.TrustedRoot, strings.NewReader(string(artifact)),
+		bundle.Identity{SAN: san, Issuer: env.GitHub.URL()})
+	if err != nil {
+		t.Fatalf("sigstore-go refuses the bundle: %v", err)
+	}
+	if len(res.VerifiedTimestamps) != 1 {
+		t.Errorf("verified timestamps = %d, want 1", len(res.VerifiedTimestamps))
+	}
+	if _, err := bundle.Verify(resp.Body, env.App.TrustedRoot, strings.NewReader("tampered"),
+		bundle.Identity{SAN: san, Issuer: env.GitHub.URL()}); err == nil {
+		t.Error("a tampered artifact verified")
+	}
+}
+
+func TestSignRefusesBadInput(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	other := harness.StartIssuer(t)
+	key := newKey(t, elliptic.P256())
+	artifact := []byte("artifact")
+	valid, _ := githubToken(t, env, nil)
+	mint := func(claims map[string]any, opts oidcmock.MintOptions) string {
+		c := oidcmock.GitHubClaims("acme/widgets")
+		for k, v := range claims {
+			c[k] = v
+		}
+		tok, err := env.GitHub.MintWith(c, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	untrusted, err := other.Mint(oidcmock.GitHubClaims("acme/widgets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	req := func(mutate func(m map[string]any)) map[string]any {
+		m := signRequest(t, key, sub, artifact)
+		if mutate != nil {
+			mutate(m)
+		}
+		return m
+	}
+	msg := func(m map[string]any) map[string]any { return m["messageSignature"].(map[string]any) }
+
+	cases := []struct {
+		name   string
+		token  string
+		header map[string]string
+		body   any
+		raw    string
+		status int
+	}{
+		{name: "no token", body: req(nil), status: 401},
+		{name: "not a JWT", token: "abc", body: req(nil), status: 401},
+		{name: "four parts", token: valid + ".x", body: req(nil), status: 401},
+		{name: "expired", token: mint(map[string]any{"iat": now.Add(-time.Hour).Unix(), "nbf": now.Add(-time.Hour).Unix(), "exp": now.Add(-30 * time.Minute).Unix()}, oidcmock.MintOptions{}), body: req(nil), status: 401},
+		{name: "not yet valid", token: mint(map[string]any{"nbf": now.Add(30 * time.Minute).Unix(), "iat": now.Add(30 * time.Minute).Unix(), "exp": now.Add(time.Hour).Unix()}, oidcmock.MintOptions{}), body: req(nil), status: 401},
+		{name: "wrong audience", token: mint(map[string]any{"aud": "not-sigstore"}, oidcmock.MintOptions{}), body: req(nil), status: 401},
+		{name: "untrusted issuer", token: untrusted, body: req(nil), status: 401},
+		{name: "unpublished key", token: mint(nil, oidcmock.MintOptions{UnpublishedKey: true}), body: req(nil), status: 401},
+		{name: "unknown kid", token: mint(nil, oidcmock.MintOptions{KID: "nope"}), body: req(nil), status: 401},
+		{name: "HS256", token: mint(nil, oidcmock.MintOptions{Algorithm: oidcmock.AlgHS256}), body: req(nil), status: 401},
+		{name: "alg none", token: mint(nil, oidcmock.MintOptions{Algorithm: oidcmock.AlgNone}), body: req(nil), status: 401},
+		{name: "oversized token", token: mint(map[string]any{"padding": strings.Repeat("x", 20<<10)}, oidcmock.MintOptions{}), body: req(nil), status: 401},
+		{name: "basic auth", header: map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, body: req(nil), status: 401},
+		{name: "bad proof of possession", token: valid, body: req(func(m map[string]any) { m["proofOfPossession"] = key.sign(t, []byte("someone else")) }), status: 400},
+		{name: "missing proof of possession", token: valid, body: req(func(m map[string]any) { delete(m, "proofOfPossession") }), status: 400},
+		{name: "signature over another digest", token: valid, body: req(func(m map[string]any) { msg(m)["signature"] = key.sign(t, []byte("other")) }), status: 400},
+		{name: "RSA 1024 key", token: valid, body: signRequest(t, newRSAKey(t, 1024), sub, artifact), status: 400},
+		{name: "P-224 key", token: valid, body: signRequest(t, newKey(t, elliptic.P224()), sub, artifact), status: 400},
+		{name: "malformed PEM", token: valid, body: req(func(m map[string]any) { m["publicKey"] = map[string]string{"content": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"} }), status: 400},
+		{name: "no public key", token: valid, body: req(func(m map[string]any) { delete(m, "publicKey") }), status: 400},
+		{name: "SHA-1 digest", token: valid, body: req(func(m map[string]any) { msg(m)["messageDigest"].(map[string]any)["algorithm"] = "SHA1" }), status: 400},
+		{name: "digest length mismatch", token: valid, body: req(func(m map[string]any) { msg(m)["messageDigest"].(map[string]any)["digest"] = []byte("short") }), status: 400},
+		{name: "no content", token: valid, body: req(func(m map[string]any) { delete(m, "messageSignature") }), status: 400},
+		{name: "two contents", token: valid, body: req(func(m map[string]any) {
+			m["dsseEnvelope"] = map[string]any{"payload": []byte("{}"), "payloadType": bundle.InTotoPayloadType, "signatures": []map[string]any{{"sig": []byte("x")}}}
+		}), status: 400},
+		{name: "malformed JSON", token: valid, raw: `{"publicKey": `, status: 400},
+		{name: "wrong JSON types", token: valid, raw: `{"publicKey": 7}`, status: 400},
+		{name: "empty body", token: valid, raw: ` `, status: 400},
+		{name: "body over limit", token: valid, raw: `{"pad":"` + strings.Repeat("a", 600<<10) + `"}`, status: 413},
+		{name: "wrong content type", token: valid, header: map[string]string{"Content-Type": "text/plain"}, body: req(nil), status: 400},
+	}
+	before := issuedCount(t, env)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			body := tc.raw
+			if tc.body != nil {
+				b, err := json.Marshal(tc.body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body = string(b)
+			}
+			h := map[string]string{"Content-Type": "application/json"}
+			if tc.token != "" {
+				h["Authorization"] = "Bearer " + tc.token
+			}
+			for k, v := range tc.header {
+				h[k] = v
+			}
+			resp := env.Do(t, http.MethodPost, "/api/v1/sign", h, strings.NewReader(body))
+			if resp.Status != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.Status, tc.status, resp.Body)
+			}
+			var pb problem.Body
+			resp.JSON(t, &pb)
+			if pb.Code == "" || pb.Message == "" || strings.Contains(pb.Message, "\n") {
+				t.Errorf("want a one-line JSON error, got %q", resp.Body)
+			}
+			if strings.Contains(string(resp.Body), "verificationMaterial") || strings.Contains(string(resp.Body), "CERTIFICATE") {
+				t.Errorf("a refused request returned certificate material: %s", resp.Body)
+			}
+		})
+	}
+	if after := issuedCount(t, env); after != before {
+		t.Errorf("certificates were issued for refused requests: before %q, after %q", before, after)
+	}
+}
+
+func TestSignDSSE(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	token, _ := githubToken(t, env, nil)
+	key := newKey(t, elliptic.P256())
+	artifact := []byte("binary")
+	digest := sha256.Sum256(artifact)
+	stmt := `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"binary","digest":{"sha256":"` +
+		hex.EncodeToString(digest[:]) + `"}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{"buildDefinition":{}}}`
+	req := map[string]any{
+		"publicKey":         map[string]string{"content": key.pem(t)},
+		"proofOfPossession": key.sign(t, []byte(sub)),
+		"dsseEnvelope": map[string]any{
+			"payload": []byte(stmt), "payloadType": bundle.InTotoPayloadType,
+			"signatures": []map[string]any{{"sig": key.sign(t, bundle.PAE(bundle.InTotoPayloadType, []byte(stmt)))}},
+		},
+	}
+	resp := env.PostJSON(t, "/api/v1/sign", token, req)
+	if resp.Status != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.Status, resp.Body)
+	}
+	res, err := bundle.Verify(resp.Body, env.App.TrustedRoot, strings.NewReader(string(artifact)),
+		bundle.Identity{SANRegexp: "^https://github.com/acme/widgets/", Issuer: env.GitHub.URL()})
+	if err != nil {
+		t.Fatalf("sigstore-go refuses the DSSE bundle: %v", err)
+	}
+	if res.Statement == nil || res.Statement.GetPredicateType() != "https://slsa.dev/provenance/v1" {
+		t.Errorf("statement = %v", res.Statement)
+	}
+}
