@@ -5,8 +5,8 @@ import (
 	"maps"
 	"net/url"
 
-	"github.com/sigstore/fulcio/pkg/certificate"
 	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/sigstore/fulcio/pkg/certificate"
 )
 
 // principalFor maps verified claims to a Principal by the issuer's type.

@@ -227,4 +227,3 @@ func GitHubActionsToken(ctx context.Context, client *http.Client, requestURL, re
 	}
 	return v.Value, nil
 }
-

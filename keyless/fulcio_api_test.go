@@ -15,11 +15,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sigstore/fulcio/pkg/certificate"
 	"github.com/signet-dev/signet/ca"
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/test/harness"
 	"github.com/signet-dev/signet/test/oidcmock"
+	"github.com/sigstore/fulcio/pkg/certificate"
 )
 
 // reusableClaims is a release job that calls a reusable workflow of another

@@ -12,8 +12,8 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/sigstore/sigstore/pkg/signature"
 )
 
 // ParsePublicKey parses a client's public key, PEM ("PUBLIC KEY", PKIX)

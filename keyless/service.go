@@ -10,11 +10,11 @@ import (
 	"crypto/x509"
 	"log/slog"
 
-	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	"github.com/signet-dev/signet/bundle"
 	"github.com/signet-dev/signet/ca"
 	"github.com/signet-dev/signet/identity"
 	"github.com/signet-dev/signet/keyless/problem"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 )
 
 // Authenticator verifies an identity token into a Principal.

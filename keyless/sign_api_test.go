@@ -101,7 +101,9 @@ func TestSignRefusesBadInput(t *testing.T) {
 		{name: "signature over another digest", token: valid, body: req(func(m map[string]any) { msg(m)["signature"] = key.sign(t, []byte("other")) }), status: 400},
 		{name: "RSA 1024 key", token: valid, body: signRequest(t, newRSAKey(t, 1024), sub, artifact), status: 400},
 		{name: "P-224 key", token: valid, body: signRequest(t, newKey(t, elliptic.P224()), sub, artifact), status: 400},
-		{name: "malformed PEM", token: valid, body: req(func(m map[string]any) { m["publicKey"] = map[string]string{"content": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"} }), status: 400},
+		{name: "malformed PEM", token: valid, body: req(func(m map[string]any) {
+			m["publicKey"] = map[string]string{"content": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}
+		}), status: 400},
 		{name: "no public key", token: valid, body: req(func(m map[string]any) { delete(m, "publicKey") }), status: 400},
 		{name: "SHA-1 digest", token: valid, body: req(func(m map[string]any) { msg(m)["messageDigest"].(map[string]any)["algorithm"] = "SHA1" }), status: 400},
 		{name: "digest length mismatch", token: valid, body: req(func(m map[string]any) { msg(m)["messageDigest"].(map[string]any)["digest"] = []byte("short") }), status: 400},

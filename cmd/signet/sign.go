@@ -8,8 +8,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/sigstore/fulcio/pkg/certificate"
 	"github.com/signet-dev/signet/keyless"
+	"github.com/sigstore/fulcio/pkg/certificate"
 	"github.com/spf13/cobra"
 )
 

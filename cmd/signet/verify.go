@@ -7,9 +7,9 @@ import (
 	"os"
 	"reflect"
 
-	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/signet-dev/signet/bundle"
 	"github.com/signet-dev/signet/keyless"
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/spf13/cobra"
 )
 
