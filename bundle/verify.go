@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -59,4 +60,21 @@ func Verify(bundleJSON, trustedRootJSON []byte, artifact io.Reader, want Identit
 		return nil, fmt.Errorf("bundle: verify: %w", err)
 	}
 	return res, nil
+}
+
+// LeafCertificate returns the signing certificate of a bundle.
+func LeafCertificate(bundleJSON []byte) (*x509.Certificate, error) {
+	var b sgbundle.Bundle
+	if err := b.UnmarshalJSON(bundleJSON); err != nil {
+		return nil, fmt.Errorf("bundle: parse bundle: %w", err)
+	}
+	vc, err := b.VerificationContent()
+	if err != nil {
+		return nil, fmt.Errorf("bundle: verification content: %w", err)
+	}
+	leaf := vc.Certificate()
+	if leaf == nil {
+		return nil, errors.New("bundle: no signing certificate")
+	}
+	return leaf, nil
 }

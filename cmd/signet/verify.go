@@ -9,7 +9,7 @@ import (
 
 	"github.com/signet-dev/signet/bundle"
 	"github.com/signet-dev/signet/keyless"
-	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	"github.com/sigstore/fulcio/pkg/certificate"
 	"github.com/spf13/cobra"
 )
 
@@ -58,8 +58,12 @@ func verifyCommand() *cobra.Command {
 			for _, ts := range res.VerifiedTimestamps {
 				fmt.Fprintf(out, "  timestamp: %s (%s)\n", ts.Timestamp.UTC().Format("2006-01-02T15:04:05Z"), ts.URI)
 			}
-			if res.Signature != nil && res.Signature.Certificate != nil {
-				printExtensions(out, res.Signature.Certificate.Extensions)
+			if leaf, err := bundle.LeafCertificate(b); err == nil {
+				exts, err := certificate.ParseExtensions(leaf.Extensions)
+				if err != nil {
+					return fmt.Errorf("certificate extensions: %w", err)
+				}
+				printExtensions(out, exts)
 			}
 			if printStatement && res.Statement != nil {
 				fmt.Fprintf(out, "  statement type: %s\n  predicate type: %s\n", res.Statement.GetType(), res.Statement.GetPredicateType())

@@ -1,0 +1,45 @@
+package keyless_test
+
+import (
+	"crypto/elliptic"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/signet-dev/signet/test/harness"
+)
+
+// BenchmarkSignOneShot measures the whole one-shot flow in process on
+// memory backends: token verification (JWKS cached), proof of possession,
+// signature check, certificate issuance (P-384 CA), RFC 3161 timestamp
+// (P-384 TSA) and bundle assembly, through the real handler.
+//
+//	go test -run '^$' -bench SignOneShot -benchmem ./keyless/
+func BenchmarkSignOneShot(b *testing.B) {
+	env := harness.Start(b, harness.Options{})
+	token, _ := githubToken(b, env, nil)
+	body, err := json.Marshal(signRequest(b, newKey(b, elliptic.P256()), sub, []byte("artifact")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	send := func() int {
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/sign", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		env.App.Handler.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := send(); code != http.StatusOK { // warm the verifier cache
+		b.Fatalf("status %d", code)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if code := send(); code != http.StatusOK {
+			b.Fatalf("status %d", code)
+		}
+	}
+}
