@@ -35,6 +35,12 @@ type Timestamper interface {
 	TimestampSignature(ctx context.Context, sig []byte) ([]byte, error)
 }
 
+// Authorizer decides whether an authenticated identity may get a
+// certificate; a refusal is problem.Forbidden naming the rule.
+type Authorizer interface {
+	Authorize(ctx context.Context, p *identity.Principal) error
+}
+
 // Service is the signing flow. Its zero value is not usable; set every field.
 type Service struct {
 	// Auth verifies identity tokens.
@@ -43,6 +49,8 @@ type Service struct {
 	CA CertificateIssuer
 	// TSA countersigns signatures.
 	TSA Timestamper
+	// Policy decides who may sign; nil allows every authenticated identity.
+	Policy Authorizer
 	// Log receives one line per issued certificate.
 	Log *slog.Logger
 	// OnIssue, when set, is called after each issued certificate (metrics).
@@ -62,7 +70,7 @@ type KeyRequest struct {
 // Certify authenticates the token, checks the proof of possession and
 // issues a certificate. Nothing is issued when any check fails.
 func (s *Service) Certify(ctx context.Context, req KeyRequest) (*x509.Certificate, *identity.Principal, error) {
-	p, err := s.Auth.Authenticate(ctx, req.Token)
+	p, err := s.authenticate(ctx, req.Token)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -75,7 +83,7 @@ func (s *Service) Certify(ctx context.Context, req KeyRequest) (*x509.Certificat
 // CertifyCSR authenticates the token and certifies the key of a PKCS #10
 // request, whose own signature is the proof of possession.
 func (s *Service) CertifyCSR(ctx context.Context, token string, csr *x509.CertificateRequest) (*x509.Certificate, *identity.Principal, error) {
-	p, err := s.Auth.Authenticate(ctx, token)
+	p, err := s.authenticate(ctx, token)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -86,6 +94,20 @@ func (s *Service) CertifyCSR(ctx context.Context, token string, csr *x509.Certif
 		return nil, nil, err
 	}
 	return s.issue(ctx, csr.PublicKey, p, "certificate")
+}
+
+// authenticate verifies the token and applies the policy.
+func (s *Service) authenticate(ctx context.Context, token string) (*identity.Principal, error) {
+	p, err := s.Auth.Authenticate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if s.Policy != nil {
+		if err := s.Policy.Authorize(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 func (s *Service) issue(ctx context.Context, pub crypto.PublicKey, p *identity.Principal, kind string) (*x509.Certificate, *identity.Principal, error) {
@@ -140,7 +162,7 @@ func (s *Service) Sign(ctx context.Context, req SignRequest) (*protobundle.Bundl
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := s.Auth.Authenticate(ctx, req.Token)
+	p, err := s.authenticate(ctx, req.Token)
 	if err != nil {
 		return nil, nil, err
 	}
