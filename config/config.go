@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/identity"
 	"go.yaml.in/yaml/v3"
 )
@@ -22,6 +23,7 @@ import (
 const (
 	BackendMemory = "memory"
 	BackendFile   = "file"
+	BackendVault  = "vault"
 )
 
 // Config is the whole of signet's server configuration.
@@ -29,7 +31,7 @@ type Config struct {
 	// Listen is the address to serve on; default 127.0.0.1:8080.
 	Listen string `yaml:"listen"`
 	// PublicURL is the URL clients reach signet at; default http://<listen>.
-	PublicURL string `yaml:"public-url"`
+	PublicURL string `yaml:"public-url,omitempty"`
 	// Organization is the O of generated certificates; default "signet".
 	Organization string `yaml:"organization"`
 	// CertificateLifetime is the life of issued certificates; default 10m.
@@ -38,8 +40,10 @@ type Config struct {
 	CA Backend `yaml:"ca"`
 	// TSA is the backend of the timestamp authority key.
 	TSA TSA `yaml:"tsa"`
+	// Vault is how to reach Vault, for vault backends.
+	Vault vault.Config `yaml:"vault"`
 	// IdentityConfigPath names a Fulcio identity config file.
-	IdentityConfigPath string `yaml:"identity-config"`
+	IdentityConfigPath string `yaml:"identity-config,omitempty"`
 	// Identity is the trusted issuers; loaded from IdentityConfigPath, or
 	// GitHub Actions (github.com) when no file is named.
 	Identity identity.Config `yaml:"-"`
@@ -49,12 +53,18 @@ type Config struct {
 
 // Backend says where a signing key and its chain live.
 type Backend struct {
-	// Type is memory (generated at start, dev only) or file.
+	// Type is memory (generated at start, dev only), file or vault.
 	Type string `yaml:"type"`
 	// KeyFile is the PEM private key of a file backend.
-	KeyFile string `yaml:"key-file"`
+	KeyFile string `yaml:"key-file,omitempty"`
 	// ChainFile is the PEM chain of a file backend, key's certificate first.
-	ChainFile string `yaml:"chain-file"`
+	ChainFile string `yaml:"chain-file,omitempty"`
+	// Key is the transit key of a vault backend.
+	Key string `yaml:"key,omitempty"`
+	// KeyVersion pins the transit key version; 0 means the chain's.
+	KeyVersion int `yaml:"key-version,omitempty"`
+	// ChainPath is the KV v2 path of a vault backend's chain.
+	ChainPath string `yaml:"chain-path,omitempty"`
 }
 
 // TSA is the timestamp authority's configuration.
@@ -138,6 +148,7 @@ func (c *Config) applyDefaults() {
 	if c.TSA.PolicyOID == "" {
 		c.TSA.PolicyOID = "1.3.6.1.4.1.57264.2"
 	}
+	c.Vault.ApplyDefaults()
 }
 
 // EffectivePublicURL is PublicURL, or http://<listen> when it is unset.
@@ -166,6 +177,11 @@ func (c *Config) Validate() error {
 	if err := c.TSA.validate("tsa"); err != nil {
 		return err
 	}
+	if c.UsesVault() {
+		if err := c.Vault.Validate(); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+	}
 	if len(c.Identity.OIDCIssuers) > 0 || len(c.Identity.MetaIssuers) > 0 {
 		if err := c.Identity.Validate(); err != nil {
 			return fmt.Errorf("config: %w", err)
@@ -183,8 +199,18 @@ func (b Backend) validate(name string) error {
 			return fmt.Errorf("config: %s: a file backend needs key-file and chain-file", name)
 		}
 		return nil
+	case BackendVault:
+		if b.Key == "" || b.ChainPath == "" {
+			return fmt.Errorf("config: %s: a vault backend needs key and chain-path (written by `signet ca init --backend vault`)", name)
+		}
+		return nil
 	}
-	return fmt.Errorf("config: %s.type %q is not one of %s, %s", name, b.Type, BackendMemory, BackendFile)
+	return fmt.Errorf("config: %s.type %q is not one of %s, %s, %s", name, b.Type, BackendMemory, BackendFile, BackendVault)
+}
+
+// UsesVault reports whether a key lives in Vault.
+func (c *Config) UsesVault() bool {
+	return c.CA.Type == BackendVault || c.TSA.Type == BackendVault
 }
 
 // DefaultIdentity trusts GitHub Actions on github.com, audience "sigstore".
@@ -192,4 +218,16 @@ func DefaultIdentity() identity.Config {
 	return identity.Config{OIDCIssuers: map[string]identity.Issuer{
 		GitHubActionsIssuer: {IssuerURL: GitHubActionsIssuer, ClientID: "sigstore", Type: identity.TypeGitHubWorkflow},
 	}}
+}
+
+// Marshal renders the configuration as YAML. Secrets (the Vault token, the
+// AppRole secret ID) are never written; they come from the environment.
+func (c *Config) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, fmt.Errorf("config: marshal: %w", err)
+	}
+	return buf.Bytes(), nil
 }

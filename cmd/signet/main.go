@@ -18,7 +18,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), signCommand(), verifyCommand())
+	root.AddCommand(serveCommand(), signCommand(), verifyCommand(), caCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(os.Stderr, "signet: %v\n", err)
 		os.Exit(1)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -60,6 +61,7 @@ identity config file as is.`,
 
 func serve(parent context.Context, cfg *config.Config) error {
 	log := newLogger(slog.LevelInfo)
+	cfg.Vault.FromEnv(os.LookupEnv)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -79,6 +81,7 @@ func serve(parent context.Context, cfg *config.Config) error {
 		_ = ln.Close()
 		return err
 	}
+	defer a.Close()
 	srv := &http.Server{
 		Handler:           a.Handler,
 		ReadHeaderTimeout: 10 * time.Second,

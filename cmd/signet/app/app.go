@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/signet-dev/signet/bundle"
 	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/identity"
 	"github.com/signet-dev/signet/keyless"
@@ -43,21 +44,41 @@ type App struct {
 	TrustedRoot []byte
 	// DevIssuer is the built-in test issuer, in dev mode only.
 	DevIssuer *oidcmock.Issuer
+
+	closers []func()
+}
+
+// Close releases background work (the Vault login renewal).
+func (a *App) Close() {
+	for _, c := range a.closers {
+		c()
+	}
 }
 
 // New builds a server from a validated configuration.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
 	publicURL := cfg.EffectivePublicURL()
-	caKey, err := loadKey(ctx, cfg.CA, "ca", func(ctx context.Context) (ca.KeyChain, error) {
+	a := &App{PublicURL: publicURL}
+	var vc *vault.Client
+	if cfg.UsesVault() {
+		var err error
+		if vc, err = vault.Connect(ctx, cfg.Vault, log); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		a.closers = append(a.closers, vc.Close)
+	}
+	caKey, err := loadKey(ctx, cfg.CA, "ca", vc, func(ctx context.Context) (ca.KeyChain, error) {
 		return ca.NewMemoryCA(ctx, cfg.Organization, time.Now())
 	})
 	if err != nil {
+		a.Close()
 		return nil, err
 	}
-	tsaKey, err := loadKey(ctx, cfg.TSA.Backend, "tsa", func(context.Context) (ca.KeyChain, error) {
+	tsaKey, err := loadKey(ctx, cfg.TSA.Backend, "tsa", vc, func(context.Context) (ca.KeyChain, error) {
 		return tsa.NewDevChain(cfg.Organization, time.Now())
 	})
 	if err != nil {
+		a.Close()
 		return nil, err
 	}
 	issuer, err := ca.NewIssuer(caKey, cfg.CertificateLifetime, nil)
@@ -73,7 +94,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 
-	a := &App{PublicURL: publicURL}
 	idcfg := cfg.Identity
 	if len(idcfg.OIDCIssuers) == 0 && len(idcfg.MetaIssuers) == 0 {
 		idcfg = config.DefaultIdentity()
@@ -136,10 +156,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 }
 
 // loadKey is the one place a key backend is chosen.
-func loadKey(ctx context.Context, b config.Backend, name string, memory func(context.Context) (ca.KeyChain, error)) (ca.KeyChain, error) {
+func loadKey(ctx context.Context, b config.Backend, name string, vc *vault.Client, memory func(context.Context) (ca.KeyChain, error)) (ca.KeyChain, error) {
 	switch b.Type {
 	case config.BackendMemory:
 		return memory(ctx)
+	case config.BackendVault:
+		kc, err := vc.KeyChain(ctx, b.Key, b.KeyVersion, b.ChainPath)
+		if err != nil {
+			return ca.KeyChain{}, fmt.Errorf("app: %s: %w", name, err)
+		}
+		return kc, nil
 	case config.BackendFile:
 		kc, err := ca.LoadFile(b.KeyFile, b.ChainFile)
 		if err != nil {

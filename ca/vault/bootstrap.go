@@ -1,0 +1,255 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/tsa"
+)
+
+// InitOptions configures Init; the zero value is a self-contained setup.
+type InitOptions struct {
+	// Org is the single O of every certificate; default "signet".
+	Org string
+	// KeyType is the transit key type; default ecdsa-p384.
+	KeyType string
+	// RootKey, CAKey and TSAKey name the transit keys; defaults
+	// signet-root, signet-ca and signet-tsa.
+	RootKey, CAKey, TSAKey string
+	// CAChainPath and TSAChainPath are the KV paths of the chains;
+	// defaults signet/ca-chain and signet/tsa-chain.
+	CAChainPath, TSAChainPath string
+	// ExternalRoot makes a CSR for an offline root to sign instead of
+	// certifying the CA key with the Vault root key.
+	ExternalRoot bool
+	// Rotate makes new CA and TSA key versions and chains for them.
+	Rotate bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (o *InitOptions) applyDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&o.Org, "signet")
+	def(&o.KeyType, "ecdsa-p384")
+	def(&o.RootKey, "signet-root")
+	def(&o.CAKey, "signet-ca")
+	def(&o.TSAKey, "signet-tsa")
+	def(&o.CAChainPath, "signet/ca-chain")
+	def(&o.TSAChainPath, "signet/tsa-chain")
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// KeyRef names a transit key version and the KV path of its chain.
+type KeyRef struct {
+	Key       string
+	Version   int
+	ChainPath string
+}
+
+// InitResult says what Init set up.
+type InitResult struct {
+	// CA and TSA are the keys and chains to configure.
+	CA, TSA KeyRef
+	// CACSR is a PEM CSR for the offline root, with ExternalRoot; the CA
+	// chain is stored later by ImportChain.
+	CACSR []byte
+	// Changed reports whether anything in Vault was created or changed.
+	Changed bool
+}
+
+// Init bootstraps the transit keys and certificate chains of signet's CA
+// and TSA. Run again, it changes nothing unless opts.Rotate is set.
+func Init(ctx context.Context, c *Client, o InitOptions) (*InitResult, error) {
+	o.applyDefaults()
+	if err := c.ensureMount(ctx, c.cfg.TransitMount, "transit", nil); err != nil {
+		return nil, err
+	}
+	if err := c.ensureMount(ctx, c.cfg.KVMount, "kv", map[string]string{"version": "2"}); err != nil {
+		return nil, err
+	}
+	caStored, caOK, err := c.ReadChain(ctx, o.CAChainPath)
+	if err != nil {
+		return nil, err
+	}
+	tsaStored, tsaOK, err := c.ReadChain(ctx, o.TSAChainPath)
+	if err != nil {
+		return nil, err
+	}
+	res := &InitResult{CA: KeyRef{Key: o.CAKey, ChainPath: o.CAChainPath}, TSA: KeyRef{Key: o.TSAKey, ChainPath: o.TSAChainPath}}
+	if caOK && tsaOK && !o.Rotate {
+		res.CA.Version, res.TSA.Version = caStored.Version, tsaStored.Version
+		return res, nil
+	}
+	res.Changed = true
+	rootVer, err := c.ensureKey(ctx, o.RootKey, o.KeyType, false)
+	if err != nil {
+		return nil, err
+	}
+	rootSigner, err := NewSigner(ctx, c, o.RootKey, rootVer)
+	if err != nil {
+		return nil, err
+	}
+	now := o.Now().UTC().Add(-5 * time.Minute).Truncate(time.Second)
+	root, err := c.rootCertificate(ctx, o, rootSigner, now, caStored, tsaStored)
+	if err != nil {
+		return nil, err
+	}
+	if res.CA.Version, err = c.ensureKey(ctx, o.CAKey, o.KeyType, o.Rotate && caOK); err != nil {
+		return nil, err
+	}
+	caSigner, err := NewSigner(ctx, c, o.CAKey, res.CA.Version)
+	if err != nil {
+		return nil, err
+	}
+	if o.ExternalRoot {
+		if res.CACSR, err = csrFor(ctx, o.Org, caSigner); err != nil {
+			return nil, err
+		}
+	} else if !caOK || o.Rotate {
+		tmpl, err := ca.IntermediateTemplate(o.Org, o.Org+" intermediate", now, now.AddDate(5, 0, 0))
+		if err != nil {
+			return nil, err
+		}
+		inter, err := ca.Sign(ctx, tmpl, root, caSigner.Public(), rootSigner)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.WriteChain(ctx, o.CAChainPath, StoredChain{Key: o.CAKey, Version: res.CA.Version, Chain: []*x509.Certificate{inter, root}}); err != nil {
+			return nil, err
+		}
+	}
+	if res.TSA.Version, err = c.ensureKey(ctx, o.TSAKey, o.KeyType, o.Rotate && tsaOK); err != nil {
+		return nil, err
+	}
+	if tsaOK && !o.Rotate {
+		return res, nil
+	}
+	tsaSigner, err := NewSigner(ctx, c, o.TSAKey, res.TSA.Version)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := tsa.LeafTemplate(o.Org, o.Org+" timestamping", now, now.AddDate(10, 0, 0))
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := ca.Sign(ctx, tmpl, root, tsaSigner.Public(), rootSigner)
+	if err != nil {
+		return nil, err
+	}
+	return res, c.WriteChain(ctx, o.TSAChainPath, StoredChain{Key: o.TSAKey, Version: res.TSA.Version, Chain: []*x509.Certificate{leaf, root}})
+}
+
+// rootCertificate reuses the root of an existing chain when the root key
+// is unchanged, else makes a new self-signed root with the Vault root key.
+func (c *Client) rootCertificate(ctx context.Context, o InitOptions, rootSigner *Signer, now time.Time, stored ...*StoredChain) (*x509.Certificate, error) {
+	for _, sc := range stored {
+		if sc != nil {
+			r := sc.Chain[len(sc.Chain)-1]
+			if ca.SamePublicKey(r.PublicKey, rootSigner.Public()) {
+				return r, nil
+			}
+		}
+	}
+	tmpl, err := ca.RootTemplate(o.Org, o.Org+" root", now, now.AddDate(20, 0, 0))
+	if err != nil {
+		return nil, err
+	}
+	return ca.Sign(ctx, tmpl, nil, rootSigner.Public(), rootSigner)
+}
+
+func csrFor(ctx context.Context, org string, s *Signer) ([]byte, error) {
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{Organization: []string{org}, CommonName: org + " intermediate"},
+	}, ca.Bind(ctx, s))
+	if err != nil {
+		return nil, fmt.Errorf("vault: CSR for %s: %w", s.key, err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
+}
+
+// ImportChain stores a chain signed by an offline root for the CA key: the
+// first certificate must certify the given transit key version.
+func ImportChain(ctx context.Context, c *Client, ref KeyRef, chain []*x509.Certificate) error {
+	signer, err := NewSigner(ctx, c, ref.Key, ref.Version)
+	if err != nil {
+		return err
+	}
+	kc := ca.KeyChain{Signer: signer, Chain: chain}
+	if err := kc.Check(); err != nil {
+		return err
+	}
+	if !chain[0].IsCA {
+		return fmt.Errorf("vault: %q is not a CA certificate", chain[0].Subject)
+	}
+	return c.WriteChain(ctx, ref.ChainPath, StoredChain{Key: ref.Key, Version: signer.Version(), Chain: chain})
+}
+
+// ensureMount enables a secrets engine at path unless one is there.
+func (c *Client) ensureMount(ctx context.Context, path, typ string, opts map[string]string) error {
+	mctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	mounts, err := c.api.Sys().ListMountsWithContext(mctx)
+	if err != nil {
+		return classify(mctx, "list mounts", err, c.cfg)
+	}
+	if m, ok := mounts[strings.Trim(path, "/")+"/"]; ok {
+		if m.Type != typ || (typ == "kv" && m.Options["version"] != "2") {
+			return fmt.Errorf("vault: %s is mounted as %s (options %v), not %s %v", path, m.Type, m.Options, typ, opts)
+		}
+		return nil
+	}
+	if err := c.api.Sys().MountWithContext(mctx, path, &api.MountInput{Type: typ, Options: opts}); err != nil {
+		return classify(mctx, "enable "+typ+" at "+path, err, c.cfg)
+	}
+	return nil
+}
+
+// ensureKey creates a non-exportable transit key unless it exists, rotates
+// it when asked, and returns its latest version.
+func (c *Client) ensureKey(ctx context.Context, name, typ string, rotate bool) (int, error) {
+	info, ok, err := c.ReadKey(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		if _, err := c.write(ctx, "create transit key "+name, c.cfg.TransitMount+"/keys/"+name,
+			map[string]any{"type": typ, "exportable": false}); err != nil {
+			return 0, err
+		}
+	} else {
+		if info.Exportable {
+			return 0, fmt.Errorf("vault: transit key %s is exportable: signet refuses a CA key that can leave Vault", name)
+		}
+		if info.Type != typ {
+			return 0, fmt.Errorf("vault: transit key %s is %s, not %s", name, info.Type, typ)
+		}
+		if rotate {
+			if _, err := c.write(ctx, "rotate transit key "+name, c.cfg.TransitMount+"/keys/"+name+"/rotate", nil); err != nil {
+				return 0, err
+			}
+		}
+	}
+	info, ok, err = c.ReadKey(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, fmt.Errorf("vault: transit key %s vanished after creation", name)
+	}
+	return info.Latest, nil
+}

@@ -1,0 +1,223 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"github.com/hashicorp/vault/api/auth/approle"
+	"github.com/hashicorp/vault/api/auth/kubernetes"
+)
+
+// Client is an authenticated Vault client that keeps its login alive: it
+// renews its token before expiry and logs in again (AppRole, Kubernetes)
+// when the token can no longer be renewed. It is safe for concurrent use.
+type Client struct {
+	api *api.Client
+	cfg Config
+	log *slog.Logger
+
+	loginMu sync.Mutex
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// Connect builds a client from cfg, logs in and starts keeping the login
+// alive. Close stops it.
+func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error) {
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ac := api.DefaultConfig()
+	ac.Address = cfg.Address
+	ac.Timeout = cfg.Timeout
+	ac.MaxRetries = *cfg.MaxRetries
+	ac.MinRetryWait = 100 * time.Millisecond
+	ac.MaxRetryWait = time.Second
+	if err := ac.ConfigureTLS(&api.TLSConfig{
+		CACert: cfg.CACert, ClientCert: cfg.ClientCert, ClientKey: cfg.ClientKey, TLSServerName: cfg.TLSServerName,
+	}); err != nil {
+		return nil, fmt.Errorf("vault: TLS: %w", err)
+	}
+	client, err := api.NewClient(ac)
+	if err != nil {
+		return nil, fmt.Errorf("vault: client: %w", err)
+	}
+	client.ClearToken()
+	client.SetNamespace(cfg.Namespace)
+	c := &Client{api: client, cfg: cfg, log: log.With("component", "vault"), stop: make(chan struct{}), done: make(chan struct{})}
+	secret, err := c.login(ctx)
+	if err != nil {
+		return nil, err
+	}
+	go c.keepAlive(secret)
+	return c, nil
+}
+
+// API returns the underlying vault/api client.
+func (c *Client) API() *api.Client { return c.api }
+
+// Config returns the effective configuration.
+func (c *Client) Config() Config { return c.cfg }
+
+// Close stops renewing the login.
+func (c *Client) Close() {
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
+	<-c.done
+}
+
+// login authenticates with the configured method and returns the auth
+// secret (nil for a token that cannot be renewed).
+func (c *Client) login(ctx context.Context) (*api.Secret, error) {
+	c.loginMu.Lock()
+	defer c.loginMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	a := c.cfg.Auth
+	switch a.Method {
+	case AuthToken:
+		token := a.Token
+		if a.TokenFile != "" {
+			b, err := os.ReadFile(a.TokenFile)
+			if err != nil {
+				return nil, fmt.Errorf("vault: token-file: %w", err)
+			}
+			token = strings.TrimSpace(string(b))
+		}
+		c.api.SetToken(token)
+		self, err := c.api.Auth().Token().LookupSelfWithContext(ctx)
+		if err != nil {
+			return nil, classify(ctx, "look up the token", err, c.cfg)
+		}
+		return tokenSecret(token, self), nil
+	case AuthAppRole:
+		secretID := &approle.SecretID{FromString: a.SecretID}
+		if a.SecretIDFile != "" {
+			secretID = &approle.SecretID{FromFile: a.SecretIDFile}
+		}
+		m, err := approle.NewAppRoleAuth(a.RoleID, secretID, approle.WithMountPath(a.Mount))
+		if err != nil {
+			return nil, fmt.Errorf("vault: approle: %w", err)
+		}
+		return c.loginWith(ctx, m)
+	case AuthKubernetes:
+		m, err := kubernetes.NewKubernetesAuth(a.Role, kubernetes.WithMountPath(a.Mount),
+			kubernetes.WithServiceAccountTokenPath(a.ServiceAccountTokenFile))
+		if err != nil {
+			return nil, fmt.Errorf("vault: kubernetes: %w", err)
+		}
+		return c.loginWith(ctx, m)
+	}
+	return nil, fmt.Errorf("vault: unknown auth method %q", a.Method)
+}
+
+func (c *Client) loginWith(ctx context.Context, m api.AuthMethod) (*api.Secret, error) {
+	secret, err := c.api.Auth().Login(ctx, m)
+	if err != nil {
+		return nil, classify(ctx, "log in with "+c.cfg.Auth.Method, err, c.cfg)
+	}
+	c.log.Info("logged in to vault", "method", c.cfg.Auth.Method, "ttl_seconds", secret.Auth.LeaseDuration)
+	return secret, nil
+}
+
+// canRelogin reports whether a lost token can be replaced by logging in.
+func (c *Client) canRelogin() bool { return c.cfg.Auth.Method != AuthToken }
+
+// relogin logs in again after Vault refused the token.
+func (c *Client) relogin(ctx context.Context) error {
+	if !c.canRelogin() {
+		return nil
+	}
+	_, err := c.login(ctx)
+	return err
+}
+
+// tokenSecret turns a token lookup into the secret a lifetime watcher
+// renews; nil when the token is not renewable or never expires.
+func tokenSecret(token string, self *api.Secret) *api.Secret {
+	if self == nil {
+		return nil
+	}
+	renewable, _ := self.TokenIsRenewable()
+	ttl, _ := self.TokenTTL()
+	if !renewable || ttl <= 0 {
+		return nil
+	}
+	return &api.Secret{Auth: &api.SecretAuth{ClientToken: token, Renewable: true, LeaseDuration: int(ttl.Seconds())}}
+}
+
+// keepAlive renews the token until it cannot be renewed, then logs in
+// again with backoff, until Close.
+func (c *Client) keepAlive(secret *api.Secret) {
+	defer close(c.done)
+	backoff := time.Second
+	for {
+		if secret == nil || secret.Auth == nil || !secret.Auth.Renewable {
+			if secret == nil || !c.canRelogin() {
+				<-c.stop
+				return
+			}
+			// A non-renewable login: log in again at 80% of its life.
+			wait := time.Duration(float64(secret.Auth.LeaseDuration)*0.8) * time.Second
+			select {
+			case <-c.stop:
+				return
+			case <-time.After(wait):
+			}
+		} else if stopped := c.watch(secret); stopped {
+			return
+		}
+		if !c.canRelogin() {
+			c.log.Error("vault token can no longer be renewed; signet needs a new token")
+			<-c.stop
+			return
+		}
+		next, err := c.login(context.Background())
+		if err != nil {
+			c.log.Warn("vault login failed, retrying", "error", err, "in", backoff)
+			select {
+			case <-c.stop:
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		secret, backoff = next, time.Second
+	}
+}
+
+// watch renews secret until renewal ends; it reports whether Close was called.
+func (c *Client) watch(secret *api.Secret) (stopped bool) {
+	w, err := c.api.NewLifetimeWatcher(&api.LifetimeWatcherInput{Secret: secret})
+	if err != nil {
+		c.log.Error("vault lifetime watcher", "error", err)
+		return false
+	}
+	go w.Start()
+	defer w.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return true
+		case err := <-w.DoneCh():
+			c.log.Info("vault token renewal ended", "error", err)
+			return false
+		case r := <-w.RenewCh():
+			c.log.Debug("vault token renewed", "ttl_seconds", r.Secret.Auth.LeaseDuration)
+		}
+	}
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/ca/vault"
+	"github.com/signet-dev/signet/config"
+	"github.com/spf13/cobra"
+)
+
+func caCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "ca", Short: "Bootstrap and manage signet's CA and TSA keys"}
+	cmd.AddCommand(caInitCommand(), caImportChainCommand())
+	return cmd
+}
+
+// loadOrDefault reads path when it exists, so that re-running keeps the
+// operator's other settings; else it starts from the defaults.
+func loadOrDefault(path string) (*config.Config, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return config.Default(), nil
+	}
+	return config.Load(path)
+}
+
+// connectVault logs in with the config's Vault settings and VAULT_* variables.
+func connectVault(ctx context.Context, cfg *config.Config) (*vault.Client, error) {
+	cfg.Vault.FromEnv(os.LookupEnv)
+	cfg.Vault.ApplyDefaults()
+	return vault.Connect(ctx, cfg.Vault, newLogger(slog.LevelWarn))
+}
+
+func caInitCommand() *cobra.Command {
+	var backend, out, csrOut string
+	var opts vault.InitOptions
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create the CA and TSA keys in Vault transit, issue their chains and write signet.yaml",
+		Long: `Create the CA and TSA keys and chains and write a ready-to-run config.
+
+With --backend vault (VAULT_ADDR and VAULT_TOKEN set), it enables transit and
+KV v2 if needed, creates non-exportable transit keys for a root, the issuing
+CA and the TSA, issues the chains (the root key also lives in Vault; with
+--external-root it writes a CSR for an offline root instead, see
+'signet ca import-chain'), stores them in KV so that every replica reads the
+same ones, and writes --out. Running it again changes nothing unless
+--rotate is given.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if backend != config.BackendVault {
+				return fmt.Errorf("--backend %q: only vault is supported (memory and file backends need no bootstrap)", backend)
+			}
+			cfg, err := loadOrDefault(out)
+			if err != nil {
+				return err
+			}
+			if opts.Org == "" {
+				opts.Org = cfg.Organization
+			}
+			vc, err := connectVault(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer vc.Close()
+			res, err := vault.Init(cmd.Context(), vc, opts)
+			if err != nil {
+				return err
+			}
+			cfg.Organization = opts.Org
+			cfg.Vault.Address = vc.Config().Address
+			cfg.CA = config.Backend{Type: config.BackendVault, Key: res.CA.Key, KeyVersion: res.CA.Version, ChainPath: res.CA.ChainPath}
+			cfg.TSA.Backend = config.Backend{Type: config.BackendVault, Key: res.TSA.Key, KeyVersion: res.TSA.Version, ChainPath: res.TSA.ChainPath}
+			doc, err := cfg.Marshal()
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, doc, 0o644); err != nil {
+				return fmt.Errorf("write %s: %w", out, err)
+			}
+			w := cmd.OutOrStdout()
+			if res.CACSR != nil {
+				if err := os.WriteFile(csrOut, res.CACSR, 0o644); err != nil {
+					return fmt.Errorf("write %s: %w", csrOut, err)
+				}
+				fmt.Fprintf(w, "CA key %s v%d: CSR written to %s; have the offline root sign it, then run `signet ca import-chain --config %s --chain CHAIN.pem`\n",
+					res.CA.Key, res.CA.Version, csrOut, out)
+			}
+			state := "unchanged"
+			if res.Changed {
+				state = "created"
+			}
+			fmt.Fprintf(w, "Vault setup %s: CA key %s v%d (chain %s), TSA key %s v%d (chain %s)\nWrote %s\n",
+				state, res.CA.Key, res.CA.Version, res.CA.ChainPath, res.TSA.Key, res.TSA.Version, res.TSA.ChainPath, out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&backend, "backend", config.BackendVault, "key backend to bootstrap (vault)")
+	cmd.Flags().StringVar(&out, "out", "signet.yaml", "config file to write (kept settings are read from it when it exists)")
+	cmd.Flags().StringVar(&csrOut, "csr-out", "signet-ca.csr", "where --external-root writes the CA's CSR")
+	cmd.Flags().StringVar(&opts.Org, "org", "", "organisation (O) of every certificate (default: the config's, else signet)")
+	cmd.Flags().StringVar(&opts.KeyType, "key-type", "ecdsa-p384", "transit key type")
+	cmd.Flags().BoolVar(&opts.ExternalRoot, "external-root", false, "write a CSR for an offline root instead of a root key in Vault")
+	cmd.Flags().BoolVar(&opts.Rotate, "rotate", false, "create new CA and TSA key versions and chains")
+	return cmd
+}
+
+func caImportChainCommand() *cobra.Command {
+	var configPath, chainPath string
+	cmd := &cobra.Command{
+		Use:   "import-chain",
+		Short: "Store the CA chain an offline root signed for the Vault CA key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(configPath)
+			if err != nil {
+				return err
+			}
+			if cfg.CA.Type != config.BackendVault {
+				return fmt.Errorf("%s: ca.type is %q, not vault", configPath, cfg.CA.Type)
+			}
+			pemData, err := os.ReadFile(chainPath)
+			if err != nil {
+				return err
+			}
+			chain, err := ca.ParseCertificatesPEM(pemData)
+			if err != nil {
+				return fmt.Errorf("%s: %w", chainPath, err)
+			}
+			vc, err := connectVault(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer vc.Close()
+			ref := vault.KeyRef{Key: cfg.CA.Key, Version: cfg.CA.KeyVersion, ChainPath: cfg.CA.ChainPath}
+			if err := vault.ImportChain(cmd.Context(), vc, ref, chain); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Stored the chain of %q at %s\n", chain[0].Subject, cfg.CA.ChainPath)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "signet.yaml", "config written by `signet ca init`")
+	cmd.Flags().StringVar(&chainPath, "chain", "", "PEM chain: the CA certificate first, the offline root last")
+	_ = cmd.MarkFlagRequired("chain")
+	return cmd
+}
