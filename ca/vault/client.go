@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -43,6 +44,14 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error)
 	ac.MaxRetries = *cfg.MaxRetries
 	ac.MinRetryWait = 100 * time.Millisecond
 	ac.MaxRetryWait = time.Second
+	// A sealed or standby Vault (503) will not recover within one request:
+	// answer at once rather than spend the deadline retrying.
+	ac.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if resp != nil && resp.StatusCode == http.StatusServiceUnavailable {
+			return false, nil
+		}
+		return api.DefaultRetryPolicy(ctx, resp, err)
+	}
 	if err := ac.ConfigureTLS(&api.TLSConfig{
 		CACert: cfg.CACert, ClientCert: cfg.ClientCert, ClientKey: cfg.ClientKey, TLSServerName: cfg.TLSServerName,
 	}); err != nil {

@@ -102,7 +102,7 @@ func TestSignAndVerifyWithRealClients(t *testing.T) {
 	claims := releaseClaims()
 	iss.SetRunnerClaims(claims)
 	configPath, identityPath := fileBackedConfig(t, iss.URL())
-	srv := startSignet(t, "--config", configPath, "--identity-config", identityPath)
+	srv := startSignet(t, nil, "--config", configPath, "--identity-config", identityPath)
 
 	dir := t.TempDir()
 	artifact := filepath.Join(dir, "widget.tar.gz")

@@ -31,9 +31,9 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startSignet runs `signet serve args... --addr <free port>` until the
-// test ends and waits for /readyz.
-func startSignet(t *testing.T, args ...string) *signetServer {
+// startSignet runs `signet serve args... --addr <free port>` with extra
+// environment until the test ends and waits for /readyz.
+func startSignet(t *testing.T, env []string, args ...string) *signetServer {
 	t.Helper()
 	addr := freeAddr(t)
 	logPath := filepath.Join(t.TempDir(), "signet.log")
@@ -43,6 +43,7 @@ func startSignet(t *testing.T, args ...string) *signetServer {
 	}
 	cmd := exec.Command(signetBin, append(append([]string{"serve"}, args...), "--addr", addr)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 // `openssl ts -verify` check them against the chain from /certchain.
 func TestOpenSSLVerifiesTimestamps(t *testing.T) {
 	openssl := opensslPath(t)
-	srv := startSignet(t, "--dev")
+	srv := startSignet(t, nil, "--dev")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "artifact.bin")
 	if err := os.WriteFile(data, []byte("timestamp me"), 0o644); err != nil {
