@@ -48,10 +48,10 @@ func startSignet(t *testing.T, env []string, args ...string) *signetServer {
 		t.Fatal(err)
 	}
 	s := &signetServer{URL: "http://" + addr, log: logPath}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
@@ -72,10 +72,12 @@ func startSignet(t *testing.T, env []string, args ...string) *signetServer {
 				return s
 			}
 		}
-		if cmd.ProcessState != nil {
-			break
+		select {
+		case <-done:
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("signet exited before it was ready:\n%s", b)
+		case <-time.After(100 * time.Millisecond):
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	b, _ := os.ReadFile(logPath)
 	t.Fatalf("signet did not become ready at %s:\n%s", s.URL, b)

@@ -14,6 +14,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +50,8 @@ type Server struct {
 	UnsealKey string
 	// LogFile is the path of the server's combined stdout/stderr.
 	LogFile string
+	// CACert is the PEM CA of a TLS server (StartTLS); empty for plain HTTP.
+	CACert string
 
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the process has exited
@@ -113,6 +117,18 @@ func supportsNoStoreToken(bin string) bool {
 // does not come up.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return startServer(t, false)
+}
+
+// StartTLS is Start with `-dev-tls`: Vault serves HTTPS with a certificate
+// from a CA it generates, written to Server.CACert.
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	return startServer(t, true)
+}
+
+func startServer(t testing.TB, tls bool) *Server {
+	t.Helper()
 	bin, err := Binary()
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +138,7 @@ func Start(t testing.TB) *Server {
 	// A dev server also listens on PORT+1 (its cluster port); both are probed
 	// free, but another process can take them before Vault binds, so retry.
 	for attempt := 1; attempt <= 3; attempt++ {
-		s, err := start(bin, dir, attempt)
+		s, err := start(bin, dir, attempt, tls)
 		if err == nil {
 			t.Cleanup(s.Stop)
 			return s
@@ -138,7 +154,7 @@ func Start(t testing.TB) *Server {
 
 var errAddrInUse = errors.New("address already in use")
 
-func start(bin, dir string, attempt int) (*Server, error) {
+func start(bin, dir string, attempt int, tlsOn bool) (*Server, error) {
 	port, err := freePortPair()
 	if err != nil {
 		return nil, err
@@ -150,6 +166,13 @@ func start(bin, dir string, attempt int) (*Server, error) {
 	}
 	if supportsNoStoreToken(bin) {
 		args = append(args, "-dev-no-store-token")
+	}
+	certDir := filepath.Join(dir, fmt.Sprintf("tls-%d", attempt))
+	if tlsOn {
+		if err := os.MkdirAll(certDir, 0o700); err != nil {
+			return nil, err
+		}
+		args = append(args, "-dev-tls", "-dev-tls-cert-dir="+certDir)
 	}
 	logPath := filepath.Join(dir, fmt.Sprintf("vault-%d.log", attempt))
 	logf, err := os.Create(logPath)
@@ -164,8 +187,12 @@ func start(bin, dir string, attempt int) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	scheme := "http://"
+	if tlsOn {
+		scheme = "https://"
+	}
 	s := &Server{
-		Addr:      "http://" + listen,
+		Addr:      scheme + listen,
 		RootToken: strings.TrimPrefix(args[2], "-dev-root-token-id="),
 		LogFile:   logPath,
 		cmd:       cmd,
@@ -189,6 +216,9 @@ func start(bin, dir string, attempt int) (*Server, error) {
 		if s.UnsealKey == "" {
 			s.UnsealKey = parseUnsealKey(readLog(logPath))
 		}
+		if tlsOn && s.CACert == "" {
+			s.trustCA(filepath.Join(certDir, "vault-ca.pem"))
+		}
 		if s.UnsealKey != "" {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			code, _ := s.Health(ctx)
@@ -203,6 +233,21 @@ func start(bin, dir string, attempt int) (*Server, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// trustCA makes the helper's client trust the dev TLS CA once Vault has
+// written it.
+func (s *Server) trustCA(path string) {
+	pemData, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemData) {
+		return
+	}
+	s.CACert = path
+	s.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
 
 // serverEnv is the test's environment without VAULT_* variables (which would
