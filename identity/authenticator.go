@@ -1,18 +1,18 @@
 // Package identity turns a raw OIDC identity token into a Principal: it
 // routes the token by its issuer, verifies it with go-oidc (discovery, JWKS
-// with rotation, audience, expiry), and maps its claims to the certificate
-// identity (SAN and Fulcio extensions) as Fulcio's identity config says.
+// with rotation, audience, expiry), maps its claims to the certificate
+// identity (SAN and Fulcio extensions) as Fulcio's identity config says, and
+// decides with a CEL policy whether that identity may get a certificate.
 package identity
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"sync"
@@ -22,18 +22,33 @@ import (
 	"github.com/signet-dev/signet/keyless/problem"
 )
 
+// Defaults of Options.
+const (
+	DefaultSkew                = time.Minute
+	DefaultDiscoveryTimeout    = 10 * time.Second
+	DefaultJWKSTimeout         = 10 * time.Second
+	DefaultJWKSRefetchInterval = 10 * time.Second
+)
+
 // Options tunes an Authenticator; the zero value works.
 type Options struct {
-	// HTTPClient fetches discovery documents and JWKS; nil means a client
-	// with a 10 s timeout that follows no redirects.
+	// HTTPClient fetches discovery documents and JWKS; nil means a default
+	// client. Either way redirects to another host are refused and
+	// responses are bounded in size.
 	HTTPClient *http.Client
 	// Clock is the time source; nil means time.Now.
 	Clock func() time.Time
-	// Skew is the clock skew tolerated on exp, nbf and iat; 0 means 1 minute.
+	// Skew is the clock skew tolerated on exp, nbf and iat; 0 means DefaultSkew.
 	Skew time.Duration
-	// DiscoveryTimeout bounds an issuer's discovery; 0 means 10 s.
+	// DiscoveryTimeout bounds an issuer's discovery; 0 means DefaultDiscoveryTimeout.
 	DiscoveryTimeout time.Duration
-	// Log receives discovery events; nil discards them.
+	// JWKSTimeout bounds one JWKS fetch; 0 means DefaultJWKSTimeout.
+	JWKSTimeout time.Duration
+	// JWKSRefetchInterval is the least time between two JWKS fetches of one
+	// issuer, however many tokens name unknown keys; 0 means
+	// DefaultJWKSRefetchInterval.
+	JWKSRefetchInterval time.Duration
+	// Log receives discovery and JWKS events; nil discards them.
 	Log *slog.Logger
 }
 
@@ -62,21 +77,7 @@ func NewAuthenticator(cfg Config, opts Options) (*Authenticator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if opts.Clock == nil {
-		opts.Clock = time.Now
-	}
-	if opts.Skew == 0 {
-		opts.Skew = time.Minute
-	}
-	if opts.DiscoveryTimeout == 0 {
-		opts.DiscoveryTimeout = 10 * time.Second
-	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
+	opts = opts.withDefaults()
 	a := &Authenticator{cfg: cfg, opts: opts, verifiers: map[string]*oidc.IDTokenVerifier{}}
 	for _, pattern := range sortedKeys(cfg.MetaIssuers) {
 		re, err := MetaRegex(pattern)
@@ -86,6 +87,29 @@ func NewAuthenticator(cfg Config, opts Options) (*Authenticator, error) {
 		a.metas = append(a.metas, metaIssuer{re: re, conf: cfg.MetaIssuers[pattern]})
 	}
 	return a, nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Skew == 0 {
+		o.Skew = DefaultSkew
+	}
+	if o.DiscoveryTimeout == 0 {
+		o.DiscoveryTimeout = DefaultDiscoveryTimeout
+	}
+	if o.JWKSTimeout == 0 {
+		o.JWKSTimeout = DefaultJWKSTimeout
+	}
+	if o.JWKSRefetchInterval == 0 {
+		o.JWKSRefetchInterval = DefaultJWKSRefetchInterval
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	o.HTTPClient = hardenClient(o.HTTPClient)
+	return o
 }
 
 // Authenticate verifies a raw token and maps it to a Principal. Token
@@ -104,11 +128,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 	if err != nil {
 		return nil, err
 	}
-	tok, err := v.Verify(ctx, raw)
+	vctx, note := withFaultNote(ctx)
+	tok, err := v.Verify(vctx, raw)
 	if err != nil {
 		var expired *oidc.TokenExpiredError
-		if errors.As(err, &expired) {
-			return nil, problem.Unauthorized("identity token expired at %s", expired.Expiry.UTC().Format(time.RFC3339))
+		switch {
+		case note.err != nil:
+			return nil, note.err
+		case errors.As(err, &expired) && expired.Expiry.IsZero():
+			return nil, problem.Unauthorized("identity token has no exp claim")
+		case errors.As(err, &expired):
+			return nil, problem.Unauthorized("identity token expired at %s (clock skew allowed: %s)", expired.Expiry.UTC().Format(time.RFC3339), a.opts.Skew)
 		}
 		return nil, problem.Unauthorized("identity token rejected: %v", err)
 	}
@@ -116,18 +146,18 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 	if err := tok.Claims(&rawClaims); err != nil {
 		return nil, problem.Unauthorized("identity token claims: %v", err)
 	}
-	claims, err := stringClaims(rawClaims)
+	claims, values, err := decodeClaims(rawClaims)
 	if err != nil {
 		return nil, problem.Unauthorized("identity token claims: %v", err)
 	}
 	if err := a.checkTimes(tok.IssuedAt, rawClaims); err != nil {
 		return nil, err
 	}
-	return principalFor(a.cfg, conf, tok.Issuer, tok.Subject, claims)
+	return principalFor(a.cfg, conf, verified{issuer: tok.Issuer, subject: tok.Subject, claims: claims, raw: values})
 }
 
 // checkTimes enforces the small skew on nbf and iat that go-oidc leaves
-// at five minutes.
+// at five minutes and unchecked.
 func (a *Authenticator) checkTimes(iat time.Time, raw json.RawMessage) error {
 	limit := a.opts.Clock().Add(a.opts.Skew)
 	var t struct {
@@ -136,17 +166,18 @@ func (a *Authenticator) checkTimes(iat time.Time, raw json.RawMessage) error {
 	_ = json.Unmarshal(raw, &t)
 	if t.NotBefore != nil {
 		if nbf, err := t.NotBefore.Float64(); err == nil && time.Unix(int64(nbf), 0).After(limit) {
-			return problem.Unauthorized("identity token is not valid yet (nbf %s)", time.Unix(int64(nbf), 0).UTC().Format(time.RFC3339))
+			return problem.Unauthorized("identity token is not valid yet (nbf %s, clock skew allowed: %s)", time.Unix(int64(nbf), 0).UTC().Format(time.RFC3339), a.opts.Skew)
 		}
 	}
 	if !iat.IsZero() && iat.After(limit) {
-		return problem.Unauthorized("identity token was issued in the future (iat %s)", iat.UTC().Format(time.RFC3339))
+		return problem.Unauthorized("identity token was issued in the future (iat %s, clock skew allowed: %s)", iat.UTC().Format(time.RFC3339), a.opts.Skew)
 	}
 	return nil
 }
 
 // lookup finds the configuration of an issuer: an exact oidc-issuers entry,
-// else the first meta-issuer pattern that matches it whole.
+// else the first meta-issuer pattern that matches it whole. Nothing is
+// fetched for an issuer no entry matches.
 func (a *Authenticator) lookup(iss string) (Issuer, bool) {
 	if conf, ok := a.cfg.OIDCIssuers[iss]; ok {
 		return conf, true
@@ -167,9 +198,9 @@ func (a *Authenticator) verifier(ctx context.Context, iss string, conf Issuer) (
 	if ok {
 		return v, nil
 	}
-	client, err := a.clientFor(conf)
+	client, err := clientFor(a.opts.HTTPClient, conf)
 	if err != nil {
-		return nil, err
+		return nil, problem.Unavailable("identity token issuer %q: %v", iss, err)
 	}
 	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, client), a.opts.DiscoveryTimeout)
 	defer cancel()
@@ -179,14 +210,22 @@ func (a *Authenticator) verifier(ctx context.Context, iss string, conf Issuer) (
 		return nil, problem.Unavailable("cannot reach identity token issuer %q for discovery: %v", iss, err)
 	}
 	var meta struct {
-		Algs []string `json:"id_token_signing_alg_values_supported"`
+		Algs    []string `json:"id_token_signing_alg_values_supported"`
+		JWKSURI string   `json:"jwks_uri"`
 	}
 	_ = provider.Claims(&meta)
 	algs := allowedAlgs(meta.Algs)
 	if len(algs) == 0 {
 		return nil, problem.Unavailable("identity token issuer %q advertises no asymmetric signing algorithm", iss)
 	}
-	v = provider.Verifier(&oidc.Config{
+	if u, err := url.Parse(meta.JWKSURI); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, problem.Unavailable("identity token issuer %q advertises no usable jwks_uri (%q)", iss, meta.JWKSURI)
+	}
+	keys := &keySet{
+		issuer: iss, url: meta.JWKSURI, client: client, timeout: a.opts.JWKSTimeout,
+		minInterval: a.opts.JWKSRefetchInterval, clock: a.opts.Clock, log: a.opts.Log,
+	}
+	v = oidc.NewVerifier(iss, keys, &oidc.Config{
 		ClientID:             conf.ClientID,
 		SupportedSigningAlgs: algs,
 		Now:                  func() time.Time { return a.opts.Clock().Add(-a.opts.Skew) },
@@ -196,7 +235,7 @@ func (a *Authenticator) verifier(ctx context.Context, iss string, conf Issuer) (
 		a.verifiers[iss] = v
 	}
 	a.mu.Unlock()
-	a.opts.Log.Info("oidc issuer discovered", "issuer", iss, "algorithms", algs)
+	a.opts.Log.Info("oidc issuer discovered", "issuer", iss, "algorithms", algs, "jwks_uri", meta.JWKSURI)
 	return v, nil
 }
 
@@ -213,25 +252,4 @@ func allowedAlgs(advertised []string) []string {
 		}
 	}
 	return out
-}
-
-// clientFor returns the HTTP client for an issuer, trusting its ca-cert.
-func (a *Authenticator) clientFor(conf Issuer) (*http.Client, error) {
-	if conf.CACert == "" {
-		return a.opts.HTTPClient, nil
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM([]byte(conf.CACert)) {
-		return nil, fmt.Errorf("identity: ca-cert of %q holds no certificate", conf.IssuerURL)
-	}
-	base := a.opts.HTTPClient
-	return &http.Client{
-		Timeout:       base.Timeout,
-		CheckRedirect: base.CheckRedirect,
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
-	}, nil
-}
-
-func certPoolFromPEM(pemData string) bool {
-	return x509.NewCertPool().AppendCertsFromPEM([]byte(pemData))
 }

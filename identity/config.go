@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -17,10 +15,38 @@ import (
 
 // Issuer types understood by signet, named as in Fulcio's identity config.
 const (
-	TypeEmail          = "email"
+	// TypeEmail certifies the verified `email` claim as an rfc822Name SAN.
+	TypeEmail = "email"
+	// TypeCIProvider maps claims through the ci-issuer-metadata profile named
+	// by the issuer's ci-provider.
+	TypeCIProvider = "ci-provider"
+	// TypeGitHubWorkflow is GitHub Actions: the github-workflow profile, with
+	// the base URL derived from the issuer.
 	TypeGitHubWorkflow = "github-workflow"
-	TypeCIProvider     = "ci-provider"
+	// TypeGitLabPipeline is GitLab CI: the gitlab-pipeline profile.
+	TypeGitLabPipeline = "gitlab-pipeline"
+	// TypeBuildkiteJob is Buildkite: the buildkite-job profile.
+	TypeBuildkiteJob = "buildkite-job"
+	// TypeCodefreshWorkflow is Codefresh: the codefresh-workflow profile.
+	TypeCodefreshWorkflow = "codefresh-workflow"
+	// TypeChainguard certifies <issuer>/<sub> as a URI SAN.
+	TypeChainguard = "chainguard-identity"
+	// TypeKubernetes certifies the pod's service account as
+	// https://kubernetes.io/namespaces/<ns>/serviceaccounts/<sa>.
+	TypeKubernetes = "kubernetes"
+	// TypeSPIFFE certifies a `sub` that is a SPIFFE ID of the issuer's trust domain.
+	TypeSPIFFE = "spiffe"
+	// TypeURI certifies a `sub` that is a URI on the issuer's subject-domain.
+	TypeURI = "uri"
+	// TypeUsername certifies `sub!subject-domain` as an otherName SAN.
+	TypeUsername = "username"
 )
+
+// supportedTypes lists every issuer type, for error messages.
+var supportedTypes = []string{
+	TypeEmail, TypeCIProvider, TypeGitHubWorkflow, TypeGitLabPipeline, TypeBuildkiteJob,
+	TypeCodefreshWorkflow, TypeChainguard, TypeKubernetes, TypeSPIFFE, TypeURI, TypeUsername,
+}
 
 // Config is Fulcio's identity configuration: a Fulcio config file (YAML or
 // JSON) parses into it unchanged.
@@ -30,7 +56,8 @@ type Config struct {
 	// MetaIssuers maps an issuer URL pattern, where * matches [-_a-zA-Z0-9]+,
 	// to the configuration shared by every issuer it matches.
 	MetaIssuers map[string]Issuer `json:"MetaIssuers,omitempty" yaml:"meta-issuers,omitempty"`
-	// CIIssuerMetadata holds the claim templates of each CI provider.
+	// CIIssuerMetadata holds the claim templates of each CI provider. An
+	// entry replaces the shipped profile of the same name (see Profiles).
 	CIIssuerMetadata map[string]IssuerMetadata `json:"CIIssuerMetadata,omitempty" yaml:"ci-issuer-metadata,omitempty"`
 }
 
@@ -42,11 +69,12 @@ type Issuer struct {
 	ClientID string `json:"ClientID" yaml:"client-id,omitempty"`
 	// Type selects how claims become a certificate identity.
 	Type string `json:"Type" yaml:"type,omitempty"`
-	// CIProvider names an entry of CIIssuerMetadata, for type ci-provider.
+	// CIProvider names a CI profile, for type ci-provider.
 	CIProvider string `json:"CIProvider,omitempty" yaml:"ci-provider,omitempty"`
-	// IssuerClaim names a claim that holds the issuer to certify (email only).
+	// IssuerClaim is a claim name or a `$.a.b` path to the claim that holds
+	// the issuer to certify (email only).
 	IssuerClaim string `json:"IssuerClaim,omitempty" yaml:"issuer-claim,omitempty"`
-	// SubjectDomain is the domain a uri/username subject must belong to.
+	// SubjectDomain is the domain a uri or username subject belongs to.
 	SubjectDomain string `json:"SubjectDomain,omitempty" yaml:"subject-domain,omitempty"`
 	// SPIFFETrustDomain is the trust domain of a spiffe issuer.
 	SPIFFETrustDomain string `json:"SPIFFETrustDomain,omitempty" yaml:"spiffe-trust-domain,omitempty"`
@@ -56,7 +84,7 @@ type Issuer struct {
 	Description string `json:"Description,omitempty" yaml:"description,omitempty"`
 	// Contact is free text for operators.
 	Contact string `json:"Contact,omitempty" yaml:"contact,omitempty"`
-	// CACert is a PEM bundle trusted for TLS to this issuer.
+	// CACert is a PEM bundle trusted for TLS to this issuer (an internal CA).
 	CACert string `json:"CACert,omitempty" yaml:"ca-cert,omitempty"`
 	// SkipEmailVerification accepts email tokens without email_verified.
 	SkipEmailVerification bool `json:"SkipEmailVerification,omitempty" yaml:"skip-email-verification,omitempty"`
@@ -93,80 +121,45 @@ func (c Config) Validate() error {
 	if len(c.OIDCIssuers) == 0 && len(c.MetaIssuers) == 0 {
 		return errors.New("identity: config trusts no issuer: add one under oidc-issuers")
 	}
+	for _, name := range sortedKeys(c.CIIssuerMetadata) {
+		if err := c.CIIssuerMetadata[name].validate(); err != nil {
+			return fmt.Errorf("identity: ci-issuer-metadata[%q].%w", name, err)
+		}
+	}
 	for _, key := range sortedKeys(c.OIDCIssuers) {
 		iss := c.OIDCIssuers[key]
+		where := fmt.Sprintf("identity: oidc-issuers[%q]", key)
 		if iss.IssuerURL != "" && iss.IssuerURL != key {
-			return fmt.Errorf("identity: oidc-issuers[%q].issuer-url is %q: it must equal the key", key, iss.IssuerURL)
+			return fmt.Errorf("%s.issuer-url is %q: it must equal the key", where, iss.IssuerURL)
 		}
-		if err := c.validateIssuer(key, iss, false); err != nil {
+		if err := c.validateIssuer(where, key, iss, false); err != nil {
 			return err
 		}
 	}
 	for _, key := range sortedKeys(c.MetaIssuers) {
+		where := fmt.Sprintf("identity: meta-issuers[%q]", key)
 		if _, err := MetaRegex(key); err != nil {
-			return fmt.Errorf("identity: meta-issuers[%q]: %w", key, err)
+			return fmt.Errorf("%s: %w", where, err)
 		}
-		if err := c.validateIssuer(key, c.MetaIssuers[key], true); err != nil {
+		if err := c.validateIssuer(where, key, c.MetaIssuers[key], true); err != nil {
 			return err
 		}
 	}
-	for _, name := range sortedKeys(c.CIIssuerMetadata) {
-		if err := c.CIIssuerMetadata[name].validate(); err != nil {
-			return fmt.Errorf("identity: ci-issuer-metadata[%q]: %w", name, err)
-		}
-	}
 	return nil
 }
 
-func (c Config) validateIssuer(key string, iss Issuer, meta bool) error {
-	where := fmt.Sprintf("identity: oidc-issuers[%q]", key)
-	if meta {
-		where = fmt.Sprintf("identity: meta-issuers[%q]", key)
+// Lookup finds the configuration of an issuer: its oidc-issuers entry, else
+// the first meta-issuers pattern (in sorted order) that matches it whole.
+func (c Config) Lookup(iss string) (Issuer, bool) {
+	if conf, ok := c.OIDCIssuers[iss]; ok {
+		return conf, true
 	}
-	u, err := url.Parse(strings.ReplaceAll(key, "*", "x"))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("%s: the issuer must be an http(s) URL", where)
-	}
-	if iss.ClientID == "" {
-		return fmt.Errorf("%s.client-id is missing: set the audience tokens must carry (sigstore clients ask for \"sigstore\")", where)
-	}
-	if iss.CACert != "" && !certPoolFromPEM(iss.CACert) {
-		return fmt.Errorf("%s.ca-cert holds no PEM certificate", where)
-	}
-	if iss.IssuerClaim != "" && iss.Type != TypeEmail {
-		return fmt.Errorf("%s.issuer-claim is only for type email", where)
-	}
-	switch iss.Type {
-	case TypeEmail, TypeGitHubWorkflow:
-	case TypeCIProvider:
-		if iss.CIProvider == "" {
-			return fmt.Errorf("%s.ci-provider is missing for type ci-provider", where)
-		}
-		if _, ok := c.CIIssuerMetadata[iss.CIProvider]; !ok && iss.CIProvider != TypeGitHubWorkflow {
-			return fmt.Errorf("%s.ci-provider %q has no entry in ci-issuer-metadata", where, iss.CIProvider)
-		}
-	case "":
-		return fmt.Errorf("%s.type is missing", where)
-	default:
-		return fmt.Errorf("%s.type %q is not supported (supported: %s, %s, %s)", where, iss.Type, TypeEmail, TypeGitHubWorkflow, TypeCIProvider)
-	}
-	return nil
-}
-
-func (m IssuerMetadata) validate() error {
-	if strings.TrimSpace(m.SubjectAlternativeNameTemplate) == "" {
-		return errors.New("subject-alternative-name-template is missing")
-	}
-	if _, err := parseTemplate(m.SubjectAlternativeNameTemplate); err != nil {
-		return fmt.Errorf("subject-alternative-name-template: %w", err)
-	}
-	v := reflect.ValueOf(m.ExtensionTemplates)
-	for i := range v.NumField() {
-		if _, err := parseTemplate(v.Field(i).String()); err != nil {
-			return fmt.Errorf("extension-templates.%s: %w", v.Type().Field(i).Name, err)
+	for _, pattern := range sortedKeys(c.MetaIssuers) {
+		if re, err := MetaRegex(pattern); err == nil && re.MatchString(iss) {
+			return c.MetaIssuers[pattern], true
 		}
 	}
-	return nil
+	return Issuer{}, false
 }
 
 func parseTemplate(s string) (*template.Template, error) {

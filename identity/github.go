@@ -3,8 +3,6 @@ package identity
 import (
 	"net/url"
 	"strings"
-
-	"github.com/sigstore/fulcio/pkg/certificate"
 )
 
 // gitHubDotCom is the base URL of github.com identities.
@@ -27,8 +25,8 @@ func GitHubBaseURL(issuer string) (base string, ok bool) {
 	switch {
 	case host == "token.actions.githubusercontent.com":
 		return gitHubDotCom, true
-	case strings.HasPrefix(host, "token.actions.") && strings.HasSuffix(host, ".ghe.com"):
-		return u.Scheme + "://" + strings.TrimPrefix(host, "token.actions."), true
+	case gheTenant(host) != "":
+		return u.Scheme + "://" + gheTenant(host) + ".ghe.com", true
 	case strings.TrimSuffix(u.Path, "/") == "/_services/token":
 		return u.Scheme + "://" + u.Host, true
 	}
@@ -39,30 +37,36 @@ func GitHubBaseURL(issuer string) (base string, ok bool) {
 // given base URL: the SAN and every extension as Fulcio maps a GitHub
 // Actions token.
 func GitHubWorkflowMetadata(base string) IssuerMetadata {
-	return IssuerMetadata{
-		DefaultTemplateValues: map[string]string{"url": base, "environment": ""},
-		ExtensionTemplates: certificate.Extensions{
-			GithubWorkflowTrigger:               "event_name",
-			GithubWorkflowSHA:                   "sha",
-			GithubWorkflowName:                  "workflow",
-			GithubWorkflowRepository:            "repository",
-			GithubWorkflowRef:                   "ref",
-			BuildSignerURI:                      "{{ .url }}/{{ .job_workflow_ref }}",
-			BuildSignerDigest:                   "job_workflow_sha",
-			RunnerEnvironment:                   "runner_environment",
-			SourceRepositoryURI:                 "{{ .url }}/{{ .repository }}",
-			SourceRepositoryDigest:              "sha",
-			SourceRepositoryRef:                 "ref",
-			SourceRepositoryIdentifier:          "repository_id",
-			SourceRepositoryOwnerURI:            "{{ .url }}/{{ .repository_owner }}",
-			SourceRepositoryOwnerIdentifier:     "repository_owner_id",
-			BuildConfigURI:                      "{{ .url }}/{{ .workflow_ref }}",
-			BuildConfigDigest:                   "workflow_sha",
-			BuildTrigger:                        "event_name",
-			RunInvocationURI:                    "{{ .url }}/{{ .repository }}/actions/runs/{{ .run_id }}/attempts/{{ .run_attempt }}",
-			SourceRepositoryVisibilityAtSigning: "repository_visibility",
-			DeploymentEnvironment:               "environment",
-		},
-		SubjectAlternativeNameTemplate: "{{ .url }}/{{ .job_workflow_ref }}",
+	md, _ := ShippedProfile(ProfileGitHubWorkflow)
+	md.DefaultTemplateValues["url"] = base
+	return md
+}
+
+// withGitHubBase sets the `url` default of a github-workflow profile to the
+// base URL derived from the issuer, when the issuer has a GitHub form;
+// otherwise the profile keeps its own (https://github.com when shipped).
+func withGitHubBase(md IssuerMetadata, issuer string) IssuerMetadata {
+	base, ok := GitHubBaseURL(issuer)
+	if !ok {
+		return md
 	}
+	if md.DefaultTemplateValues == nil {
+		md.DefaultTemplateValues = map[string]string{}
+	}
+	md.DefaultTemplateValues["url"] = base
+	return md
+}
+
+// gheTenant returns <sub> of a GHE.com issuer host token.actions.<sub>.ghe.com,
+// or "" for any other host; <sub> is exactly one DNS label.
+func gheTenant(host string) string {
+	rest, ok := strings.CutPrefix(host, "token.actions.")
+	if !ok {
+		return ""
+	}
+	sub, ok := strings.CutSuffix(rest, ".ghe.com")
+	if !ok || sub == "" || strings.Contains(sub, ".") {
+		return ""
+	}
+	return sub
 }

@@ -2,51 +2,65 @@ package identity
 
 import (
 	"fmt"
-	"maps"
 	"net/url"
 
 	"github.com/signet-dev/signet/keyless/problem"
 	"github.com/sigstore/fulcio/pkg/certificate"
 )
 
-// principalFor maps verified claims to a Principal by the issuer's type.
-func principalFor(cfg Config, conf Issuer, issuer, subject string, claims map[string]string) (*Principal, error) {
+// verified is what a verified token offers the mappings.
+type verified struct {
+	issuer  string
+	subject string
+	// claims are the claims as strings, the way templates see them.
+	claims map[string]string
+	// raw are the claims as decoded from JSON, for nested claims.
+	raw map[string]any
+}
+
+// principalFor maps verified claims to a Principal by the issuer's type,
+// as Fulcio v1.8.8 does for that type. Every refusal is a token fault.
+func principalFor(cfg Config, conf Issuer, tok verified) (*Principal, error) {
+	var (
+		p   *Principal
+		err error
+	)
 	switch conf.Type {
 	case TypeEmail:
-		return emailPrincipal(conf, issuer, subject, claims)
-	case TypeGitHubWorkflow:
-		return ciPrincipal(conf, githubMetadata(issuer, IssuerMetadata{}, false), issuer, subject, claims)
-	case TypeCIProvider:
-		md, ok := cfg.CIIssuerMetadata[conf.CIProvider]
-		if conf.CIProvider == TypeGitHubWorkflow {
-			md = githubMetadata(issuer, md, ok)
+		p, err = emailPrincipal(conf, tok)
+	case TypeURI:
+		p, err = uriPrincipal(conf, tok)
+	case TypeUsername:
+		p, err = usernamePrincipal(conf, tok)
+	case TypeKubernetes:
+		p, err = kubernetesPrincipal(tok)
+	case TypeSPIFFE:
+		p, err = spiffePrincipal(conf, tok)
+	case TypeChainguard:
+		p, err = chainguardPrincipal(tok)
+	default:
+		name := profileName(conf)
+		md, ok := cfg.Profile(name)
+		if name == "" || !ok {
+			return nil, fmt.Errorf("identity: issuer type %q (ci-provider %q) has no mapping", conf.Type, conf.CIProvider)
 		}
-		return ciPrincipal(conf, md, issuer, subject, claims)
+		if name == ProfileGitHubWorkflow {
+			md = withGitHubBase(md, tok.issuer)
+		}
+		p, err = ciPrincipal(md, tok)
 	}
-	return nil, fmt.Errorf("identity: issuer type %q has no mapping", conf.Type)
+	if err != nil {
+		return nil, err
+	}
+	if p.Challenge, err = challengeOf(conf, p.Challenge, tok.claims); err != nil {
+		return nil, err
+	}
+	p.Subject, p.Claims, p.RawClaims = tok.subject, tok.claims, tok.raw
+	return p, nil
 }
 
-// githubMetadata returns the github-workflow profile for issuer: the
-// configured one when given, else Fulcio's; with the base URL derived from
-// the issuer, so GHE.com and Enterprise Server identities name their host.
-func githubMetadata(issuer string, configured IssuerMetadata, ok bool) IssuerMetadata {
-	base, known := GitHubBaseURL(issuer)
-	if !known {
-		base = gitHubDotCom
-	}
-	if !ok {
-		return GitHubWorkflowMetadata(base)
-	}
-	if known {
-		configured.DefaultTemplateValues = maps.Clone(configured.DefaultTemplateValues)
-		if configured.DefaultTemplateValues == nil {
-			configured.DefaultTemplateValues = map[string]string{}
-		}
-		configured.DefaultTemplateValues["url"] = base
-	}
-	return configured
-}
-
+// challengeOf is the value the proof of possession signs: the issuer's
+// challenge-claim when configured, else the type's own.
 func challengeOf(conf Issuer, fallback string, claims map[string]string) (string, error) {
 	if conf.ChallengeClaim == "" {
 		return fallback, nil
@@ -58,48 +72,36 @@ func challengeOf(conf Issuer, fallback string, claims map[string]string) (string
 	return v, nil
 }
 
-func ciPrincipal(conf Issuer, md IssuerMetadata, issuer, subject string, claims map[string]string) (*Principal, error) {
-	san, err := render(md.SubjectAlternativeNameTemplate, claims, md.DefaultTemplateValues)
+// ciPrincipal renders a CI profile: the SAN template and every extension
+// template, claims first, then the profile's defaults; a key found in
+// neither refuses the token. Issuer and Subject always come from the token.
+func ciPrincipal(md IssuerMetadata, tok verified) (*Principal, error) {
+	san, err := render(md.SubjectAlternativeNameTemplate, tok.claims, md.DefaultTemplateValues)
 	if err != nil {
 		return nil, problem.Unauthorized("identity token cannot be mapped to a certificate identity: subject alternative name: %v", err)
 	}
-	u, err := url.Parse(san)
-	if err != nil || u.Scheme == "" {
-		return nil, problem.Unauthorized("identity token maps to %q, which is not an absolute URI", san)
+	u, err := absoluteURI(san)
+	if err != nil {
+		return nil, err
 	}
-	exts, err := renderExtensions(md.ExtensionTemplates, claims, md.DefaultTemplateValues)
+	exts, err := renderExtensions(md.ExtensionTemplates, tok.claims, md.DefaultTemplateValues)
 	if err != nil {
 		return nil, problem.Unauthorized("identity token cannot be mapped to a certificate identity: %v", err)
 	}
-	exts.Issuer = issuer
-	exts.Subject = subject
-	challenge, err := challengeOf(conf, subject, claims)
-	if err != nil {
-		return nil, err
-	}
-	return &Principal{Issuer: issuer, Subject: subject, Challenge: challenge, URI: u, Extensions: exts, Claims: claims}, nil
+	exts.Issuer, exts.Subject = tok.issuer, tok.subject
+	return &Principal{Issuer: tok.issuer, Challenge: tok.subject, URI: u, Extensions: exts}, nil
 }
 
-func emailPrincipal(conf Issuer, issuer, subject string, claims map[string]string) (*Principal, error) {
-	email := claims["email"]
-	if email == "" {
-		return nil, problem.Unauthorized("identity token has no email claim")
+// absoluteURI parses a SAN that must be an absolute URI.
+func absoluteURI(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		return nil, problem.Unauthorized("identity token maps to %q, which is not an absolute URI", s)
 	}
-	if !conf.SkipEmailVerification && claims["email_verified"] != "true" {
-		return nil, problem.Unauthorized("identity token's email %q is not verified (email_verified is not true)", email)
-	}
-	if conf.IssuerClaim != "" {
-		issuer = claims[conf.IssuerClaim]
-		if issuer == "" {
-			return nil, problem.Unauthorized("identity token lacks the issuer claim %q", conf.IssuerClaim)
-		}
-	}
-	challenge, err := challengeOf(conf, email, claims)
-	if err != nil {
-		return nil, err
-	}
-	return &Principal{
-		Issuer: issuer, Subject: subject, Challenge: challenge, Email: email,
-		Extensions: certificate.Extensions{Issuer: issuer}, Claims: claims,
-	}, nil
+	return u, nil
+}
+
+// plainExtensions are the extensions of the non-CI types: issuer and subject.
+func plainExtensions(issuer, subject string) certificate.Extensions {
+	return certificate.Extensions{Issuer: issuer, Subject: subject}
 }

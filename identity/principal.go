@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/sigstore/fulcio/pkg/certificate"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
 // Principal is an authenticated identity, ready to be written into a
@@ -19,22 +20,29 @@ type Principal struct {
 	// Challenge is the value the proof of possession must sign: `sub`, or
 	// the email for email identities.
 	Challenge string
-	// URI is the URI SAN of CI identities.
+	// URI is the URI SAN of CI, uri, kubernetes, spiffe and chainguard identities.
 	URI *url.URL
 	// Email is the rfc822Name SAN of email identities.
 	Email string
+	// OtherName is the otherName SAN (`user!domain`) of username identities.
+	OtherName string
 	// Extensions are the Fulcio extensions; Issuer is always set.
 	Extensions certificate.Extensions
-	// Claims are the verified token claims as strings, for policy.
+	// Claims are the verified token claims as strings, as templates see them.
 	Claims map[string]string
+	// RawClaims are the verified token claims as decoded from JSON, for policy.
+	RawClaims map[string]any
 }
 
 // Name is the certified identity: the SAN as a string.
 func (p *Principal) Name() string {
-	if p.URI != nil {
+	switch {
+	case p.URI != nil:
 		return p.URI.String()
+	case p.Email != "":
+		return p.Email
 	}
-	return p.Email
+	return p.OtherName
 }
 
 // Embed writes the SAN and the Fulcio extensions into a certificate template.
@@ -44,6 +52,12 @@ func (p *Principal) Embed(cert *x509.Certificate) error {
 		cert.URIs = []*url.URL{p.URI}
 	case p.Email != "":
 		cert.EmailAddresses = []string{p.Email}
+	case p.OtherName != "":
+		ext, err := cryptoutils.MarshalOtherNameSAN(p.OtherName, true)
+		if err != nil {
+			return fmt.Errorf("identity: otherName SAN: %w", err)
+		}
+		cert.ExtraExtensions = append(cert.ExtraExtensions, *ext)
 	default:
 		return errors.New("identity: principal has no subject alternative name")
 	}

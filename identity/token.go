@@ -51,27 +51,57 @@ func unverifiedIssuer(raw string) (string, error) {
 	return claims.Issuer, nil
 }
 
-// stringClaims decodes raw JSON claims into strings, numbers kept exactly
-// as sent (GitHub sends ids as strings, others as numbers).
-func stringClaims(raw json.RawMessage) (map[string]string, error) {
+// decodeClaims decodes raw JSON claims twice over: as strings for the
+// templates, numbers kept exactly as sent (GitHub sends ids as strings,
+// others as numbers); and as JSON values for nested claims and policy,
+// integers as int64.
+func decodeClaims(raw json.RawMessage) (map[string]string, map[string]any, error) {
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("decode claims: %w", err)
+		return nil, nil, fmt.Errorf("decode claims: %w", err)
 	}
 	out := make(map[string]string, len(m))
 	for k, v := range m {
-		switch v := v.(type) {
-		case string:
-			out[k] = v
-		case json.Number:
-			out[k] = v.String()
-		case nil:
-			out[k] = ""
-		default:
-			out[k] = fmt.Sprintf("%v", v)
+		out[k] = claimString(v)
+		m[k] = normalizeNumbers(v)
+	}
+	return out, m, nil
+}
+
+// claimString formats a claim value as templates see it.
+func claimString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	case nil:
+		return ""
+	default:
+		return fmt.Sprintf("%v", v)
+	}
+}
+
+// normalizeNumbers replaces json.Number by int64 (or float64 when it is not
+// an integer) throughout a decoded JSON value.
+func normalizeNumbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return i
+		}
+		f, _ := v.Float64()
+		return f
+	case map[string]any:
+		for k, e := range v {
+			v[k] = normalizeNumbers(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = normalizeNumbers(e)
 		}
 	}
-	return out, nil
+	return v
 }

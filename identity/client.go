@@ -1,0 +1,101 @@
+package identity
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// maxIssuerResponse bounds any response of an issuer (discovery, JWKS).
+const maxIssuerResponse = 1 << 20
+
+// hardenClient returns a copy of base (or a new client) that refuses
+// redirects to another host and bounds response bodies.
+func hardenClient(base *http.Client) *http.Client {
+	c := &http.Client{}
+	if base != nil {
+		*c = *base
+	}
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 5 {
+			return errors.New("too many redirects")
+		}
+		if req.URL.Host != via[0].URL.Host {
+			return fmt.Errorf("redirect to another host %q refused", req.URL.Host)
+		}
+		return nil
+	}
+	if _, ok := c.Transport.(boundedTransport); !ok {
+		c.Transport = boundedTransport{base: c.Transport}
+	}
+	return c
+}
+
+// clientFor returns the HTTP client of an issuer: the shared one, or for an
+// issuer with a ca-cert, a copy whose TLS trusts the system roots and that
+// CA (as Fulcio does).
+func clientFor(base *http.Client, conf Issuer) (*http.Client, error) {
+	if conf.CACert == "" {
+		return base, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM([]byte(conf.CACert)) {
+		return nil, errors.New("ca-cert holds no PEM certificate")
+	}
+	var inner http.RoundTripper = http.DefaultTransport
+	if bt, ok := base.Transport.(boundedTransport); ok && bt.base != nil {
+		inner = bt.base
+	}
+	tr, ok := inner.(*http.Transport)
+	if !ok {
+		return nil, fmt.Errorf("ca-cert needs an *http.Transport, the client has a %T", inner)
+	}
+	tr = tr.Clone()
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tr.TLSClientConfig.RootCAs = pool
+	c := *base
+	c.Transport = boundedTransport{base: tr}
+	return &c, nil
+}
+
+// boundedTransport fails a response body that grows over maxIssuerResponse.
+type boundedTransport struct{ base http.RoundTripper }
+
+// RoundTrip sends the request with the base transport and bounds the body.
+func (t boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &boundedBody{ReadCloser: resp.Body, left: maxIssuerResponse}
+	return resp, nil
+}
+
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, fmt.Errorf("issuer response is over %d bytes", maxIssuerResponse)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}

@@ -1,0 +1,138 @@
+package identity
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/test/oidcmock"
+)
+
+// flakyIssuer is a mock issuer over HTTP that counts its JWKS fetches and
+// can be made unreachable.
+type flakyIssuer struct {
+	*oidcmock.Issuer
+	jwksFetches atomic.Int32
+	down        atomic.Bool
+}
+
+func startFlakyIssuer(t *testing.T) *flakyIssuer {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	iss, err := oidcmock.New("http://" + srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &flakyIssuer{Issuer: iss}
+	h := iss.Handler()
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		if r.URL.Path == "/jwks" {
+			f.jwksFetches.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	})
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return f
+}
+
+// fakeClock is a settable clock shared by the issuer and the authenticator.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func newTestAuthenticator(t *testing.T, iss *flakyIssuer, clock *fakeClock, interval time.Duration) *Authenticator {
+	t.Helper()
+	iss.SetClock(clock.Now)
+	a, err := NewAuthenticator(Config{OIDCIssuers: map[string]Issuer{
+		iss.URL(): {ClientID: "sigstore", Type: TypeGitHubWorkflow},
+	}}, Options{Clock: clock.Now, JWKSRefetchInterval: interval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func mint(t *testing.T, iss *flakyIssuer, opts oidcmock.MintOptions) string {
+	t.Helper()
+	tok, err := iss.MintWith(oidcmock.GitHubClaims("acme/widgets"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestJWKSRefetchIsBounded(t *testing.T) {
+	iss := startFlakyIssuer(t)
+	clock := &fakeClock{now: time.Now()}
+	a := newTestAuthenticator(t, iss, clock, time.Minute)
+	ctx := context.Background()
+	if _, err := a.Authenticate(ctx, mint(t, iss, oidcmock.MintOptions{})); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		_, err := a.Authenticate(ctx, mint(t, iss, oidcmock.MintOptions{KID: "random-" + string(rune('a'+i))}))
+		if problem.StatusOf(err) != http.StatusUnauthorized {
+			t.Fatalf("unknown kid: %v (status %d), want 401", err, problem.StatusOf(err))
+		}
+	}
+	if n := iss.jwksFetches.Load(); n != 1 {
+		t.Errorf("JWKS fetched %d times for one valid and 20 unknown-kid tokens within the interval, want 1", n)
+	}
+
+	// A rotated key is picked up once the interval has passed.
+	if err := iss.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(61 * time.Second)
+	if _, err := a.Authenticate(ctx, mint(t, iss, oidcmock.MintOptions{})); err != nil {
+		t.Fatalf("token signed with the rotated key: %v", err)
+	}
+	if n := iss.jwksFetches.Load(); n != 2 {
+		t.Errorf("JWKS fetched %d times after rotation, want 2", n)
+	}
+}
+
+func TestCachedKeysOutliveAnUnreachableIssuer(t *testing.T) {
+	iss := startFlakyIssuer(t)
+	clock := &fakeClock{now: time.Now()}
+	a := newTestAuthenticator(t, iss, clock, time.Second)
+	ctx := context.Background()
+	if _, err := a.Authenticate(ctx, mint(t, iss, oidcmock.MintOptions{})); err != nil {
+		t.Fatal(err)
+	}
+	iss.down.Store(true)
+	clock.Advance(2 * time.Second)
+	if _, err := a.Authenticate(ctx, mint(t, iss, oidcmock.MintOptions{})); err != nil {
+		t.Errorf("cached key refused while the issuer is down: %v", err)
+	}
+	_, err := a.Authenticate(ctx, mint(t, iss, oidcmock.MintOptions{KID: "new-key"}))
+	if problem.StatusOf(err) != http.StatusServiceUnavailable {
+		t.Errorf("unknown kid while the issuer is down: %v (status %d), want 503", err, problem.StatusOf(err))
+	}
+	clock.Advance(2 * time.Second)
+	if _, err := a.Authenticate(ctx, mint(t, iss, oidcmock.MintOptions{})); err != nil {
+		t.Errorf("a failed fetch dropped the cached keys: %v", err)
+	}
+	iss.down.Store(false)
+	if _, err := a.Authenticate(ctx, mint(t, iss, oidcmock.MintOptions{})); err != nil {
+		t.Errorf("issuer back: %v", err)
+	}
+}

@@ -1,0 +1,146 @@
+package identity
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// validateIssuer checks one issuer entry the way Fulcio does, and a little
+// more: every message names the field at fault and says what to do.
+func (c Config) validateIssuer(where, key string, iss Issuer, meta bool) error {
+	u, err := url.Parse(strings.ReplaceAll(key, "*", "x"))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("%s: the issuer must be an http(s) URL", where)
+	}
+	if iss.ClientID == "" {
+		return fmt.Errorf("%s.client-id is missing: set the audience tokens must carry (sigstore clients ask for \"sigstore\")", where)
+	}
+	if iss.CACert != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(iss.CACert)) {
+		return fmt.Errorf("%s.ca-cert holds no PEM certificate", where)
+	}
+	if iss.IssuerClaim != "" {
+		if iss.Type != TypeEmail {
+			return fmt.Errorf("%s.issuer-claim is only for type email", where)
+		}
+		if _, err := claimPath(iss.IssuerClaim); err != nil {
+			return fmt.Errorf("%s.issuer-claim: %w", where, err)
+		}
+	}
+	switch iss.Type {
+	case "":
+		return fmt.Errorf("%s.type is missing (one of %s)", where, strings.Join(supportedTypes, ", "))
+	case TypeEmail, TypeChainguard, TypeKubernetes:
+	case TypeCIProvider, TypeGitHubWorkflow, TypeGitLabPipeline, TypeBuildkiteJob, TypeCodefreshWorkflow:
+		name := profileName(iss)
+		if name == "" {
+			return fmt.Errorf("%s.ci-provider is missing for type ci-provider: name a ci-issuer-metadata entry or a shipped profile (%s)", where, strings.Join(ShippedProfiles(), ", "))
+		}
+		if _, ok := c.Profile(name); !ok {
+			return fmt.Errorf("%s.ci-provider %q has no entry in ci-issuer-metadata and is not a shipped profile (%s)", where, name, strings.Join(ShippedProfiles(), ", "))
+		}
+	case TypeSPIFFE:
+		if meta {
+			return fmt.Errorf("%s.type spiffe is not supported for meta-issuers (one pattern would map many issuers to one trust domain): list each issuer under oidc-issuers", where)
+		}
+		if iss.SPIFFETrustDomain == "" {
+			return fmt.Errorf("%s.spiffe-trust-domain is missing for type spiffe", where)
+		}
+		if err := validTrustDomain(iss.SPIFFETrustDomain); err != nil {
+			return fmt.Errorf("%s.spiffe-trust-domain: %w", where, err)
+		}
+	case TypeURI, TypeUsername:
+		if err := validSubjectDomain(iss.Type, iss.SubjectDomain, u); err != nil {
+			return fmt.Errorf("%s.subject-domain: %w", where, err)
+		}
+	default:
+		return fmt.Errorf("%s.type %q is not supported (one of %s)", where, iss.Type, strings.Join(supportedTypes, ", "))
+	}
+	return nil
+}
+
+// validSubjectDomain applies Fulcio's ownership rule: the subject domain of
+// a uri or username issuer must share the issuer's two last DNS labels, so
+// an issuer can only certify names under a domain its operator controls.
+func validSubjectDomain(typ, domain string, issuer *url.URL) error {
+	if domain == "" {
+		return fmt.Errorf("missing for type %s", typ)
+	}
+	host := domain
+	if typ == TypeURI {
+		d, err := url.Parse(domain)
+		if err != nil || d.Scheme == "" || d.Host == "" {
+			return fmt.Errorf("%q must be a URL with a scheme for type uri, e.g. https://example.com", domain)
+		}
+		if d.Scheme != issuer.Scheme {
+			return fmt.Errorf("scheme %q differs from the issuer's %q", d.Scheme, issuer.Scheme)
+		}
+		host = d.Hostname()
+	} else if strings.Contains(domain, "://") {
+		return fmt.Errorf("%q must be a bare domain without a scheme for type username", domain)
+	}
+	return sameRegisteredDomain(host, issuer.Hostname())
+}
+
+// sameRegisteredDomain compares the two last labels of two host names.
+func sameRegisteredDomain(a, b string) error {
+	if a == b {
+		return nil
+	}
+	la, lb := strings.Split(a, "."), strings.Split(b, ".")
+	if len(la) < 2 || len(lb) < 2 {
+		return fmt.Errorf("host %q or %q has fewer than two labels", a, b)
+	}
+	if la[len(la)-1] != lb[len(lb)-1] || la[len(la)-2] != lb[len(lb)-2] {
+		return fmt.Errorf("%q is not under the issuer's domain %q", a, b)
+	}
+	return nil
+}
+
+// validate checks that every template of a CI profile parses, naming the
+// template by its YAML key.
+func (m IssuerMetadata) validate() error {
+	if strings.TrimSpace(m.SubjectAlternativeNameTemplate) == "" {
+		return errors.New("subject-alternative-name-template is missing")
+	}
+	if _, err := parseTemplate(m.SubjectAlternativeNameTemplate); err != nil {
+		return fmt.Errorf("subject-alternative-name-template: %w", err)
+	}
+	v := reflect.ValueOf(m.ExtensionTemplates)
+	for i := range v.NumField() {
+		if _, err := parseTemplate(v.Field(i).String()); err != nil {
+			return fmt.Errorf("extension-templates.%s: %w", yamlName(v.Type().Field(i)), err)
+		}
+	}
+	return nil
+}
+
+// yamlName is the YAML key of a struct field.
+func yamlName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if name == "" {
+		return f.Name
+	}
+	return name
+}
+
+// claimPath splits an issuer-claim into the keys it walks: a claim name, or
+// a JSON path of dot-separated names such as $.federated_claims.connector_id.
+func claimPath(expr string) ([]string, error) {
+	rest, isPath := strings.CutPrefix(expr, "$.")
+	if !isPath {
+		rest = expr
+	}
+	keys := strings.Split(rest, ".")
+	if !isPath {
+		keys = []string{expr}
+	}
+	if slices.Contains(keys, "") || strings.ContainsAny(rest, "[]*$") {
+		return nil, fmt.Errorf("%q is neither a claim name nor a $.a.b path of claim names", expr)
+	}
+	return keys, nil
+}
