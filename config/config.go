@@ -47,6 +47,10 @@ type Config struct {
 	// Identity is the trusted issuers; loaded from IdentityConfigPath, or
 	// GitHub Actions (github.com) when no file is named.
 	Identity identity.Config `yaml:"-"`
+	// OIDC tunes token verification: clock skew, timeouts, JWKS refetching.
+	OIDC OIDC `yaml:"oidc,omitempty"`
+	// Policy decides which authenticated identities may get a certificate.
+	Policy identity.PolicyConfig `yaml:"policy,omitempty"`
 	// Dev adds the built-in test issuer; set by `serve --dev` only.
 	Dev bool `yaml:"-"`
 }
@@ -187,7 +191,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: %w", err)
 		}
 	}
-	return nil
+	return c.validateIdentity()
 }
 
 func (b Backend) validate(name string) error {

@@ -115,8 +115,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		}
 		routes = append(routes, devRoutes{a.DevIssuer})
 	}
-	auth, err := identity.NewAuthenticator(idcfg, identity.Options{Log: log})
+	auth, err := identity.NewAuthenticator(idcfg, cfg.OIDC.Options(log))
 	if err != nil {
+		return nil, err
+	}
+	claimPolicy, err := identity.NewPolicy(cfg.Policy, idcfg, log)
+	if err != nil {
+		a.Close()
 		return nil, err
 	}
 
@@ -144,6 +149,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	reg.MustRegister(issued)
 	svc := &keyless.Service{Auth: auth, CA: issuer, TSA: authority, Log: log,
 		OnIssue: func(kind string) { issued.WithLabelValues(kind).Inc() }}
+	if len(cfg.Policy.Rules) > 0 {
+		svc.Policy = claimPolicy
+	}
 	api := &keyless.API{Service: svc, TrustedRoot: a.TrustedRoot, SigningConfig: signingConfig,
 		Issuers: issuerInfo(idcfg), Log: log}
 	routes = append(routes, api, &tsa.API{Authority: authority, Log: log})
