@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -139,6 +140,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 			return nil, problem.Unauthorized("identity token has no exp claim")
 		case errors.As(err, &expired):
 			return nil, problem.Unauthorized("identity token expired at %s (clock skew allowed: %s)", expired.Expiry.UTC().Format(time.RFC3339), a.opts.Skew)
+		case strings.Contains(err.Error(), "before the nbf"):
+			// go-oidc's own nbf check, with its 5-minute leeway.
+			return nil, problem.Unauthorized("identity token is not valid yet: its nbf is minutes ahead of this server's clock")
 		}
 		return nil, problem.Unauthorized("identity token rejected: %v", err)
 	}

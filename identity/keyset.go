@@ -56,19 +56,33 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 	if payload, ok := verifyWith(jws, kid, k.cached()); ok {
 		return payload, nil
 	}
-	keys, err := k.refresh(ctx, kid)
-	if err != nil {
+	keys, err := k.refresh(ctx)
+	var recent *recentFetchError
+	switch {
+	case errors.As(err, &recent):
+		return nil, fmt.Errorf("%w (the JWKS was fetched %s ago and is refetched at most every %s)", miss(kid, k.cached()), recent.since, k.minInterval)
+	case err != nil:
 		noteFault(ctx, err)
 		return nil, err
 	}
 	if payload, ok := verifyWith(jws, kid, keys); ok {
 		return payload, nil
 	}
-	if kid != "" && !hasKID(keys, kid) {
-		return nil, fmt.Errorf("key id %q is not in the issuer's JWKS", kid)
-	}
-	return nil, errors.New("no key of the issuer's JWKS verifies the signature")
+	return nil, miss(kid, keys)
 }
+
+// miss says why no key verified a signature.
+func miss(kid string, keys []jose.JSONWebKey) error {
+	if kid != "" && !hasKID(keys, kid) {
+		return fmt.Errorf("key id %q is not in the issuer's JWKS", kid)
+	}
+	return errors.New("no key of the issuer's JWKS verifies the signature")
+}
+
+// recentFetchError refuses a fetch sooner than minInterval after the last.
+type recentFetchError struct{ since time.Duration }
+
+func (e *recentFetchError) Error() string { return "the JWKS was fetched " + e.since.String() + " ago" }
 
 func (k *keySet) cached() []jose.JSONWebKey {
 	k.mu.Lock()
@@ -76,16 +90,15 @@ func (k *keySet) cached() []jose.JSONWebKey {
 	return k.keys
 }
 
-// refresh returns the keys after a fetch: its own, or one in flight, or
-// none when the last fetch is more recent than minInterval.
-func (k *keySet) refresh(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
+// refresh returns the keys after a fetch: its own, or one in flight; or a
+// *recentFetchError when the last fetch is more recent than minInterval.
+func (k *keySet) refresh(ctx context.Context) ([]jose.JSONWebKey, error) {
 	k.mu.Lock()
 	wait := k.inflight
 	if wait == nil {
 		if since := k.clock().Sub(k.fetched); !k.fetched.IsZero() && since < k.minInterval {
 			k.mu.Unlock()
-			return nil, fmt.Errorf("key id %q is not in the issuer's JWKS, fetched %s ago; it is refetched at most every %s",
-				kid, since.Round(time.Millisecond), k.minInterval)
+			return nil, &recentFetchError{since: since.Round(time.Millisecond)}
 		}
 		k.fetched = k.clock()
 		k.inflight = make(chan struct{})

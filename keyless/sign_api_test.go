@@ -65,6 +65,12 @@ func TestSignRefusesBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	impersonation := oidcmock.GitHubClaims("acme/widgets")
+	impersonation["iss"] = env.GitHub.URL()
+	forged, err := other.Mint(impersonation)
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
 	req := func(mutate func(m map[string]any)) map[string]any {
 		m := signRequest(t, key, sub, artifact)
@@ -82,20 +88,25 @@ func TestSignRefusesBadInput(t *testing.T) {
 		body   any
 		raw    string
 		status int
+		reason string // in the message of the answer
 	}{
-		{name: "no token", body: req(nil), status: 401},
-		{name: "not a JWT", token: "abc", body: req(nil), status: 401},
-		{name: "four parts", token: valid + ".x", body: req(nil), status: 401},
-		{name: "expired", token: mint(map[string]any{"iat": now.Add(-time.Hour).Unix(), "nbf": now.Add(-time.Hour).Unix(), "exp": now.Add(-30 * time.Minute).Unix()}, oidcmock.MintOptions{}), body: req(nil), status: 401},
-		{name: "not yet valid", token: mint(map[string]any{"nbf": now.Add(30 * time.Minute).Unix(), "iat": now.Add(30 * time.Minute).Unix(), "exp": now.Add(time.Hour).Unix()}, oidcmock.MintOptions{}), body: req(nil), status: 401},
-		{name: "wrong audience", token: mint(map[string]any{"aud": "not-sigstore"}, oidcmock.MintOptions{}), body: req(nil), status: 401},
-		{name: "untrusted issuer", token: untrusted, body: req(nil), status: 401},
-		{name: "unpublished key", token: mint(nil, oidcmock.MintOptions{UnpublishedKey: true}), body: req(nil), status: 401},
-		{name: "unknown kid", token: mint(nil, oidcmock.MintOptions{KID: "nope"}), body: req(nil), status: 401},
-		{name: "HS256", token: mint(nil, oidcmock.MintOptions{Algorithm: oidcmock.AlgHS256}), body: req(nil), status: 401},
-		{name: "alg none", token: mint(nil, oidcmock.MintOptions{Algorithm: oidcmock.AlgNone}), body: req(nil), status: 401},
-		{name: "oversized token", token: mint(map[string]any{"padding": strings.Repeat("x", 20<<10)}, oidcmock.MintOptions{}), body: req(nil), status: 401},
-		{name: "basic auth", header: map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, body: req(nil), status: 401},
+		{name: "no token", body: req(nil), status: 401, reason: "identity token is missing"},
+		{name: "not a JWT", token: "abc", body: req(nil), status: 401, reason: "exactly three dot-separated parts"},
+		{name: "four parts", token: valid + ".x", body: req(nil), status: 401, reason: "exactly three dot-separated parts"},
+		{name: "expired", token: mint(map[string]any{"iat": now.Add(-time.Hour).Unix(), "nbf": now.Add(-time.Hour).Unix(), "exp": now.Add(-30 * time.Minute).Unix()}, oidcmock.MintOptions{}), body: req(nil), status: 401, reason: "expired at"},
+		{name: "no exp", token: mint(map[string]any{"exp": nil}, oidcmock.MintOptions{}), body: req(nil), status: 401, reason: "has no exp claim"},
+		{name: "not yet valid", token: mint(map[string]any{"nbf": now.Add(30 * time.Minute).Unix(), "iat": now.Add(30 * time.Minute).Unix(), "exp": now.Add(time.Hour).Unix()}, oidcmock.MintOptions{}), body: req(nil), status: 401, reason: "not valid yet"},
+		{name: "issued in the future", token: mint(map[string]any{"iat": now.Add(10 * time.Minute).Unix()}, oidcmock.MintOptions{}), body: req(nil), status: 401, reason: "issued in the future"},
+		{name: "wrong audience", token: mint(map[string]any{"aud": "not-sigstore"}, oidcmock.MintOptions{}), body: req(nil), status: 401, reason: `expected audience "sigstore"`},
+		{name: "untrusted issuer", token: untrusted, body: req(nil), status: 401, reason: "is not trusted by this server"},
+		{name: "trusted iss, another issuer's key", token: forged, body: req(nil), status: 401, reason: "no key of the issuer's JWKS verifies the signature"},
+		{name: "unpublished key", token: mint(nil, oidcmock.MintOptions{UnpublishedKey: true}), body: req(nil), status: 401, reason: "no key of the issuer's JWKS verifies the signature"},
+		{name: "unknown kid", token: mint(nil, oidcmock.MintOptions{KID: "nope"}), body: req(nil), status: 401, reason: `key id "nope" is not in the issuer's JWKS`},
+		{name: "algorithm not advertised", token: mint(nil, oidcmock.MintOptions{Algorithm: oidcmock.AlgRS384}), body: req(nil), status: 401, reason: "RS384"},
+		{name: "HS256", token: mint(nil, oidcmock.MintOptions{Algorithm: oidcmock.AlgHS256}), body: req(nil), status: 401, reason: "refused algorithm"},
+		{name: "alg none", token: mint(nil, oidcmock.MintOptions{Algorithm: oidcmock.AlgNone}), body: req(nil), status: 401, reason: "refused algorithm"},
+		{name: "oversized token", token: mint(map[string]any{"padding": strings.Repeat("x", 20<<10)}, oidcmock.MintOptions{}), body: req(nil), status: 401, reason: "over the 16384-byte limit"},
+		{name: "basic auth", header: map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, body: req(nil), status: 401, reason: "Bearer"},
 		{name: "bad proof of possession", token: valid, body: req(func(m map[string]any) { m["proofOfPossession"] = key.sign(t, []byte("someone else")) }), status: 400},
 		{name: "missing proof of possession", token: valid, body: req(func(m map[string]any) { delete(m, "proofOfPossession") }), status: 400},
 		{name: "signature over another digest", token: valid, body: req(func(m map[string]any) { msg(m)["signature"] = key.sign(t, []byte("other")) }), status: 400},
@@ -143,6 +154,9 @@ func TestSignRefusesBadInput(t *testing.T) {
 			resp.JSON(t, &pb)
 			if pb.Code == "" || pb.Message == "" || strings.Contains(pb.Message, "\n") {
 				t.Errorf("want a one-line JSON error, got %q", resp.Body)
+			}
+			if !strings.Contains(pb.Message, tc.reason) {
+				t.Errorf("message %q does not say %q", pb.Message, tc.reason)
 			}
 			if strings.Contains(string(resp.Body), "verificationMaterial") || strings.Contains(string(resp.Body), "CERTIFICATE") {
 				t.Errorf("a refused request returned certificate material: %s", resp.Body)

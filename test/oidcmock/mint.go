@@ -22,6 +22,9 @@ const (
 const (
 	// AlgRS256 signs with an RSA key (the default).
 	AlgRS256 = "RS256"
+	// AlgRS384 signs with the same RSA key under RS384, an algorithm the
+	// issuer's discovery document does not advertise.
+	AlgRS384 = "RS384"
 	// AlgHS256 signs with HMAC-SHA256, keyed with the PEM encoding of the
 	// current public key: the classic algorithm-confusion attack.
 	AlgHS256 = "HS256"
@@ -36,7 +39,7 @@ type MintOptions struct {
 	// KID overrides the header kid, e.g. with a kid the JWKS lacks. Empty
 	// keeps the kid of the signing key (no kid for AlgNone).
 	KID string
-	// Algorithm is AlgRS256 (default when empty), AlgHS256 or AlgNone.
+	// Algorithm is AlgRS256 (default when empty), AlgRS384, AlgHS256 or AlgNone.
 	Algorithm string
 	// UnpublishedKey signs with a fresh RSA key that is not in the JWKS,
 	// under the current kid unless KID says otherwise. Only for AlgRS256.
@@ -79,6 +82,8 @@ func (i *Issuer) MintWith(claims map[string]any, opts MintOptions) (string, erro
 			}
 		}
 		return sign(jose.RS256, priv, kid, payload)
+	case AlgRS384:
+		return sign(jose.RS384, key.priv, kid, payload)
 	case AlgHS256:
 		der, err := x509.MarshalPKIXPublicKey(&key.priv.PublicKey)
 		if err != nil {
