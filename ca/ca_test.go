@@ -1,0 +1,167 @@
+package ca_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/keyless/problem"
+)
+
+type uriSAN string
+
+func (u uriSAN) Embed(c *x509.Certificate) error {
+	parsed, err := url.Parse(string(u))
+	if err != nil {
+		return err
+	}
+	c.URIs = []*url.URL{parsed}
+	return nil
+}
+
+func memoryCA(t *testing.T) ca.KeyChain {
+	t.Helper()
+	kc, err := ca.NewMemoryCA(context.Background(), "Acme", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kc
+}
+
+func TestIssue(t *testing.T) {
+	kc := memoryCA(t)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	iss, err := ca.NewIssuer(kc, 10*time.Minute, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf, err := iss.Issue(context.Background(), key.Public(), uriSAN("https://github.com/acme/widgets/.github/workflows/r.yml@refs/heads/main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{
+		{"signed by the intermediate", leaf.CheckSignatureFrom(kc.Chain[0]) == nil},
+		{"not before is now", leaf.NotBefore.Equal(now)},
+		{"lives the lifetime", leaf.NotAfter.Sub(leaf.NotBefore) == 10*time.Minute},
+		{"20-byte positive serial", len(leaf.SerialNumber.Bytes()) == 20 && leaf.SerialNumber.Sign() > 0},
+		{"digitalSignature only", leaf.KeyUsage == x509.KeyUsageDigitalSignature},
+		{"codeSigning only", len(leaf.ExtKeyUsage) == 1 && leaf.ExtKeyUsage[0] == x509.ExtKeyUsageCodeSigning},
+		{"not a CA", !leaf.IsCA},
+		{"AKI is the intermediate's SKI", string(leaf.AuthorityKeyId) == string(kc.Chain[0].SubjectKeyId)},
+		{"issuer has one O", len(leaf.Issuer.Organization) == 1 && leaf.Issuer.Organization[0] == "Acme"},
+		{"over the requested key", ca.SamePublicKey(leaf.PublicKey, key.Public())},
+	} {
+		if !c.ok {
+			t.Errorf("issued certificate: %s fails", c.name)
+		}
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(kc.Chain[1])
+	inter := x509.NewCertPool()
+	inter.AddCert(kc.Chain[0])
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now.Add(time.Minute),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}); err != nil {
+		t.Errorf("chain does not verify for code signing: %v", err)
+	}
+}
+
+// failingSigner is a key store that is down.
+type failingSigner struct{ ca.KeySigner }
+
+func (f failingSigner) SignDigest(context.Context, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("connection refused")
+}
+
+func TestIssueBackendDownIsUnavailable(t *testing.T) {
+	kc := memoryCA(t)
+	down, err := ca.NewIssuer(ca.KeyChain{Signer: failingSigner{kc.Signer}, Chain: kc.Chain}, 10*time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, err = down.Issue(context.Background(), key.Public(), uriSAN("https://x/y"))
+	if problem.StatusOf(err) != 503 {
+		t.Errorf("backend failure: status %d (%v), want 503", problem.StatusOf(err), err)
+	}
+}
+
+func TestKeyChainCheck(t *testing.T) {
+	a, b := memoryCA(t), memoryCA(t)
+	for _, tc := range []struct {
+		name string
+		kc   ca.KeyChain
+		want string
+	}{
+		{"valid", a, ""},
+		{"key of another CA", ca.KeyChain{Signer: b.Signer, Chain: a.Chain}, "does not match"},
+		{"intermediate of another root", ca.KeyChain{Signer: a.Signer, Chain: []*x509.Certificate{a.Chain[0], b.Chain[1]}}, "is not signed by"},
+		{"no certificates", ca.KeyChain{Signer: a.Signer}, "no certificates"},
+		{"no signer", ca.KeyChain{Chain: a.Chain}, "no signer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.kc.Check()
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("Check() = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := ca.NewIssuer(ca.KeyChain{Signer: a.Signer, Chain: a.Chain[:1]}, 0, nil); err == nil {
+		t.Error("NewIssuer accepted a zero lifetime")
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	kc := memoryCA(t)
+	dir := t.TempDir()
+	der, err := x509.MarshalPKCS8PrivateKey(kc.Signer.(ca.LocalSigner).Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecDER, err := x509.MarshalECPrivateKey(kc.Signer.(ca.LocalSigner).Key.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := memoryCA(t)
+	otherDER, _ := x509.MarshalPKCS8PrivateKey(other.Signer.(ca.LocalSigner).Key)
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	chain := write("chain.pem", ca.EncodeCertificatesPEM(kc.Chain))
+	for _, tc := range []struct {
+		name, key, chain, want string
+	}{
+		{"PKCS #8", write("k8.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), chain, ""},
+		{"SEC 1", write("ec.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER})), chain, ""},
+		{"key of another chain", write("o.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: otherDER})), chain, "does not match"},
+		{"encrypted key", write("enc.pem", pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1}})), chain, "not an unencrypted private key"},
+		{"chain not PEM", write("k.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), write("bad.pem", []byte("nope")), "no PEM certificate"},
+		{"missing file", filepath.Join(dir, "absent.pem"), chain, "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ca.LoadFile(tc.key, tc.chain)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("LoadFile = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,92 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signet-dev/signet/config"
+)
+
+func TestParseDefaults(t *testing.T) {
+	c, err := config.Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.CertificateLifetime != 10*time.Minute || c.CA.Type != config.BackendMemory ||
+		c.TSA.PolicyOID != "1.3.6.1.4.1.57264.2" || c.EffectivePublicURL() != "http://127.0.0.1:8080" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("default config does not validate: %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"file backend", "ca: {type: file, key-file: k.pem, chain-file: c.pem}\n", ""},
+		{"unknown key", "lisen: 1.2.3.4:80\n", "field lisen not found"},
+		{"bad listen", "listen: nowhere\n", "listen"},
+		{"bad public url", "public-url: ftp://x\n", "public-url"},
+		{"lifetime too short", "certificate-lifetime: 10s\n", "certificate-lifetime"},
+		{"unknown backend", "ca: {type: hsm}\n", `ca.type "hsm"`},
+		{"file backend without files", "tsa: {type: file}\n", "key-file and chain-file"},
+		{"vault backend without key", "ca: {type: vault}\nvault: {address: http://v:8200, auth: {token-file: /t}}\n", "key and chain-path"},
+		{"vault without address", "ca: {type: vault, key: k, chain-path: p}\nvault: {auth: {token-file: /t}}\n", "address is missing"},
+		{"vault without credentials", "ca: {type: vault, key: k, chain-path: p}\nvault: {address: http://v:8200}\n", "needs VAULT_TOKEN"},
+		{"vault approle without role", "ca: {type: vault, key: k, chain-path: p}\nvault: {address: http://v:8200, auth: {method: approle}}\n", "role-id"},
+		{"vault unknown auth", "ca: {type: vault, key: k, chain-path: p}\nvault: {address: http://v:8200, auth: {method: ldap}}\n", `"ldap"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Parse([]byte(tc.yaml))
+			if err == nil {
+				err = c.Validate()
+			}
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestVaultFromEnvFillsOnlyUnset(t *testing.T) {
+	c, err := config.Parse([]byte("vault: {address: http://from-file:8200}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"VAULT_ADDR": "http://from-env:8200", "VAULT_TOKEN": "s.tok", "VAULT_NAMESPACE": "team"}
+	c.Vault.FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if c.Vault.Address != "http://from-file:8200" || c.Vault.Auth.Token != "s.tok" || c.Vault.Namespace != "team" {
+		t.Errorf("FromEnv: %+v", c.Vault)
+	}
+}
+
+func TestMarshalRoundTripKeepsNoSecret(t *testing.T) {
+	c := config.Default()
+	c.CA = config.Backend{Type: config.BackendVault, Key: "signet-ca", KeyVersion: 2, ChainPath: "signet/ca-chain"}
+	c.Vault.Address = "http://v:8200"
+	c.Vault.Auth.Token = "s.secret-token"
+	c.Vault.Auth.SecretID = "secret-id"
+	out, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "s.secret-token") || strings.Contains(string(out), "secret-id:") {
+		t.Errorf("marshalled config holds a secret:\n%s", out)
+	}
+	p := filepath.Join(t.TempDir(), "signet.yaml")
+	if err := os.WriteFile(p, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	back, err := config.Load(p)
+	if err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	if back.CA != c.CA || back.Vault.Address != c.Vault.Address {
+		t.Errorf("round trip: %+v, want %+v", back.CA, c.CA)
+	}
+}
