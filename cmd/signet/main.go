@@ -19,6 +19,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCommand(), signCommand(), verifyCommand(), caCommand())
+	root.AddCommand(configCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(os.Stderr, "signet: %v\n", err)
 		os.Exit(1)

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/identity"
+	"github.com/spf13/cobra"
+)
+
+func configCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Check a signet configuration",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(configValidateCommand())
+	return cmd
+}
+
+func configValidateCommand() *cobra.Command {
+	var identityPath string
+	cmd := &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Load a config and its identity config, compile the policy, print what signet would trust",
+		Long: `Load a config file and the Fulcio identity config it names (or
+--identity-config), validate both, compile every policy rule, and print the
+effective issuers and rules. Exits non-zero with the field at fault on any
+error. Nothing is fetched from the issuers.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := config.Load(args[0])
+			if err != nil {
+				return err
+			}
+			if identityPath != "" {
+				if err := cfg.LoadIdentity(identityPath); err != nil {
+					return err
+				}
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			idcfg := cfg.EffectiveIdentity()
+			policy, err := identity.NewPolicy(cfg.Policy, idcfg, nil)
+			if err != nil {
+				return fmt.Errorf("config: %w", err)
+			}
+			printEffective(cmd.OutOrStdout(), args[0], cfg, idcfg, policy)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&identityPath, "identity-config", "", "Fulcio identity config file (YAML or JSON), overriding the config's")
+	return cmd
+}
+
+// printEffective writes the issuers and rules a valid config makes signet trust.
+func printEffective(w io.Writer, path string, cfg *config.Config, idcfg identity.Config, policy *identity.Policy) {
+	source := "none: GitHub Actions on github.com"
+	if cfg.IdentityConfigPath != "" {
+		source = cfg.IdentityConfigPath
+	}
+	o := cfg.OIDC.Effective()
+	fmt.Fprintf(w, "%s: valid\nidentity config: %s\n", path, source)
+	fmt.Fprintf(w, "oidc: clock-skew %s, discovery-timeout %s, jwks-timeout %s, jwks-refetch-interval %s\n",
+		o.ClockSkew, o.DiscoveryTimeout, o.JWKSTimeout, o.JWKSRefetchInterval)
+	fmt.Fprintf(w, "\nissuers (%d):\n", len(idcfg.OIDCIssuers)+len(idcfg.MetaIssuers))
+	for _, meta := range []bool{false, true} {
+		set := idcfg.OIDCIssuers
+		if meta {
+			set = idcfg.MetaIssuers
+		}
+		for _, url := range slices.Sorted(maps.Keys(set)) {
+			printIssuer(w, url, set[url], meta, policy)
+		}
+	}
+	rules := cfg.Policy.Rules
+	fmt.Fprintf(w, "\npolicy rules (%d):\n", len(rules))
+	if len(rules) == 0 {
+		fmt.Fprintln(w, "  none: every authenticated identity may get a certificate")
+	}
+	for _, r := range rules {
+		scope := "default (issuers without rules of their own)"
+		if r.Issuer != "" {
+			scope = "issuer " + r.Issuer
+		}
+		fmt.Fprintf(w, "  %s [%s]\n    require: %s\n", r.Name, scope, strings.Join(strings.Fields(r.Require), " "))
+	}
+}
+
+func printIssuer(w io.Writer, url string, iss identity.Issuer, meta bool, policy *identity.Policy) {
+	kind := iss.Type
+	if iss.Type == identity.TypeCIProvider {
+		kind += " " + iss.CIProvider
+	}
+	details := []string{"type " + kind, "audience " + iss.ClientID}
+	if base, ok := identity.GitHubBaseURL(url); ok && (iss.Type == identity.TypeGitHubWorkflow || iss.CIProvider == identity.ProfileGitHubWorkflow) {
+		details = append(details, "base URL "+base)
+	}
+	switch iss.Type {
+	case identity.TypeURI, identity.TypeUsername:
+		details = append(details, "subject-domain "+iss.SubjectDomain)
+	case identity.TypeSPIFFE:
+		details = append(details, "trust domain "+iss.SPIFFETrustDomain)
+	case identity.TypeEmail:
+		if iss.IssuerClaim != "" {
+			details = append(details, "issuer-claim "+iss.IssuerClaim)
+		}
+	}
+	if iss.CACert != "" {
+		details = append(details, "ca-cert")
+	}
+	var names []string
+	for _, r := range policy.RulesFor(strings.ReplaceAll(url, "*", "x")) { // a typical issuer of a pattern
+		names = append(names, r.Name)
+	}
+	if meta {
+		url += " (meta-issuer)"
+	}
+	if len(names) == 0 {
+		names = []string{"none"}
+	}
+	fmt.Fprintf(w, "  %s\n    %s\n    rules: %s\n", url, strings.Join(details, ", "), strings.Join(names, ", "))
+}
