@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ type flakyIssuer struct {
 	*oidcmock.Issuer
 	jwksFetches atomic.Int32
 	down        atomic.Bool
+	slow        atomic.Bool // answer after 3 s
 }
 
 func startFlakyIssuer(t *testing.T) *flakyIssuer {
@@ -31,6 +33,13 @@ func startFlakyIssuer(t *testing.T) *flakyIssuer {
 	f := &flakyIssuer{Issuer: iss}
 	h := iss.Handler()
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.slow.Load() {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(3 * time.Second):
+			}
+		}
 		if f.down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
@@ -60,10 +69,16 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func newTestAuthenticator(t *testing.T, iss *flakyIssuer, clock *fakeClock, interval time.Duration) *Authenticator {
 	t.Helper()
+	return newTestAuthenticatorWith(t, iss, clock, Options{JWKSRefetchInterval: interval})
+}
+
+func newTestAuthenticatorWith(t *testing.T, iss *flakyIssuer, clock *fakeClock, opts Options) *Authenticator {
+	t.Helper()
 	iss.SetClock(clock.Now)
+	opts.Clock = clock.Now
 	a, err := NewAuthenticator(Config{OIDCIssuers: map[string]Issuer{
 		iss.URL(): {ClientID: "sigstore", Type: TypeGitHubWorkflow},
-	}}, Options{Clock: clock.Now, JWKSRefetchInterval: interval})
+	}}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,5 +149,35 @@ func TestCachedKeysOutliveAnUnreachableIssuer(t *testing.T) {
 	iss.down.Store(false)
 	if _, err := a.Authenticate(ctx, mint(t, iss, oidcmock.MintOptions{})); err != nil {
 		t.Errorf("issuer back: %v", err)
+	}
+}
+
+func TestIssuerTimeouts(t *testing.T) {
+	iss := startFlakyIssuer(t)
+	clock := &fakeClock{now: time.Now()}
+	a := newTestAuthenticatorWith(t, iss, clock, Options{
+		DiscoveryTimeout: 200 * time.Millisecond, JWKSTimeout: 200 * time.Millisecond, JWKSRefetchInterval: time.Second,
+	})
+	ctx := context.Background()
+	for _, step := range []struct {
+		name, kid, want string
+		prepare         func()
+	}{
+		{"slow discovery", "", "for discovery", func() { iss.slow.Store(true) }},
+		{"discovery back", "", "", func() { iss.slow.Store(false) }},
+		{"slow JWKS", "new-key", "cannot fetch the keys", func() { iss.slow.Store(true); clock.Advance(2 * time.Second) }},
+	} {
+		step.prepare()
+		start := time.Now()
+		_, err := a.Authenticate(ctx, mint(t, iss, oidcmock.MintOptions{KID: step.kid}))
+		took := time.Since(start)
+		switch {
+		case step.want == "" && err != nil:
+			t.Errorf("%s: %v", step.name, err)
+		case step.want != "" && (problem.StatusOf(err) != http.StatusServiceUnavailable || !strings.Contains(err.Error(), step.want)):
+			t.Errorf("%s: %v (status %d), want 503 saying %q", step.name, err, problem.StatusOf(err), step.want)
+		case took > 2*time.Second:
+			t.Errorf("%s took %s, past its 200ms timeout", step.name, took)
+		}
 	}
 }
