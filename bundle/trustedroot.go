@@ -24,6 +24,8 @@ type Authority struct {
 	// ValidFrom starts the period the authority is trusted for; zero means
 	// the NotBefore of the first certificate.
 	ValidFrom time.Time
+	// ValidUntil ends that period (a rotated-out chain); zero means open.
+	ValidUntil time.Time
 }
 
 func (a Authority) proto() (*prototrustroot.CertificateAuthority, error) {
@@ -43,11 +45,15 @@ func (a Authority) proto() (*prototrustroot.CertificateAuthority, error) {
 	if start.IsZero() {
 		start = a.Chain[0].NotBefore
 	}
+	valid := &protocommon.TimeRange{Start: timestamppb.New(start)}
+	if !a.ValidUntil.IsZero() {
+		valid.End = timestamppb.New(a.ValidUntil)
+	}
 	return &prototrustroot.CertificateAuthority{
 		Subject:   &protocommon.DistinguishedName{Organization: org, CommonName: root.Subject.CommonName},
 		Uri:       a.URI,
 		CertChain: &protocommon.X509CertificateChain{Certificates: certs},
-		ValidFor:  &protocommon.TimeRange{Start: timestamppb.New(start)},
+		ValidFor:  valid,
 	}, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"sort"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 	"github.com/signet-dev/signet/ca"
@@ -33,20 +35,87 @@ func (c *Client) ReadChain(ctx context.Context, path string) (sc *StoredChain, o
 	if err != nil {
 		return nil, false, classify(rctx, "read chain "+path, err, c.cfg)
 	}
-	pemChain, _ := s.Data["chain"].(string)
-	chain, err := ca.ParseCertificatesPEM([]byte(pemChain))
+	sc, err = storedChain(s.Data)
 	if err != nil {
 		return nil, false, fmt.Errorf("vault: chain at %s/%s: %w", c.cfg.KVMount, path, err)
 	}
-	sc = &StoredChain{Chain: chain}
-	sc.Key, _ = s.Data["key"].(string)
-	if v, ok := s.Data["key_version"].(float64); ok {
+	return sc, true, nil
+}
+
+func storedChain(data map[string]any) (*StoredChain, error) {
+	pemChain, _ := data["chain"].(string)
+	chain, err := ca.ParseCertificatesPEM([]byte(pemChain))
+	if err != nil {
+		return nil, err
+	}
+	sc := &StoredChain{Chain: chain}
+	sc.Key, _ = data["key"].(string)
+	if v, ok := data["key_version"].(float64); ok {
 		sc.Version = int(v)
-	} else if n, ok := s.Data["key_version"].(interface{ Int64() (int64, error) }); ok {
+	} else if n, ok := data["key_version"].(interface{ Int64() (int64, error) }); ok {
 		v, _ := n.Int64()
 		sc.Version = int(v)
 	}
-	return sc, true, nil
+	return sc, nil
+}
+
+// ChainPeriod is a chain and the period it was the current one.
+type ChainPeriod struct {
+	// Chain is the key's certificate first, the root last.
+	Chain []*x509.Certificate
+	// From is when the chain was stored.
+	From time.Time
+	// Until is when the next chain replaced it; zero for the current one.
+	Until time.Time
+}
+
+// ChainHistory returns every chain stored at path, oldest first, each with
+// the period it was current, from the KV v2 version history. Chains that
+// a rotation replaced stay in the trusted root for the period they issued
+// in, so bundles signed before a rotation keep verifying.
+func (c *Client) ChainHistory(ctx context.Context, path string) ([]ChainPeriod, error) {
+	hctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	kv := c.api.KVv2(c.cfg.KVMount)
+	versions, err := kv.GetVersionsAsList(hctx, path)
+	if err != nil {
+		return nil, classify(hctx, "list chain versions of "+path, err, c.cfg)
+	}
+	sort.Slice(versions, func(i, j int) bool { return versions[i].Version < versions[j].Version })
+	var out []ChainPeriod
+	for _, v := range versions {
+		if v.Destroyed || !v.DeletionTime.IsZero() {
+			continue
+		}
+		s, err := kv.GetVersion(hctx, path, v.Version)
+		if err != nil {
+			return nil, classify(hctx, fmt.Sprintf("read chain %s version %d", path, v.Version), err, c.cfg)
+		}
+		sc, err := storedChain(s.Data)
+		if err != nil {
+			return nil, fmt.Errorf("vault: chain at %s/%s version %d: %w", c.cfg.KVMount, path, v.Version, err)
+		}
+		if n := len(out); n > 0 {
+			if sameChain(out[n-1].Chain, sc.Chain) {
+				continue
+			}
+			out[n-1].Until = v.CreatedTime
+		}
+		out = append(out, ChainPeriod{Chain: sc.Chain, From: v.CreatedTime})
+	}
+	return out, nil
+}
+
+func sameChain(a, b []*x509.Certificate) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // WriteChain stores a chain at path in the KV v2 mount.

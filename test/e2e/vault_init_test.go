@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"os"
@@ -33,8 +34,14 @@ func signAndVerify(t *testing.T, srv *signetServer, iss *oidcmock.Issuer, dir st
 		"--certificate-identity", wantSAN, "--certificate-oidc-issuer", iss.URL())
 }
 
+// TestVaultRotate rotates the CA and TSA keys under a live deployment: a
+// bundle signed before the rotation still verifies against the trusted
+// root served after it, which keeps the old chains for their period.
 func TestVaultRotate(t *testing.T) {
 	s := newVaultSetup(t)
+	before := s.serve(t)
+	oldBundle := signFile(t, before, s.issuer, filepath.Join(s.dir, "old.txt"))
+
 	out := mustRun(t, s.env, signetBin, "ca", "init", "--backend", "vault", "--out", s.configPath, "--rotate")
 	if !strings.Contains(out.stdout, "signet-ca v2") || !strings.Contains(out.stdout, "signet-tsa v2") {
 		t.Fatalf("rotate did not make version 2 keys: %s", out.stdout)
@@ -43,15 +50,50 @@ func TestVaultRotate(t *testing.T) {
 	if !strings.Contains(string(cfg), "key-version: 2") {
 		t.Errorf("config not updated to the new key version:\n%s", cfg)
 	}
-	srv := s.serve(t)
-	signAndVerify(t, srv, s.issuer, s.dir)
-	chain, err := ca.ParseCertificatesPEM(fetch(t, srv.URL+"/api/v1/rootCert"))
+	after := s.serve(t)
+	newBundle := signFile(t, after, s.issuer, filepath.Join(s.dir, "new.txt"))
+	chain, err := ca.ParseCertificatesPEM(fetch(t, after.URL+"/api/v1/rootCert"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !ca.SamePublicKey(chain[0].PublicKey, s.transitPublicKey(t, "signet-ca", "2")) {
 		t.Error("the served intermediate is not over signet-ca v2")
 	}
+	trPath := filepath.Join(s.dir, "trusted_root_after.json")
+	tr := fetch(t, after.URL+"/api/v1/trustedroot")
+	if err := os.WriteFile(trPath, tr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		CAs  []struct{ ValidFor struct{ End string } } `json:"certificateAuthorities"`
+		TSAs []json.RawMessage                         `json:"timestampAuthorities"`
+	}
+	if err := json.Unmarshal(tr, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.CAs) != 2 || doc.CAs[0].ValidFor.End == "" || doc.CAs[1].ValidFor.End != "" || len(doc.TSAs) != 2 {
+		t.Errorf("want the rotated-out chain (with an end) and the current one (open), for CA and TSA:\n%s", tr)
+	}
+	for _, f := range []string{oldBundle, newBundle} {
+		art := strings.TrimSuffix(f, ".sigstore.json")
+		mustRun(t, nil, signetBin, "verify", art, "--trusted-root", trPath,
+			"--certificate-identity", wantSAN, "--certificate-oidc-issuer", s.issuer.URL())
+		mustRun(t, nil, cosignPath(t), "verify-blob", art, "--bundle", f, "--trusted-root", trPath,
+			"--certificate-identity", wantSAN, "--certificate-oidc-issuer", s.issuer.URL(),
+			"--insecure-ignore-tlog", "--use-signed-timestamps", "--insecure-ignore-sct")
+	}
+}
+
+// signFile writes a file, signs it through srv as the runner of iss and
+// returns the bundle path.
+func signFile(t *testing.T, srv *signetServer, iss *oidcmock.Issuer, path string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte("content of "+path), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, []string{"ACTIONS_ID_TOKEN_REQUEST_URL=" + iss.URL() + "/token?api-version=2.0",
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN=" + iss.RequestToken()}, signetBin, "sign", path, "--server", srv.URL)
+	return path + ".sigstore.json"
 }
 
 // TestVaultExternalRoot bootstraps the CA key for an offline root: the CSR

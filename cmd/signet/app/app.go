@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
 	"log/slog"
@@ -126,9 +127,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 
 	tsaURL := publicURL + "/api/v1/timestamp"
-	a.TrustedRoot, err = bundle.TrustedRoot(
-		[]bundle.Authority{{URI: publicURL, Chain: issuer.Chain()}},
-		[]bundle.Authority{{URI: tsaURL, Chain: authority.Chain()}})
+	caAuthorities, err := authorities(ctx, vc, cfg.CA, publicURL, issuer.Chain())
+	if err != nil {
+		return nil, err
+	}
+	tsaAuthorities, err := authorities(ctx, vc, cfg.TSA.Backend, tsaURL, authority.Chain())
+	if err != nil {
+		return nil, err
+	}
+	a.TrustedRoot, err = bundle.TrustedRoot(caAuthorities, tsaAuthorities)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +189,27 @@ func loadKey(ctx context.Context, b config.Backend, name string, vc *vault.Clien
 		return kc, nil
 	}
 	return ca.KeyChain{}, fmt.Errorf("app: %s: unknown backend type %q", name, b.Type)
+}
+
+// authorities lists an authority for the trusted root: its current chain
+// and, for a Vault backend, every chain a rotation replaced, each trusted
+// for the period it was current, so older bundles keep verifying.
+func authorities(ctx context.Context, vc *vault.Client, b config.Backend, uri string, current []*x509.Certificate) ([]bundle.Authority, error) {
+	if b.Type != config.BackendVault {
+		return []bundle.Authority{{URI: uri, Chain: current}}, nil
+	}
+	history, err := vc.ChainHistory(ctx, b.ChainPath)
+	if err != nil {
+		return nil, fmt.Errorf("app: chain history of %s: %w", b.ChainPath, err)
+	}
+	var out []bundle.Authority
+	for _, p := range history {
+		if p.Until.IsZero() {
+			continue // the current chain is added last, from the loaded key chain
+		}
+		out = append(out, bundle.Authority{URI: uri, Chain: p.Chain, ValidUntil: p.Until})
+	}
+	return append(out, bundle.Authority{URI: uri, Chain: current}), nil
 }
 
 // readiness checks a signer that can report its health (a remote key
