@@ -68,13 +68,16 @@ func usernamePrincipal(conf Issuer, tok verified) (*Principal, error) {
 
 // kubernetesPrincipal certifies a pod's service account from the
 // `kubernetes.io` claim (Fulcio's kubernetes type). Unlike Fulcio, a token
-// without namespace or service account is refused rather than certified
-// with empty path segments.
+// without namespace or service account, or with a '/' in one, is refused
+// rather than certified with empty or extra path segments.
 func kubernetesPrincipal(tok verified) (*Principal, error) {
 	ns, _ := nested(tok.raw, "kubernetes.io", "namespace")
 	sa, _ := nested(tok.raw, "kubernetes.io", "serviceaccount", "name")
 	if ns == "" || sa == "" {
 		return nil, problem.Unauthorized("identity token lacks kubernetes.io.namespace or kubernetes.io.serviceaccount.name")
+	}
+	if strings.Contains(ns+sa, "/") {
+		return nil, problem.Unauthorized("identity token's kubernetes namespace %q or service account %q holds '/'", ns, sa)
 	}
 	u := &url.URL{Scheme: "https", Host: "kubernetes.io", Path: "/namespaces/" + ns + "/serviceaccounts/" + sa}
 	return &Principal{Issuer: tok.issuer, Challenge: tok.subject, URI: u, Extensions: plainExtensions(tok.issuer, tok.subject)}, nil

@@ -123,19 +123,11 @@ func ruleIssuer(iss string, trusted Config) (*regexp.Regexp, error) {
 
 // RulesFor returns the rules that apply to tokens of issuer, in order.
 func (p *Policy) RulesFor(issuer string) []Rule {
-	var scoped, defaults []Rule
-	for _, r := range p.rules {
-		switch {
-		case r.issuer == nil:
-			defaults = append(defaults, r.Rule)
-		case r.issuer.MatchString(issuer):
-			scoped = append(scoped, r.Rule)
-		}
+	var out []Rule
+	for _, r := range p.applicable(issuer) {
+		out = append(out, r.Rule)
 	}
-	if len(scoped) > 0 {
-		return scoped
-	}
-	return defaults
+	return out
 }
 
 // Authorize allows the principal or refuses it with problem.Forbidden
