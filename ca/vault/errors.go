@@ -21,7 +21,7 @@ func classify(ctx context.Context, op string, err error, cfg Config) error {
 	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
 		return problem.Unavailable("vault did not answer within %s (%s): try again shortly", cfg.Timeout, op)
 	case errors.As(err, &re):
-		msg := strings.Join(re.Errors, "; ")
+		msg := oneLine(strings.Join(re.Errors, "; "))
 		switch {
 		case re.StatusCode == http.StatusServiceUnavailable && strings.Contains(strings.ToLower(msg), "sealed"):
 			return problem.Unavailable("vault is sealed (%s): unseal it and retry", op)
@@ -41,4 +41,14 @@ func classify(ctx context.Context, op string, err error, cfg Config) error {
 func isPermissionDenied(err error) bool {
 	var re *api.ResponseError
 	return errors.As(err, &re) && re.StatusCode == http.StatusForbidden
+}
+
+// oneLine folds Vault's multi-line error lists ("1 error occurred:\n\t* x")
+// into one line.
+func oneLine(msg string) string {
+	msg = strings.Join(strings.Fields(msg), " ")
+	if i := strings.Index(msg, "occurred: * "); i >= 0 && strings.Contains(msg[:i], "error") {
+		msg = msg[i+len("occurred: * "):]
+	}
+	return strings.ReplaceAll(msg, " * ", "; ")
 }

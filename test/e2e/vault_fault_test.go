@@ -151,7 +151,8 @@ func TestVaultAppRoleTokenExpiry(t *testing.T) {
 	s := newVaultSetup(t)
 	policy := `path "transit/sign/*" { capabilities = ["update"] }
 path "transit/keys/*" { capabilities = ["read"] }
-path "secret/data/signet/*" { capabilities = ["read"] }`
+path "secret/data/signet/*" { capabilities = ["read"] }
+path "secret/metadata/signet/*" { capabilities = ["read"] }`
 	for _, step := range []struct {
 		path string
 		data map[string]any

@@ -58,95 +58,44 @@ func (a *App) Close() {
 
 // New builds a server from a validated configuration.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
-	publicURL := cfg.EffectivePublicURL()
-	a := &App{PublicURL: publicURL}
-	var vc *vault.Client
-	if cfg.UsesVault() {
-		var err error
-		if vc, err = vault.Connect(ctx, cfg.Vault, log); err != nil {
-			return nil, fmt.Errorf("app: %w", err)
-		}
-		a.closers = append(a.closers, vc.Close)
-	}
-	caKey, err := loadKey(ctx, cfg.CA, "ca", vc, func(ctx context.Context) (ca.KeyChain, error) {
-		return ca.NewMemoryCA(ctx, cfg.Organization, time.Now())
-	})
-	if err != nil {
+	a := &App{PublicURL: cfg.EffectivePublicURL()}
+	if err := a.build(ctx, cfg, log); err != nil {
 		a.Close()
 		return nil, err
 	}
-	tsaKey, err := loadKey(ctx, cfg.TSA.Backend, "tsa", vc, func(context.Context) (ca.KeyChain, error) {
-		return tsa.NewDevChain(cfg.Organization, time.Now())
-	})
-	if err != nil {
-		a.Close()
-		return nil, err
-	}
-	issuer, err := ca.NewIssuer(caKey, cfg.CertificateLifetime, nil)
-	if err != nil {
-		return nil, err
-	}
-	policy, err := parseOID(cfg.TSA.PolicyOID)
-	if err != nil {
-		return nil, fmt.Errorf("app: tsa.policy-oid: %w", err)
-	}
-	authority, err := tsa.New(tsa.Options{Key: tsaKey, Policy: policy})
-	if err != nil {
-		return nil, err
-	}
+	return a, nil
+}
 
-	idcfg := cfg.Identity
-	if len(idcfg.OIDCIssuers) == 0 && len(idcfg.MetaIssuers) == 0 {
-		idcfg = config.DefaultIdentity()
+// signers are the CA and the TSA built from their key backends.
+type signers struct {
+	vault     *vault.Client
+	caKey     ca.KeyChain
+	tsaKey    ca.KeyChain
+	issuer    *ca.Issuer
+	authority *tsa.Authority
+}
+
+func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	keys, err := a.loadSigners(ctx, cfg, log)
+	if err != nil {
+		return err
 	}
-	var routes []keyless.Routes
-	if cfg.Dev {
-		a.DevIssuer, err = oidcmock.New(publicURL + DevIssuerPath)
-		if err != nil {
-			return nil, err
-		}
-		a.DevIssuer.SetRequestToken(DevRequestToken)
-		idcfg.OIDCIssuers = maps.Clone(idcfg.OIDCIssuers)
-		if idcfg.OIDCIssuers == nil {
-			idcfg.OIDCIssuers = map[string]identity.Issuer{}
-		}
-		idcfg.OIDCIssuers[a.DevIssuer.URL()] = identity.Issuer{
-			IssuerURL: a.DevIssuer.URL(), ClientID: "sigstore", Type: identity.TypeGitHubWorkflow,
-			Description: "signet --dev built-in test issuer (insecure)",
-		}
-		routes = append(routes, devRoutes{a.DevIssuer})
+	idcfg, routes, err := a.identityConfig(cfg)
+	if err != nil {
+		return err
 	}
 	auth, err := identity.NewAuthenticator(idcfg, cfg.OIDC.Options(log))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	claimPolicy, err := identity.NewPolicy(cfg.Policy, idcfg, log)
 	if err != nil {
-		a.Close()
-		return nil, err
+		return err
 	}
-
-	tsaURL := publicURL + "/api/v1/timestamp"
-	caAuthorities, err := authorities(ctx, vc, cfg.CA, publicURL, issuer.Chain())
+	tsaURL := a.PublicURL + "/api/v1/timestamp"
+	signingConfig, err := a.trustDocuments(ctx, cfg, keys, tsaURL)
 	if err != nil {
-		return nil, err
-	}
-	tsaAuthorities, err := authorities(ctx, vc, cfg.TSA.Backend, tsaURL, authority.Chain())
-	if err != nil {
-		return nil, err
-	}
-	a.TrustedRoot, err = bundle.TrustedRoot(caAuthorities, tsaAuthorities)
-	if err != nil {
-		return nil, err
-	}
-	start := issuer.Chain()[0].NotBefore
-	if now := time.Now(); start.After(now) {
-		start = now
-	}
-	u, _ := url.Parse(publicURL)
-	signingConfig, err := bundle.SigningConfig(publicURL, tsaURL, u.Hostname(), start)
-	if err != nil {
-		return nil, err
+		return err
 	}
 
 	reg := prometheus.NewRegistry()
@@ -154,20 +103,103 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Name: "signet_certificates_issued_total", Help: "Certificates issued, by kind of request.",
 	}, []string{"kind"})
 	reg.MustRegister(issued)
-	svc := &keyless.Service{Auth: auth, CA: issuer, TSA: authority, Log: log,
+	svc := &keyless.Service{Auth: auth, CA: keys.issuer, TSA: keys.authority, Log: log,
 		OnIssue: func(kind string) { issued.WithLabelValues(kind).Inc() }}
 	if len(cfg.Policy.Rules) > 0 {
 		svc.Policy = claimPolicy
 	}
 	api := &keyless.API{Service: svc, TrustedRoot: a.TrustedRoot, SigningConfig: signingConfig,
 		Issuers: issuerInfo(idcfg), Log: log}
-	routes = append(routes, api, &tsa.API{Authority: authority, Log: log})
+	routes = append(routes, api, &tsa.API{Authority: keys.authority, Log: log})
 	srv := &keyless.Server{Routes: routes, Log: log, Metrics: reg, Ready: map[string]keyless.ReadinessCheck{
-		"ca":  readiness(caKey.Signer),
-		"tsa": readiness(tsaKey.Signer),
+		"ca":  readiness(keys.caKey.Signer),
+		"tsa": readiness(keys.tsaKey.Signer),
 	}}
 	a.Handler = srv.Handler()
-	return a, nil
+	return nil
+}
+
+// loadSigners opens the key backends and builds the CA and the TSA.
+func (a *App) loadSigners(ctx context.Context, cfg *config.Config, log *slog.Logger) (*signers, error) {
+	k := &signers{}
+	var err error
+	if cfg.UsesVault() {
+		if k.vault, err = vault.Connect(ctx, cfg.Vault, log); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		a.closers = append(a.closers, k.vault.Close)
+	}
+	k.caKey, err = loadKey(ctx, cfg.CA, "ca", k.vault, func(ctx context.Context) (ca.KeyChain, error) {
+		return ca.NewMemoryCA(ctx, cfg.Organization, time.Now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	k.tsaKey, err = loadKey(ctx, cfg.TSA.Backend, "tsa", k.vault, func(context.Context) (ca.KeyChain, error) {
+		return tsa.NewDevChain(cfg.Organization, time.Now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	if k.issuer, err = ca.NewIssuer(k.caKey, cfg.CertificateLifetime, nil); err != nil {
+		return nil, err
+	}
+	policy, err := parseOID(cfg.TSA.PolicyOID)
+	if err != nil {
+		return nil, fmt.Errorf("app: tsa.policy-oid: %w", err)
+	}
+	if k.authority, err = tsa.New(tsa.Options{Key: k.tsaKey, Policy: policy}); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// identityConfig returns the trusted issuers: the configured ones (GitHub
+// Actions by default) and, in dev mode, the built-in test issuer and its routes.
+func (a *App) identityConfig(cfg *config.Config) (identity.Config, []keyless.Routes, error) {
+	idcfg := cfg.Identity
+	if len(idcfg.OIDCIssuers) == 0 && len(idcfg.MetaIssuers) == 0 {
+		idcfg = config.DefaultIdentity()
+	}
+	if !cfg.Dev {
+		return idcfg, nil, nil
+	}
+	var err error
+	if a.DevIssuer, err = oidcmock.New(a.PublicURL + DevIssuerPath); err != nil {
+		return identity.Config{}, nil, err
+	}
+	a.DevIssuer.SetRequestToken(DevRequestToken)
+	idcfg.OIDCIssuers = maps.Clone(idcfg.OIDCIssuers)
+	if idcfg.OIDCIssuers == nil {
+		idcfg.OIDCIssuers = map[string]identity.Issuer{}
+	}
+	idcfg.OIDCIssuers[a.DevIssuer.URL()] = identity.Issuer{
+		IssuerURL: a.DevIssuer.URL(), ClientID: "sigstore", Type: identity.TypeGitHubWorkflow,
+		Description: "signet --dev built-in test issuer (insecure)",
+	}
+	return idcfg, []keyless.Routes{devRoutes{a.DevIssuer}}, nil
+}
+
+// trustDocuments builds the trusted root (into a.TrustedRoot) and returns
+// the signing config.
+func (a *App) trustDocuments(ctx context.Context, cfg *config.Config, k *signers, tsaURL string) ([]byte, error) {
+	caAuthorities, err := authorities(ctx, k.vault, cfg.CA, a.PublicURL, k.issuer.Chain())
+	if err != nil {
+		return nil, err
+	}
+	tsaAuthorities, err := authorities(ctx, k.vault, cfg.TSA.Backend, tsaURL, k.authority.Chain())
+	if err != nil {
+		return nil, err
+	}
+	if a.TrustedRoot, err = bundle.TrustedRoot(caAuthorities, tsaAuthorities); err != nil {
+		return nil, err
+	}
+	start := k.issuer.Chain()[0].NotBefore
+	if now := time.Now(); start.After(now) {
+		start = now
+	}
+	u, _ := url.Parse(a.PublicURL)
+	return bundle.SigningConfig(a.PublicURL, tsaURL, u.Hostname(), start)
 }
 
 // loadKey is the one place a key backend is chosen.
