@@ -16,6 +16,7 @@ import (
 
 	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/identity"
+	"github.com/signet-dev/signet/keyless"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -51,6 +52,9 @@ type Config struct {
 	OIDC OIDC `yaml:"oidc,omitempty"`
 	// Policy decides which authenticated identities may get a certificate.
 	Policy identity.PolicyConfig `yaml:"policy,omitempty"`
+	// RateLimit bounds each client address's POST requests; off by default
+	// (behind a proxy every client shares its address).
+	RateLimit keyless.RateLimit `yaml:"rate-limit,omitempty"`
 	// Dev adds the built-in test issuer; set by `serve --dev` only.
 	Dev bool `yaml:"-"`
 }
@@ -180,6 +184,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.TSA.validate("tsa"); err != nil {
 		return err
+	}
+	if c.RateLimit.PerSecond < 0 || c.RateLimit.Burst < 0 || c.RateLimit.MaxClients < 0 {
+		return fmt.Errorf("config: rate-limit values must not be negative")
 	}
 	if c.UsesVault() {
 		if err := c.Vault.Validate(); err != nil {

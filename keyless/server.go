@@ -34,6 +34,8 @@ type Server struct {
 	Metrics *prometheus.Registry
 	// ReadyTimeout bounds /readyz; 0 means 3 s.
 	ReadyTimeout time.Duration
+	// RateLimit bounds each client's POST requests; zero disables it.
+	RateLimit RateLimit
 }
 
 // Handler returns the whole HTTP stack; tests mount it as is.
@@ -68,6 +70,9 @@ func (s *Server) Handler() http.Handler {
 		problem.Write(w, nil, req, &problem.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Err: errMethod})
 	})
 	r.Use(s.observe(requests, latency))
+	if s.RateLimit.PerSecond > 0 {
+		r.Use(newClientLimiter(s.RateLimit).middleware)
+	}
 	return r
 }
 
