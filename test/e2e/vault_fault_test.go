@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/signet-dev/signet/keyless"
 )
 
@@ -198,3 +199,37 @@ path "secret/metadata/signet/*" { capabilities = ["read"] }`
 		t.Errorf("%d signatures over 14 s of 3-6 s tokens but only %d logins:\n%s", n, logins, logs)
 	}
 }
+
+// TestVaultTokenRenewal gives signet a renewable token that lives 3 s:
+// signing keeps working well past that because signet renews it.
+func TestVaultTokenRenewal(t *testing.T) {
+	s := newVaultSetup(t)
+	sec, err := s.admin.Auth().Token().Create(&vaultapi.TokenCreateRequest{
+		Policies: []string{"root"}, TTL: "3s", ExplicitMaxTTL: "5m", Renewable: boolPtr(true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startSignet(t, []string{"VAULT_ADDR=" + s.vault.Addr, "VAULT_TOKEN=" + sec.Auth.ClientToken},
+		"--config", s.configPath, "--identity-config", s.idPath)
+	deadline := time.Now().Add(9 * time.Second)
+	for n := 0; time.Now().Before(deadline); n++ {
+		tok, err := s.issuer.Mint(releaseClaims())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, body := signRaw(t, srv, tok, []byte("artifact")); status != http.StatusOK {
+			t.Fatalf("request %d, %s before the end: status %d: %s", n, time.Until(deadline), status, body)
+		}
+		time.Sleep(time.Second)
+	}
+	look, err := s.admin.Auth().Token().Lookup(sec.Auth.ClientToken)
+	if err != nil {
+		t.Fatalf("the token is gone: %v", err)
+	}
+	if ttl, _ := look.TokenTTL(); ttl <= 0 {
+		t.Errorf("token TTL %s after 9 s of a 3 s token: not renewed", ttl)
+	}
+}
+
+func boolPtr(b bool) *bool { return &b }
