@@ -18,7 +18,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), signCommand(), verifyCommand(), caCommand())
+	root.AddCommand(serveCommand(), signCommand(), attestCommand(), verifyCommand(), caCommand())
 	root.AddCommand(configCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(os.Stderr, "signet: %v\n", err)
