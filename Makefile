@@ -9,7 +9,7 @@ demo:
 test:
 	@eval "$$(./test/tools/install.sh)" && go vet ./... && go test -count=1 -timeout 40m ./...
 
-## tools: only install the test tools (cosign, vault)
+## tools: only install the test tools (cosign v3 and v2, sigstore-go examples, gh, sigstore-js, vault)
 tools:
 	./test/tools/install.sh >/dev/null
 

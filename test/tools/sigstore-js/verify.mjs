@@ -1,0 +1,54 @@
+// verify.mjs verifies a Sigstore bundle with sigstore-js against a trusted
+// root file, with no TUF and no network: what signet's end-to-end tests ask
+// of sigstore-js.
+//
+//   node verify.mjs --bundle B --trusted-root TR --identity SAN --issuer ISS [--artifact ART]
+//
+// A message-signature bundle needs --artifact; a DSSE bundle is checked
+// without one. It requires one RFC 3161 timestamp and no transparency log
+// or SCT, as signet issues. Exit 0 and "verified" on stdout on success;
+// exit 1 and the reason on stderr on failure; exit 2 on bad usage.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+
+// The @sigstore packages are CommonJS; the ones sigstore itself resolves.
+const require = createRequire(import.meta.url);
+const { bundleFromJSON } = require('@sigstore/bundle');
+const { TrustedRoot } = require('@sigstore/protobuf-specs');
+const { Verifier, toSignedEntity, toTrustMaterial } = require('@sigstore/verify');
+
+const { values } = parseArgs({
+  options: {
+    bundle: { type: 'string' },
+    'trusted-root': { type: 'string' },
+    identity: { type: 'string' },
+    issuer: { type: 'string' },
+    artifact: { type: 'string' },
+  },
+});
+for (const name of ['bundle', 'trusted-root', 'identity', 'issuer']) {
+  if (!values[name]) {
+    console.error(`verify.mjs: --${name} is required`);
+    process.exit(2);
+  }
+}
+
+try {
+  const trustedRoot = TrustedRoot.fromJSON(JSON.parse(readFileSync(values['trusted-root'], 'utf8')));
+  const bundle = bundleFromJSON(JSON.parse(readFileSync(values.bundle, 'utf8')));
+  const artifact = values.artifact ? readFileSync(values.artifact) : undefined;
+  const verifier = new Verifier(toTrustMaterial(trustedRoot), {
+    tlogThreshold: 0,
+    ctlogThreshold: 0,
+    timestampThreshold: 1,
+  });
+  const signer = verifier.verify(toSignedEntity(bundle, artifact), {
+    subjectAlternativeName: values.identity,
+    extensions: { issuer: values.issuer },
+  });
+  console.log(`verified: ${signer.identity?.subjectAlternativeName} (issuer ${signer.identity?.extensions?.issuer})`);
+} catch (err) {
+  console.error(`verify.mjs: ${err.name}: ${err.message}${err.code ? ` [${err.code}]` : ''}`);
+  process.exit(1);
+}
