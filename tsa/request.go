@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"math/big"
 	"mime"
@@ -55,26 +54,16 @@ type JSONRequest struct {
 	TSAPolicyOID string `json:"tsaPolicyOID,omitempty"`
 }
 
-// unsupportedMediaType is a request body in a format the TSA does not
-// read (415). The problem package has no constructor for it.
-func unsupportedMediaType(format string, args ...any) *problem.Error {
-	return &problem.Error{
-		Status: http.StatusUnsupportedMediaType,
-		Code:   "unsupported_media_type",
-		Err:    fmt.Errorf(format, args...),
-	}
-}
-
 // readRequest reads and parses the timestamp request in r's body, DER or
 // JSON by Content-Type. Every error it returns is a *problem.Error.
 func readRequest(w http.ResponseWriter, r *http.Request) (*timestamp.Request, error) {
 	header := r.Header.Get("Content-Type")
 	if header == "" {
-		return nil, unsupportedMediaType("tsa: missing Content-Type: send %s (DER) or %s", ContentTypeQuery, ContentTypeJSON)
+		return nil, problem.UnsupportedMediaType("tsa: missing Content-Type: send %s (DER) or %s", ContentTypeQuery, ContentTypeJSON)
 	}
 	media, _, err := mime.ParseMediaType(header)
 	if err != nil {
-		return nil, unsupportedMediaType("tsa: malformed Content-Type %q: %w", header, err)
+		return nil, problem.UnsupportedMediaType("tsa: malformed Content-Type %q: %w", header, err)
 	}
 	var limit int64
 	switch media {
@@ -83,7 +72,7 @@ func readRequest(w http.ResponseWriter, r *http.Request) (*timestamp.Request, er
 	case ContentTypeJSON:
 		limit = MaxJSONBytes
 	default:
-		return nil, unsupportedMediaType("tsa: unsupported Content-Type %q: send %s (DER) or %s", media, ContentTypeQuery, ContentTypeJSON)
+		return nil, problem.UnsupportedMediaType("tsa: unsupported Content-Type %q: send %s (DER) or %s", media, ContentTypeQuery, ContentTypeJSON)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {

@@ -21,8 +21,17 @@ type Error struct {
 	Status int
 	// Code is a short, stable, machine-readable name such as "invalid_token".
 	Code string
-	// Err is the cause; its message is shown to the client.
+	// Err is what went wrong; its message is shown to the client.
 	Err error
+	// Cause is the internal detail (an upstream's error text, an address),
+	// logged by Write but never shown to the client.
+	Cause error
+}
+
+// WithCause records internal detail that is logged but not shown.
+func (e *Error) WithCause(cause error) *Error {
+	e.Cause = cause
+	return e
 }
 
 // Error returns the cause's message.
@@ -58,6 +67,11 @@ func TooLarge(format string, args ...any) *Error {
 // TooManyRequests is a client over its rate limit (429).
 func TooManyRequests(format string, args ...any) *Error {
 	return newf(http.StatusTooManyRequests, "rate_limited", format, args...)
+}
+
+// UnsupportedMediaType is a request body of a type the endpoint does not take (415).
+func UnsupportedMediaType(format string, args ...any) *Error {
+	return newf(http.StatusUnsupportedMediaType, "unsupported_media_type", format, args...)
 }
 
 // Unavailable is a backend (key store, OIDC issuer) that cannot serve now (503).
@@ -98,9 +112,12 @@ func Write(w http.ResponseWriter, log *slog.Logger, r *http.Request, err error) 
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		log.LogAttrs(r.Context(), level, "request failed",
-			slog.String("path", r.URL.Path), slog.Int("status", status),
-			slog.String("code", body.Code), slog.String("error", err.Error()))
+		attrs := []slog.Attr{slog.String("path", r.URL.Path), slog.Int("status", status),
+			slog.String("code", body.Code), slog.String("error", err.Error())}
+		if pe != nil && pe.Cause != nil {
+			attrs = append(attrs, slog.String("cause", pe.Cause.Error()))
+		}
+		log.LogAttrs(r.Context(), level, "request failed", attrs...)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

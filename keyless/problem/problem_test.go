@@ -1,0 +1,47 @@
+package problem_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/signet-dev/signet/keyless/problem"
+)
+
+func TestWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		err         error
+		status      int
+		shown       string
+		notShown    string
+		loggedCause string
+	}{
+		{"classified", problem.BadRequest("bad key %d", 7), 400, `"message":"bad key 7"`, "", ""},
+		{"wrapped", fmt.Errorf("ctx: %w", problem.Forbidden("rule x")), 403, `"code":"denied"`, "", ""},
+		{"cause is logged, not shown", problem.Unavailable("vault is sealed").WithCause(errors.New("dial 10.0.0.7:8200")), 503, "vault is sealed", "10.0.0.7", "10.0.0.7"},
+		{"unclassified is a generic 500", errors.New("secret internal detail"), 500, `"internal error"`, "secret internal detail", ""},
+		{"415", problem.UnsupportedMediaType("send DER"), 415, "unsupported_media_type", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			rec := httptest.NewRecorder()
+			problem.Write(rec, slog.New(slog.NewJSONHandler(&logs, nil)), httptest.NewRequest(http.MethodGet, "/x", nil), tc.err)
+			body := rec.Body.String()
+			if rec.Code != tc.status || !strings.Contains(body, tc.shown) || (tc.notShown != "" && strings.Contains(body, tc.notShown)) {
+				t.Errorf("status %d body %s", rec.Code, body)
+			}
+			if tc.loggedCause != "" && !strings.Contains(logs.String(), tc.loggedCause) {
+				t.Errorf("cause not logged: %s", logs.String())
+			}
+			if problem.StatusOf(tc.err) != tc.status {
+				t.Errorf("StatusOf = %d", problem.StatusOf(tc.err))
+			}
+		})
+	}
+}
