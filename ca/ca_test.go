@@ -63,6 +63,7 @@ func TestIssue(t *testing.T) {
 		{"digitalSignature only", leaf.KeyUsage == x509.KeyUsageDigitalSignature},
 		{"codeSigning only", len(leaf.ExtKeyUsage) == 1 && leaf.ExtKeyUsage[0] == x509.ExtKeyUsageCodeSigning},
 		{"not a CA", !leaf.IsCA},
+		{"has a subject key id, as Fulcio's leaves do", len(leaf.SubjectKeyId) == 20},
 		{"AKI is the intermediate's SKI", string(leaf.AuthorityKeyId) == string(kc.Chain[0].SubjectKeyId)},
 		{"issuer has one O", len(leaf.Issuer.Organization) == 1 && leaf.Issuer.Organization[0] == "Acme"},
 		{"over the requested key", ca.SamePublicKey(leaf.PublicKey, key.Public())},

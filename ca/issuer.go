@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
 // Embedder writes an identity (SAN and extensions) into a certificate
@@ -60,8 +61,13 @@ func (i *Issuer) Issue(ctx context.Context, pub crypto.PublicKey, who Embedder) 
 	}
 	now := i.clock().UTC().Truncate(time.Second)
 	parent := i.key.Chain[0]
+	skid, err := cryptoutils.SKID(pub)
+	if err != nil {
+		return nil, problem.BadRequest("public key cannot be certified: %v", err)
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:   serial,
+		SubjectKeyId:   skid,
 		Subject:        pkix.Name{},
 		NotBefore:      now,
 		NotAfter:       now.Add(i.lifetime),
@@ -75,22 +81,39 @@ func (i *Issuer) Issue(ctx context.Context, pub crypto.PublicKey, who Embedder) 
 	if err := who.Embed(tmpl); err != nil {
 		return nil, fmt.Errorf("ca: embed identity: %w", err)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, Bind(ctx, i.key.Signer))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, problem.Unavailable("signing the certificate timed out: %v", err)
-		}
+	signer := &recordingSigner{KeySigner: i.key.Signer}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, Bind(ctx, signer))
+	switch {
+	case err == nil:
+	case signer.err != nil:
+		// The key store failed: never the client's fault.
 		var pe *problem.Error
-		if errors.As(err, &pe) {
-			return nil, err
+		if errors.As(signer.err, &pe) {
+			return nil, signer.err
 		}
-		return nil, problem.Unavailable("the CA key could not sign: %v", err)
+		return nil, problem.Unavailable("the CA key could not sign").WithCause(signer.err)
+	default:
+		// A template x509 cannot encode: a server bug, not an outage.
+		return nil, fmt.Errorf("ca: create certificate: %w", err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("ca: parse issued certificate: %w", err)
 	}
 	return cert, nil
+}
+
+// recordingSigner remembers the key store's error, so that a signing
+// failure is told apart from a certificate that cannot be built.
+type recordingSigner struct {
+	KeySigner
+	err error
+}
+
+func (r *recordingSigner) SignDigest(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := r.KeySigner.SignDigest(ctx, digest, opts)
+	r.err = err
+	return sig, err
 }
 
 // RandomSerial returns a positive serial number of 20 random bytes (160 bits

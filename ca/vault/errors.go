@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -11,30 +12,33 @@ import (
 	"github.com/signet-dev/signet/keyless/problem"
 )
 
-// classify turns a Vault failure into a 503 that names its cause: Vault
-// unreachable, sealed, too slow, permission denied or key missing. A
-// failing key store is never the client's fault.
+// classify turns a Vault failure into a 503 that names its cause (Vault
+// unreachable, sealed, too slow, permission denied, key missing) in words
+// a client may see; the address, paths and Vault's own text go to the
+// logged cause only. A failing key store is never the client's fault.
 func classify(ctx context.Context, op string, err error, cfg Config) error {
+	cause := fmt.Errorf("vault %s: %s: %w", cfg.Address, op, err)
 	var re *api.ResponseError
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
-		return problem.Unavailable("vault did not answer within %s (%s): try again shortly", cfg.Timeout, op)
+		return problem.Unavailable("vault did not answer within %s: try again shortly", cfg.Timeout).WithCause(cause)
 	case errors.As(err, &re):
 		msg := oneLine(strings.Join(re.Errors, "; "))
+		cause = fmt.Errorf("vault %s: %s: %d: %s", cfg.Address, op, re.StatusCode, msg)
 		switch {
 		case re.StatusCode == http.StatusServiceUnavailable && strings.Contains(strings.ToLower(msg), "sealed"):
-			return problem.Unavailable("vault is sealed (%s): unseal it and retry", op)
+			return problem.Unavailable("vault is sealed: try again once it is unsealed").WithCause(cause)
 		case re.StatusCode == http.StatusForbidden:
-			return problem.Unavailable("vault denied permission to %s: the token expired or its policy lacks the path (%s)", op, msg)
+			return problem.Unavailable("vault denied signet permission (token expired or policy too narrow)").WithCause(cause)
 		case strings.Contains(msg, "not found"):
-			return problem.Unavailable("vault cannot %s: %s", op, msg)
+			return problem.Unavailable("vault does not have the signing key").WithCause(cause)
 		}
-		return problem.Unavailable("vault answered %d to %s: %s", re.StatusCode, op, msg)
+		return problem.Unavailable("vault answered %d", re.StatusCode).WithCause(cause)
 	case errors.As(err, &ne):
-		return problem.Unavailable("vault at %s is unreachable (%s): %v", cfg.Address, op, err)
+		return problem.Unavailable("vault is unreachable: try again shortly").WithCause(cause)
 	}
-	return problem.Unavailable("vault: %s: %v", op, err)
+	return problem.Unavailable("vault failed").WithCause(cause)
 }
 
 // isPermissionDenied reports a 403 from Vault.

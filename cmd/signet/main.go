@@ -4,10 +4,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 
+	"github.com/signet-dev/signet/keyless/problem"
 	"github.com/spf13/cobra"
 )
 
@@ -21,7 +23,12 @@ func main() {
 	root.AddCommand(serveCommand(), signCommand(), attestCommand(), verifyCommand(), caCommand())
 	root.AddCommand(configCommand())
 	if err := root.Execute(); err != nil {
-		fmt.Fprintf(os.Stderr, "signet: %v\n", err)
+		msg := err.Error()
+		var pe *problem.Error
+		if errors.As(err, &pe) && pe.Cause != nil {
+			msg += " (" + pe.Cause.Error() + ")"
+		}
+		fmt.Fprintf(os.Stderr, "signet: %s\n", msg)
 		os.Exit(1)
 	}
 }

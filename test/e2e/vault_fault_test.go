@@ -117,6 +117,9 @@ func TestVaultOutagesAndRecovery(t *testing.T) {
 		if !strings.Contains(string(body), "sealed") {
 			t.Errorf("sealed: the message does not name the cause: %s", body)
 		}
+		if strings.Contains(string(body), strings.TrimPrefix(s.vault.Addr, "http://")) || strings.Contains(string(body), "transit") {
+			t.Errorf("sealed: the message leaks Vault's address or paths: %s", body)
+		}
 	}
 	if st := readyStatus(t, srv); st != http.StatusServiceUnavailable {
 		t.Errorf("/readyz while sealed: %d, want 503", st)
