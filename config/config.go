@@ -169,8 +169,12 @@ func (c *Config) EffectivePublicURL() string {
 
 // Validate checks the configuration without touching files or networks.
 func (c *Config) Validate() error {
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
 		return fmt.Errorf("config: listen %q: %w", c.Listen, err)
+	}
+	if err := c.validateDev(host); err != nil {
+		return err
 	}
 	u, err := url.Parse(c.EffectivePublicURL())
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -217,6 +221,22 @@ func (b Backend) validate(name string) error {
 		return nil
 	}
 	return fmt.Errorf("config: %s.type %q is not one of %s, %s, %s", name, b.Type, BackendMemory, BackendFile, BackendVault)
+}
+
+// validateDev keeps the insecure dev issuer, which mints tokens for
+// anyone, away from real keys and from the network.
+func (c *Config) validateDev(listenHost string) error {
+	if !c.Dev {
+		return nil
+	}
+	if c.CA.Type != BackendMemory || c.TSA.Type != BackendMemory {
+		return errors.New("config: --dev adds an insecure token issuer: it runs only with memory CA and TSA keys, never with file or vault keys")
+	}
+	ip := net.ParseIP(listenHost)
+	if listenHost != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("config: --dev listens on loopback only, not %q: its token issuer is insecure", listenHost)
+	}
+	return nil
 }
 
 // UsesVault reports whether a key lives in Vault.

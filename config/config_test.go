@@ -90,3 +90,27 @@ func TestMarshalRoundTripKeepsNoSecret(t *testing.T) {
 		t.Errorf("round trip: %+v, want %+v", back.CA, c.CA)
 	}
 }
+
+func TestDevModeStaysLocalAndInMemory(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"memory on loopback", "", ""},
+		{"memory on localhost", "listen: localhost:9000\n", ""},
+		{"file CA", "ca: {type: file, key-file: k, chain-file: c}\n", "only with memory"},
+		{"vault TSA", "tsa: {type: vault, key: k, chain-path: p}\nvault: {address: http://v:8200, auth: {token-file: /t}}\n", "only with memory"},
+		{"all interfaces", "listen: 0.0.0.0:8080\n", "loopback only"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Parse([]byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Dev = true
+			err = c.Validate()
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
