@@ -106,6 +106,38 @@ func (c *Client) ChainHistory(ctx context.Context, path string) ([]ChainPeriod, 
 	return out, nil
 }
 
+// CheckHistory refuses rotated-out chains that could smuggle a foreign CA
+// into the trusted root through KV alone: each must verify link by link,
+// end at the current root, and certify a version of transit key name.
+func (c *Client) CheckHistory(ctx context.Context, name string, history []ChainPeriod, current []*x509.Certificate) error {
+	info, ok, err := c.ReadKey(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("vault: transit key %s does not exist", name)
+	}
+	root := current[len(current)-1]
+	for i, p := range history {
+		if len(p.Chain) == 0 || !p.Chain[len(p.Chain)-1].Equal(root) {
+			return fmt.Errorf("vault: stored chain %d (from %s) does not end at the current root: refusing to trust it", i+1, p.From.Format(time.RFC3339))
+		}
+		for j := 0; j+1 < len(p.Chain); j++ {
+			if err := p.Chain[j].CheckSignatureFrom(p.Chain[j+1]); err != nil {
+				return fmt.Errorf("vault: stored chain %d (from %s) does not verify: %w", i+1, p.From.Format(time.RFC3339), err)
+			}
+		}
+		known := false
+		for _, pub := range info.Public {
+			known = known || ca.SamePublicKey(pub, p.Chain[0].PublicKey)
+		}
+		if !known {
+			return fmt.Errorf("vault: stored chain %d (from %s) certifies a key that is no version of transit key %s: refusing to trust it", i+1, p.From.Format(time.RFC3339), name)
+		}
+	}
+	return nil
+}
+
 func sameChain(a, b []*x509.Certificate) bool {
 	if len(a) != len(b) {
 		return false

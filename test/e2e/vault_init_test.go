@@ -171,3 +171,32 @@ func parseCSRPEM(data []byte) (*x509.CertificateRequest, error) {
 	}
 	return x509.ParseCertificateRequest(block.Bytes)
 }
+
+// TestVaultRefusesASmuggledChain writes a foreign CA chain into KV and then
+// the genuine one back, as someone with KV access but no transit key could:
+// signet must refuse to put the foreign chain in its trusted root.
+func TestVaultRefusesASmuggledChain(t *testing.T) {
+	s := newVaultSetup(t)
+	ctx := context.Background()
+	kv := s.admin.KVv2("secret")
+	genuine, err := kv.Get(ctx, "signet/ca-chain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rogue, err := ca.NewMemoryCA(ctx, "Acme Signing", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "signet/ca-chain", map[string]any{
+		"chain": string(ca.EncodeCertificatesPEM(rogue.Chain)), "key": "signet-ca", "key_version": 1,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "signet/ca-chain", genuine.Data); err != nil {
+		t.Fatal(err)
+	}
+	r := mustFail(t, s.env, signetBin, "serve", "--config", s.configPath, "--identity-config", s.idPath, "--addr", freeAddr(t))
+	if !strings.Contains(r.stderr, "refusing to trust it") {
+		t.Errorf("want a refusal naming the smuggled chain, got: %s", r.stderr)
+	}
+}

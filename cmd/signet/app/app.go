@@ -183,11 +183,11 @@ func (a *App) identityConfig(cfg *config.Config) (identity.Config, []keyless.Rou
 // trustDocuments builds the trusted root (into a.TrustedRoot) and returns
 // the signing config.
 func (a *App) trustDocuments(ctx context.Context, cfg *config.Config, k *signers, tsaURL string) ([]byte, error) {
-	caAuthorities, err := authorities(ctx, k.vault, cfg.CA, a.PublicURL, k.issuer.Chain())
+	caAuthorities, err := authorities(ctx, k.vault, cfg.CA, a.PublicURL, k.issuer.Chain(), cfg.CertificateLifetime)
 	if err != nil {
 		return nil, err
 	}
-	tsaAuthorities, err := authorities(ctx, k.vault, cfg.TSA.Backend, tsaURL, k.authority.Chain())
+	tsaAuthorities, err := authorities(ctx, k.vault, cfg.TSA.Backend, tsaURL, k.authority.Chain(), cfg.CertificateLifetime)
 	if err != nil {
 		return nil, err
 	}
@@ -223,10 +223,15 @@ func loadKey(ctx context.Context, b config.Backend, name string, vc *vault.Clien
 	return ca.KeyChain{}, fmt.Errorf("app: %s: unknown backend type %q", name, b.Type)
 }
 
+// rotationGrace is how long a rotated-out chain stays trusted after the
+// rotation, for replicas that still issue with it until they restart.
+const rotationGrace = time.Hour
+
 // authorities lists an authority for the trusted root: its current chain
-// and, for a Vault backend, every chain a rotation replaced, each trusted
-// for the period it was current, so older bundles keep verifying.
-func authorities(ctx context.Context, vc *vault.Client, b config.Backend, uri string, current []*x509.Certificate) ([]bundle.Authority, error) {
+// and, for a Vault backend, every checked chain a rotation replaced, each
+// trusted for the period it was current (plus a grace period), so older
+// bundles keep verifying.
+func authorities(ctx context.Context, vc *vault.Client, b config.Backend, uri string, current []*x509.Certificate, lifetime time.Duration) ([]bundle.Authority, error) {
 	if b.Type != config.BackendVault {
 		return []bundle.Authority{{URI: uri, Chain: current}}, nil
 	}
@@ -234,12 +239,18 @@ func authorities(ctx context.Context, vc *vault.Client, b config.Backend, uri st
 	if err != nil {
 		return nil, fmt.Errorf("app: chain history of %s: %w", b.ChainPath, err)
 	}
-	var out []bundle.Authority
+	var past []vault.ChainPeriod
 	for _, p := range history {
-		if p.Until.IsZero() {
-			continue // the current chain is added last, from the loaded key chain
+		if !p.Until.IsZero() {
+			past = append(past, p)
 		}
-		out = append(out, bundle.Authority{URI: uri, Chain: p.Chain, ValidUntil: p.Until})
+	}
+	if err := vc.CheckHistory(ctx, b.Key, past, current); err != nil {
+		return nil, fmt.Errorf("app: chain history of %s: %w", b.ChainPath, err)
+	}
+	var out []bundle.Authority
+	for _, p := range past {
+		out = append(out, bundle.Authority{URI: uri, Chain: p.Chain, ValidUntil: p.Until.Add(lifetime + rotationGrace)})
 	}
 	return append(out, bundle.Authority{URI: uri, Chain: current}), nil
 }
