@@ -23,9 +23,10 @@ type Client struct {
 	cfg Config
 	log *slog.Logger
 
-	loginMu sync.Mutex
-	stop    chan struct{}
-	done    chan struct{}
+	loginMu   sync.Mutex
+	lastLogin time.Time
+	stop      chan struct{}
+	done      chan struct{}
 }
 
 // Connect builds a client from cfg, logs in and starts keeping the login
@@ -93,6 +94,11 @@ func (c *Client) Close() {
 func (c *Client) login(ctx context.Context) (*api.Secret, error) {
 	c.loginMu.Lock()
 	defer c.loginMu.Unlock()
+	return c.loginLocked(ctx)
+}
+
+func (c *Client) loginLocked(ctx context.Context) (*api.Secret, error) {
+	c.lastLogin = time.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	a := c.cfg.Auth
@@ -145,12 +151,23 @@ func (c *Client) loginWith(ctx context.Context, m api.AuthMethod) (*api.Secret, 
 // canRelogin reports whether a lost token can be replaced by logging in.
 func (c *Client) canRelogin() bool { return c.cfg.Auth.Method != AuthToken }
 
-// relogin logs in again after Vault refused the token.
+// reloginInterval is the least time between two logins forced by a
+// refusal, so that a policy that lacks a path does not become a flood of
+// logins (and of Vault tokens).
+const reloginInterval = 10 * time.Second
+
+// relogin logs in again after Vault refused the token, unless a login
+// happened within reloginInterval (concurrent refusals share one login).
 func (c *Client) relogin(ctx context.Context) error {
 	if !c.canRelogin() {
 		return nil
 	}
-	_, err := c.login(ctx)
+	c.loginMu.Lock()
+	defer c.loginMu.Unlock()
+	if time.Since(c.lastLogin) < reloginInterval {
+		return nil
+	}
+	_, err := c.loginLocked(ctx)
 	return err
 }
 
