@@ -18,7 +18,10 @@ import (
 // or a pattern with * as in meta-issuers); a rule without one is a default
 // rule and applies to the tokens of every issuer that has no rules of its
 // own. Every rule that applies must hold, in the order written; the first
-// that does not denies the request. A token no rule applies to is allowed.
+// that does not denies the request. Policy fails closed: once there is any
+// rule, a token of an issuer that no rule covers (no rule of its own and no
+// default rule) is denied by the synthetic rule NoRuleForIssuer. Without any
+// rule every authenticated token is allowed.
 type PolicyConfig struct {
 	// Rules are checked in order.
 	Rules []Rule `yaml:"rules"`
@@ -55,6 +58,10 @@ type compiledRule struct {
 	issuer *regexp.Regexp // nil for a default rule
 	prg    cel.Program
 }
+
+// NoRuleForIssuer names the synthetic rule that denies the tokens of an
+// issuer no rule covers, when the policy has rules.
+const NoRuleForIssuer = "no-rule-for-issuer"
 
 // policyCostLimit bounds the evaluation cost of one rule.
 const policyCostLimit = 100_000
@@ -137,8 +144,15 @@ func (p *Policy) Authorize(ctx context.Context, pr *Principal) error {
 	vars := map[string]any{
 		"claims": pr.RawClaims, "issuer": issuer, "subject": pr.Subject, "identity": pr.Name(),
 	}
+	rules := p.applicable(issuer)
+	if len(rules) == 0 && len(p.rules) > 0 {
+		p.log.WarnContext(ctx, "policy decision", "decision", "deny", "rule", NoRuleForIssuer,
+			"reason", "no policy rule covers this issuer", "identity", pr.Name(), "issuer", issuer, "subject", pr.Subject)
+		return problem.Forbidden("identity %q of issuer %q is denied by policy rule %q: no policy rule covers this issuer; "+
+			"ask the operator to add a rule for it (or a default rule without issuer)", pr.Name(), issuer, NoRuleForIssuer)
+	}
 	var applied []string
-	for _, r := range p.applicable(issuer) {
+	for _, r := range rules {
 		ok, err := evalRule(ctx, r.prg, vars)
 		if err == nil && ok {
 			applied = append(applied, r.Name)
@@ -161,6 +175,44 @@ func (p *Policy) Authorize(ctx context.Context, pr *Principal) error {
 	return nil
 }
 
+// Uncovered returns the issuers of trusted (oidc-issuers URLs, then
+// meta-issuers patterns, each sorted) that no rule covers, whose tokens
+// Authorize therefore denies; nil when the policy has no rule or has a
+// default rule. A pattern counts as covered when a rule names it or a rule
+// pattern matches a typical issuer of it.
+func (p *Policy) Uncovered(trusted Config) []string {
+	if len(p.rules) == 0 {
+		return nil
+	}
+	covered := func(iss string, meta bool) bool {
+		for _, r := range p.rules {
+			switch {
+			case r.issuer == nil, r.Issuer == iss:
+				return true
+			case !meta && r.issuer.MatchString(iss):
+				return true
+			case meta && strings.Contains(r.Issuer, "*") && r.issuer.MatchString(strings.ReplaceAll(iss, "*", "x")):
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	for _, iss := range sortedKeys(trusted.OIDCIssuers) {
+		if !covered(iss, false) {
+			out = append(out, iss)
+		}
+	}
+	for _, pattern := range sortedKeys(trusted.MetaIssuers) {
+		if !covered(pattern, true) {
+			out = append(out, pattern)
+		}
+	}
+	return out
+}
+
+// applicable returns the rules of issuer: its scoped rules, else the
+// default rules; none when no rule covers it.
 func (p *Policy) applicable(issuer string) []compiledRule {
 	var scoped, defaults []compiledRule
 	for _, r := range p.rules {

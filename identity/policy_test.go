@@ -132,3 +132,59 @@ func TestPolicyDecisions(t *testing.T) {
 		t.Errorf("RulesFor(gitlab) = %v", got)
 	}
 }
+
+func TestPolicyFailsClosedForIssuersWithoutRules(t *testing.T) {
+	scoped := []Rule{{Name: "acme-only", Issuer: ghIssuer, Require: `claims.repository_owner == "acme"`}}
+	acme := map[string]any{"repository_owner": "acme"}
+	for _, tc := range []struct {
+		name     string
+		rules    []Rule
+		iss      string
+		deniedBy string
+	}{
+		{"no rules at all: allowed", nil, glIssuer, ""},
+		{"issuer with its own rule", scoped, ghIssuer, ""},
+		{"issuer no rule covers", scoped, glIssuer, NoRuleForIssuer},
+		{"meta-issuer instance no rule covers", scoped, ghIssuer + "/acme-corp", NoRuleForIssuer},
+		{"default rule covers it", append(scoped, Rule{Name: "any", Require: "true"}), glIssuer, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pol, err := NewPolicy(PolicyConfig{Rules: tc.rules}, policyTrust, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = pol.Authorize(context.Background(), principal(tc.iss, acme))
+			switch {
+			case tc.deniedBy == "" && err != nil:
+				t.Fatalf("denied: %v", err)
+			case tc.deniedBy != "" && (problem.StatusOf(err) != http.StatusForbidden || !strings.Contains(err.Error(), `policy rule "`+tc.deniedBy+`"`)):
+				t.Fatalf("error = %v (status %d), want 403 naming %q", err, problem.StatusOf(err), tc.deniedBy)
+			}
+		})
+	}
+}
+
+func TestPolicyUncovered(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		rules []Rule
+		want  []string
+	}{
+		{"no rules", nil, nil},
+		{"default rule", []Rule{{Name: "d", Require: "true"}}, nil},
+		{"one exact issuer", []Rule{{Name: "r", Issuer: ghIssuer, Require: "true"}}, []string{glIssuer, ghIssuer + "/*"}},
+		{"one instance of the pattern", []Rule{{Name: "r", Issuer: ghIssuer + "/acme-corp", Require: "true"}}, []string{glIssuer, ghIssuer, ghIssuer + "/*"}},
+		{"the pattern itself", []Rule{{Name: "r", Issuer: ghIssuer + "/*", Require: "true"}}, []string{glIssuer, ghIssuer}},
+		{"a pattern over one issuer", []Rule{{Name: "r", Issuer: "https://*.com", Require: "true"}}, []string{ghIssuer, ghIssuer + "/*"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pol, err := NewPolicy(PolicyConfig{Rules: tc.rules}, policyTrust, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := pol.Uncovered(policyTrust); strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("Uncovered = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

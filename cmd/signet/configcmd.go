@@ -51,11 +51,21 @@ error. Nothing is fetched from the issuers.`,
 				return fmt.Errorf("config: %w", err)
 			}
 			printEffective(cmd.OutOrStdout(), args[0], cfg, idcfg, policy)
+			printWarnings(cmd.ErrOrStderr(), idcfg, policy)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&identityPath, "identity-config", "", "Fulcio identity config file (YAML or JSON), overriding the config's")
 	return cmd
+}
+
+// printWarnings writes one "warning:" line per finding of a valid config
+// that is probably not what its operator meant.
+func printWarnings(w io.Writer, idcfg identity.Config, policy *identity.Policy) {
+	if uncovered := policy.Uncovered(idcfg); len(uncovered) > 0 {
+		fmt.Fprintf(w, "warning: no policy rule covers the trusted issuers %s: their tokens are denied (%s); add rules for them or a default rule\n",
+			strings.Join(uncovered, ", "), identity.NoRuleForIssuer)
+	}
 }
 
 // printEffective writes the issuers and rules a valid config makes signet trust.
@@ -75,7 +85,7 @@ func printEffective(w io.Writer, path string, cfg *config.Config, idcfg identity
 			set = idcfg.MetaIssuers
 		}
 		for _, url := range slices.Sorted(maps.Keys(set)) {
-			printIssuer(w, url, set[url], meta, policy)
+			printIssuer(w, url, set[url], meta, policy, len(cfg.Policy.Rules) > 0)
 		}
 	}
 	rules := cfg.Policy.Rules
@@ -92,7 +102,7 @@ func printEffective(w io.Writer, path string, cfg *config.Config, idcfg identity
 	}
 }
 
-func printIssuer(w io.Writer, url string, iss identity.Issuer, meta bool, policy *identity.Policy) {
+func printIssuer(w io.Writer, url string, iss identity.Issuer, meta bool, policy *identity.Policy, hasRules bool) {
 	kind := iss.Type
 	if iss.Type == identity.TypeCIProvider {
 		kind += " " + iss.CIProvider
@@ -121,7 +131,10 @@ func printIssuer(w io.Writer, url string, iss identity.Issuer, meta bool, policy
 	if meta {
 		url += " (meta-issuer)"
 	}
-	if len(names) == 0 {
+	switch {
+	case len(names) == 0 && hasRules:
+		names = []string{"none: its tokens are denied (" + identity.NoRuleForIssuer + ")"}
+	case len(names) == 0:
 		names = []string{"none"}
 	}
 	fmt.Fprintf(w, "  %s\n    %s\n    rules: %s\n", url, strings.Join(details, ", "), strings.Join(names, ", "))

@@ -121,3 +121,34 @@ ci-issuer-metadata:
 		})
 	}
 }
+
+func TestConfigValidateWarnsOfIssuersNoRuleCovers(t *testing.T) {
+	scoped := "policy:\n  rules:\n    - {name: acme-org, issuer: https://token.actions.githubusercontent.com, require: 'claims.repository_owner == \"acme\"'}\n"
+	for _, tc := range []struct {
+		name, signet string
+		want         []string
+		notWant      string
+	}{
+		{"scoped rules only", scoped, []string{
+			"warning: no policy rule covers the trusted issuers https://gitlab.com, https://spire.example.com, https://token.actions.octo.ghe.com, https://token.actions.githubusercontent.com/*: their tokens are denied (no-rule-for-issuer)",
+			"https://gitlab.com\n    type ci-provider gitlab-pipeline, audience sigstore\n    rules: none: its tokens are denied (no-rule-for-issuer)",
+		}, ""},
+		{"with a default rule", validPolicy, nil, "warning: no policy rule"},
+		{"no rules", "", []string{"https://gitlab.com\n    type ci-provider gitlab-pipeline, audience sigstore\n    rules: none\n"}, "warning: no policy rule"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := runConfigValidate(t, tc.signet, validIdentity)
+			if err != nil {
+				t.Fatalf("valid config refused: %v\n%s", err, out)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			if tc.notWant != "" && strings.Contains(out, tc.notWant) {
+				t.Errorf("output has %q:\n%s", tc.notWant, out)
+			}
+		})
+	}
+}
