@@ -48,11 +48,22 @@ func (k testKey) pem(t testing.TB) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 }
 
-// sign signs SHA-256(data) (ECDSA ASN.1 or RSA PKCS #1 v1.5).
+// sign signs data with the hash Sigstore verifiers use for the key
+// (SHA-256, or SHA-384/512 for P-384/P-521), ECDSA ASN.1 or RSA PKCS #1 v1.5.
 func (k testKey) sign(t testing.TB, data []byte) []byte {
 	t.Helper()
-	h := sha256.Sum256(data)
-	sig, err := k.priv.Sign(rand.Reader, h[:], crypto.SHA256)
+	hash := crypto.SHA256
+	if ek, ok := k.priv.Public().(*ecdsa.PublicKey); ok {
+		switch ek.Curve {
+		case elliptic.P384():
+			hash = crypto.SHA384
+		case elliptic.P521():
+			hash = crypto.SHA512
+		}
+	}
+	h := hash.New()
+	h.Write(data)
+	sig, err := k.priv.Sign(rand.Reader, h.Sum(nil), hash)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package keyless
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/signet-dev/signet/keyless/problem"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/options"
 )
 
 // ParsePublicKey parses a client's public key, PEM ("PUBLIC KEY", PKIX)
@@ -82,23 +84,39 @@ func CheckProofOfPossession(pub crypto.PublicKey, proof []byte, challenge string
 	return nil
 }
 
-// checkDigestSignature verifies sig over a precomputed digest.
+// keyHash is the hash a Sigstore verifier uses with a key (sigstore's
+// LoadDefaultVerifier): SHA-256 for P-256 and RSA, SHA-384 for P-384,
+// SHA-512 for P-521.
+func keyHash(pub crypto.PublicKey) crypto.Hash {
+	if k, ok := pub.(*ecdsa.PublicKey); ok {
+		switch k.Curve {
+		case elliptic.P384():
+			return crypto.SHA384
+		case elliptic.P521():
+			return crypto.SHA512
+		}
+	}
+	return crypto.SHA256
+}
+
+// checkDigestSignature verifies sig over a precomputed digest exactly as
+// sigstore verifiers will: with the key's default verifier, so a bundle
+// signet issues for is one they accept.
 func checkDigestSignature(pub crypto.PublicKey, hash crypto.Hash, digest, sig []byte) error {
 	if len(sig) == 0 {
 		return problem.BadRequest("signature is missing")
 	}
-	var ok bool
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		ok = ecdsa.VerifyASN1(k, digest, sig)
-	case *rsa.PublicKey:
-		ok = rsa.VerifyPKCS1v15(k, hash, digest, sig) == nil || rsa.VerifyPSS(k, hash, digest, sig, nil) == nil
-	case ed25519.PublicKey:
+	if _, ok := pub.(ed25519.PublicKey); ok {
 		return problem.BadRequest("an Ed25519 key cannot sign a message digest: sign a DSSE envelope instead")
-	default:
-		return problem.BadRequest("public key type %T is not supported", pub)
 	}
-	if !ok {
+	if want := keyHash(pub); hash != want {
+		return problem.BadRequest("this key signs %s digests (Sigstore verifiers use that hash with it), not %s", want, hash)
+	}
+	v, err := signature.LoadDefaultVerifier(pub)
+	if err != nil {
+		return problem.BadRequest("public key cannot verify: %v", err)
+	}
+	if err := v.VerifySignature(bytes.NewReader(sig), nil, options.WithDigest(digest)); err != nil {
 		return problem.BadRequest("signature does not verify against the public key and message digest")
 	}
 	return nil

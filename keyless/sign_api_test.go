@@ -1,8 +1,12 @@
 package keyless_test
 
 import (
+	"crypto"
 	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -110,6 +114,26 @@ func TestSignRefusesBadInput(t *testing.T) {
 		{name: "bad proof of possession", token: valid, body: req(func(m map[string]any) { m["proofOfPossession"] = key.sign(t, []byte("someone else")) }), status: 400},
 		{name: "missing proof of possession", token: valid, body: req(func(m map[string]any) { delete(m, "proofOfPossession") }), status: 400},
 		{name: "signature over another digest", token: valid, body: req(func(m map[string]any) { msg(m)["signature"] = key.sign(t, []byte("other")) }), status: 400},
+		{name: "P-256 key with a SHA-512 digest", token: valid, body: req(func(m map[string]any) {
+			d := sha512.Sum512(artifact)
+			sig, err := key.priv.Sign(rand.Reader, d[:], crypto.SHA512)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg(m)["messageDigest"] = map[string]any{"algorithm": "SHA2_512", "digest": d[:]}
+			msg(m)["signature"] = sig
+		}), status: 400},
+		{name: "RSA-PSS signature", token: valid, body: func() map[string]any {
+			k := newRSAKey(t, 2048)
+			m := signRequest(t, k, sub, artifact)
+			d := sha256.Sum256(artifact)
+			sig, err := k.priv.Sign(rand.Reader, d[:], &rsa.PSSOptions{Hash: crypto.SHA256})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m["messageSignature"].(map[string]any)["signature"] = sig
+			return m
+		}(), status: 400},
 		{name: "RSA 1024 key", token: valid, body: signRequest(t, newRSAKey(t, 1024), sub, artifact), status: 400},
 		{name: "P-224 key", token: valid, body: signRequest(t, newKey(t, elliptic.P224()), sub, artifact), status: 400},
 		{name: "malformed PEM", token: valid, body: req(func(m map[string]any) {
@@ -195,5 +219,47 @@ func TestSignDSSE(t *testing.T) {
 	}
 	if res.Statement == nil || res.Statement.GetPredicateType() != "https://slsa.dev/provenance/v1" {
 		t.Errorf("statement = %v", res.Statement)
+	}
+}
+
+// TestSignEveryKeyKind signs with each key kind Sigstore clients use, with
+// the digest its verifier expects, and checks sigstore-go accepts the bundle.
+func TestSignEveryKeyKind(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	token, _ := githubToken(t, env, nil)
+	artifact := []byte("artifact for every key kind")
+	for _, tc := range []struct {
+		name string
+		key  testKey
+		alg  string
+		hash crypto.Hash
+	}{
+		{"ECDSA P-256", newKey(t, elliptic.P256()), "SHA2_256", crypto.SHA256},
+		{"ECDSA P-384", newKey(t, elliptic.P384()), "SHA2_384", crypto.SHA384},
+		{"ECDSA P-521", newKey(t, elliptic.P521()), "SHA2_512", crypto.SHA512},
+		{"RSA 2048 PKCS #1 v1.5", newRSAKey(t, 2048), "SHA2_256", crypto.SHA256},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := tc.hash.New()
+			h.Write(artifact)
+			digest := h.Sum(nil)
+			sig, err := tc.key.priv.Sign(rand.Reader, digest, tc.hash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := signRequest(t, tc.key, sub, artifact)
+			m["messageSignature"] = map[string]any{
+				"messageDigest": map[string]any{"algorithm": tc.alg, "digest": digest},
+				"signature":     sig,
+			}
+			resp := env.PostJSON(t, "/api/v1/sign", token, m)
+			if resp.Status != http.StatusOK {
+				t.Fatalf("status %d: %s", resp.Status, resp.Body)
+			}
+			if _, err := bundle.Verify(resp.Body, env.App.TrustedRoot, strings.NewReader(string(artifact)),
+				bundle.Identity{SANRegexp: "^https://github.com/acme/", Issuer: env.GitHub.URL()}); err != nil {
+				t.Errorf("sigstore-go refuses the bundle: %v", err)
+			}
+		})
 	}
 }
