@@ -52,6 +52,9 @@ func principalFor(cfg Config, conf Issuer, tok verified) (*Principal, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := encodable(p); err != nil {
+		return nil, err
+	}
 	if p.Challenge, err = challengeOf(conf, p.Challenge, tok.claims); err != nil {
 		return nil, err
 	}
@@ -99,6 +102,51 @@ func absoluteURI(s string) (*url.URL, error) {
 		return nil, problem.Unauthorized("identity token maps to %q, which is not an absolute URI", s)
 	}
 	return u, nil
+}
+
+// encodable refuses a SAN a certificate cannot hold, before it reaches the
+// CA: an rfc822Name or a URI must be ASCII (an IA5String), a URI must be
+// absolute and its host a name that x509 parsers accept back.
+func encodable(p *Principal) error {
+	switch {
+	case p.Email != "" && !isIA5(p.Email):
+		return problem.Unauthorized("identity token's email %q cannot be certified: an email SAN must be ASCII (internationalized addresses are not supported)", p.Email)
+	case p.URI == nil:
+		return nil
+	}
+	s := p.URI.String()
+	if !p.URI.IsAbs() {
+		return problem.Unauthorized("identity token maps to %q, which is not an absolute URI", s)
+	}
+	if !isIA5(s) {
+		return problem.Unauthorized("identity token maps to the URI %q, which cannot be certified: a URI SAN must be ASCII", s)
+	}
+	back, err := url.Parse(s)
+	if err != nil || !printableASCII(back.Host) {
+		return problem.Unauthorized("identity token maps to the URI %q, whose host cannot be certified: it must be printable ASCII", s)
+	}
+	return nil
+}
+
+// isIA5 reports whether s is ASCII, the alphabet of an IA5String.
+func isIA5(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] > 127 {
+			return false
+		}
+	}
+	return true
+}
+
+// printableASCII reports whether s holds only characters 33 to 126, those
+// crypto/x509 accepts in the host of a URI SAN.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 33 || s[i] > 126 {
+			return false
+		}
+	}
+	return true
 }
 
 // plainExtensions are the extensions of the non-CI types: issuer and subject.

@@ -1,0 +1,44 @@
+package identity
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/signet-dev/signet/keyless/problem"
+)
+
+func TestEncodableRefusesWhatACertificateCannotHold(t *testing.T) {
+	uri := func(s string) *url.URL {
+		u, err := url.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	for _, tc := range []struct {
+		name   string
+		p      Principal
+		reason string // "" when encodable
+	}{
+		{"ASCII email", Principal{Email: "dev@example.com"}, ""},
+		{"non-ASCII email", Principal{Email: "jösé@example.com"}, "an email SAN must be ASCII"},
+		{"non-ASCII path, escaped", Principal{URI: uri("https://github.com/acme/wïdgets")}, ""},
+		{"non-ASCII query", Principal{URI: uri("https://builds.example.com/jobs/1?user=jösé")}, "a URI SAN must be ASCII"},
+		{"non-ASCII opaque URI", Principal{URI: uri("urn:jösé")}, "a URI SAN must be ASCII"},
+		{"non-ASCII host", Principal{URI: uri("https://exämple.com/x")}, "whose host cannot be certified"},
+		{"relative URI", Principal{URI: &url.URL{Path: "acme/widgets"}}, "not an absolute URI"},
+		{"username otherName", Principal{OtherName: "jösé!example.com"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := encodable(&tc.p)
+			switch {
+			case tc.reason == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.reason != "" && (problem.StatusOf(err) != http.StatusUnauthorized || !strings.Contains(err.Error(), tc.reason)):
+				t.Fatalf("error = %v (status %d), want 401 saying %q", err, problem.StatusOf(err), tc.reason)
+			}
+		})
+	}
+}
