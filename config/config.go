@@ -16,7 +16,6 @@ import (
 
 	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/identity"
-	"github.com/signet-dev/signet/keyless"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -54,7 +53,7 @@ type Config struct {
 	Policy identity.PolicyConfig `yaml:"policy,omitempty"`
 	// RateLimit bounds each client address's POST requests; off by default
 	// (behind a proxy every client shares its address).
-	RateLimit keyless.RateLimit `yaml:"rate-limit,omitempty"`
+	RateLimit RateLimit `yaml:"rate-limit,omitempty"`
 	// Dev adds the built-in test issuer; set by `serve --dev` only.
 	Dev bool `yaml:"-"`
 }
@@ -237,6 +236,16 @@ func (c *Config) validateDev(listenHost string) error {
 		return fmt.Errorf("config: --dev listens on loopback only, not %q: its token issuer is insecure", listenHost)
 	}
 	return nil
+}
+
+// RateLimit bounds each client address's POST requests.
+type RateLimit struct {
+	// PerSecond is the sustained rate per client; 0 disables the limit.
+	PerSecond float64 `yaml:"requests-per-second,omitempty"`
+	// Burst is how many requests a client may send at once; default 2×rate.
+	Burst int `yaml:"burst,omitempty"`
+	// MaxClients bounds the addresses tracked; default 10,000.
+	MaxClients int `yaml:"max-clients,omitempty"`
 }
 
 // UsesVault reports whether a key lives in Vault.

@@ -17,11 +17,11 @@ import (
 // of each client address. The zero value disables it.
 type RateLimit struct {
 	// PerSecond is the sustained rate per client; 0 disables the limit.
-	PerSecond float64 `yaml:"requests-per-second,omitempty"`
+	PerSecond float64
 	// Burst is how many requests a client may send at once; default 2×PerSecond.
-	Burst int `yaml:"burst,omitempty"`
+	Burst int
 	// MaxClients bounds the addresses tracked; default 10,000.
-	MaxClients int `yaml:"max-clients,omitempty"`
+	MaxClients int
 }
 
 // clientLimiter holds one token bucket per client address.
@@ -68,26 +68,43 @@ func (l *clientLimiter) reserve(client string, now time.Time) (ok bool, retry ti
 	return true, 0
 }
 
-// evict drops idle clients, and everyone if all are busy, to bound memory.
+// evict drops idle clients or, when none is idle, the one seen longest
+// ago, to bound memory without resetting anyone else's bucket.
 func (l *clientLimiter) evict(now time.Time) {
+	oldest, oldestSeen := "", now
 	for k, b := range l.clients {
 		if now.Sub(b.seen) > time.Minute {
 			delete(l.clients, k)
+			continue
+		}
+		if b.seen.Before(oldestSeen) || oldest == "" {
+			oldest, oldestSeen = k, b.seen
 		}
 	}
 	if len(l.clients) >= l.cfg.MaxClients {
-		clear(l.clients)
+		delete(l.clients, oldest)
 	}
+}
+
+// clientKey is the rate-limited identity of a remote address: the IPv4
+// address, or the /64 of an IPv6 address (one host holds a whole /64).
+func clientKey(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || ip.To4() != nil {
+		return host
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // middleware answers 429 with Retry-After to clients over their rate.
 func (l *clientLimiter) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
-			host, _, err := net.SplitHostPort(r.RemoteAddr)
-			if err != nil {
-				host = r.RemoteAddr
-			}
+			host := clientKey(r.RemoteAddr)
 			if ok, retry := l.reserve(host, time.Now()); !ok {
 				secs := int(math.Ceil(retry.Seconds()))
 				w.Header().Set("Retry-After", strconv.Itoa(secs))

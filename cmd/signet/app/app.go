@@ -111,7 +111,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 	api := &keyless.API{Service: svc, TrustedRoot: a.TrustedRoot, SigningConfig: signingConfig,
 		Issuers: issuerInfo(idcfg), Log: log}
 	routes = append(routes, api, &tsa.API{Authority: keys.authority, Log: log})
-	srv := &keyless.Server{Routes: routes, Log: log, Metrics: reg, RateLimit: cfg.RateLimit, Ready: map[string]keyless.ReadinessCheck{
+	srv := &keyless.Server{Routes: routes, Log: log, Metrics: reg, RateLimit: keyless.RateLimit(cfg.RateLimit), Ready: map[string]keyless.ReadinessCheck{
 		"ca":  readiness(keys.caKey.Signer),
 		"tsa": readiness(keys.tsaKey.Signer),
 	}}
