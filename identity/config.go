@@ -16,6 +16,10 @@ import (
 // Issuer types understood by signet, named as in Fulcio's identity config.
 const (
 	// TypeEmail certifies the verified `email` claim as an rfc822Name SAN.
+	// The token's email_verified must be true: the JSON boolean, or the
+	// string "true" or "True" as Amazon Cognito sends it (Fulcio v1.8.8
+	// accepts the same), unless skip-email-verification is set. The
+	// address must be ASCII.
 	TypeEmail = "email"
 	// TypeCIProvider maps claims through the ci-issuer-metadata profile named
 	// by the issuer's ci-provider.

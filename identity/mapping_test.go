@@ -42,3 +42,33 @@ func TestEncodableRefusesWhatACertificateCannotHold(t *testing.T) {
 		})
 	}
 }
+
+func TestEmailVerifiedAcceptsWhatFulcioAccepts(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		verified any // nil: the claim is absent
+		ok       bool
+	}{
+		{"JSON true", true, true},
+		{"string true (Cognito)", "true", true},
+		{"string True", "True", true},
+		{"JSON false", false, false},
+		{"string false", "false", false},
+		{"string yes", "yes", false},
+		{"number 1", int64(1), false},
+		{"absent", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := map[string]any{"email": "dev@example.com"}
+			if tc.verified != nil {
+				raw["email_verified"] = tc.verified
+			}
+			tok := verified{issuer: "https://accounts.example.com", subject: "1", raw: raw,
+				claims: map[string]string{"email": "dev@example.com", "email_verified": claimString(tc.verified)}}
+			_, err := emailPrincipal(Issuer{Type: TypeEmail}, tok)
+			if (err == nil) != tc.ok {
+				t.Errorf("email_verified %#v: error %v, want accepted %v", tc.verified, err, tc.ok)
+			}
+		})
+	}
+}

@@ -15,7 +15,7 @@ func emailPrincipal(conf Issuer, tok verified) (*Principal, error) {
 	if email == "" {
 		return nil, problem.Unauthorized("identity token has no email claim")
 	}
-	if !conf.SkipEmailVerification && tok.claims["email_verified"] != "true" {
+	if !conf.SkipEmailVerification && !emailVerified(tok.raw) {
 		return nil, problem.Unauthorized("identity token's email %q is not verified (email_verified is not true)", email)
 	}
 	if !isEmail(email) {
@@ -110,7 +110,7 @@ func chainguardPrincipal(tok verified) (*Principal, error) {
 	}
 	challenge := tok.subject
 	if email := tok.claims["email"]; email != "" {
-		if tok.claims["email_verified"] != "true" {
+		if !emailVerified(tok.raw) {
 			return nil, problem.Unauthorized("identity token's email %q is not verified (email_verified is not true)", email)
 		}
 		challenge = email
@@ -119,6 +119,21 @@ func chainguardPrincipal(tok verified) (*Principal, error) {
 		Issuer: tok.issuer, Challenge: challenge, URI: base.JoinPath(tok.subject),
 		Extensions: plainExtensions(tok.issuer, tok.subject),
 	}, nil
+}
+
+// emailVerified reports whether the token's email_verified claim is true:
+// the JSON boolean true, or the string "true" or "True" as some issuers
+// (Amazon Cognito) send it. This is exactly what Fulcio v1.8.8 accepts
+// (oauthflow.stringAsBool); anything else, a missing claim included, is
+// not verified.
+func emailVerified(raw map[string]any) bool {
+	switch v := raw["email_verified"].(type) {
+	case bool:
+		return v
+	case string:
+		return v == "true" || v == "True"
+	}
+	return false
 }
 
 // isEmail reports whether s is a bare email address (no display name).
