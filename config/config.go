@@ -188,6 +188,9 @@ func (c *Config) Validate() error {
 	if err := c.TSA.validate("tsa"); err != nil {
 		return err
 	}
+	if _, err := ParseOID(c.TSA.PolicyOID); err != nil {
+		return fmt.Errorf("config: tsa.policy-oid: %w", err)
+	}
 	if c.RateLimit.PerSecond < 0 || c.RateLimit.Burst < 0 || c.RateLimit.MaxClients < 0 {
 		return fmt.Errorf("config: rate-limit values must not be negative")
 	}
