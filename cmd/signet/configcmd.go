@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 
@@ -30,7 +31,8 @@ func configValidateCommand() *cobra.Command {
 		Long: `Load a config file and the Fulcio identity config it names (or
 --identity-config), validate both, compile every policy rule, and print the
 effective issuers and rules. Exits non-zero with the field at fault on any
-error. Nothing is fetched from the issuers.`,
+error. Nothing is fetched from the issuers or Vault; Vault settings left
+empty come from the VAULT_* variables, as for serve.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := config.Load(args[0])
@@ -42,6 +44,9 @@ error. Nothing is fetched from the issuers.`,
 					return err
 				}
 			}
+			// As serve does: the Vault address and credentials may come
+			// from the standard VAULT_* variables.
+			cfg.Vault.FromEnv(os.LookupEnv)
 			if err := cfg.Validate(); err != nil {
 				return err
 			}

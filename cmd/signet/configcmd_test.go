@@ -152,3 +152,33 @@ func TestConfigValidateWarnsOfIssuersNoRuleCovers(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigValidateReadsVaultFromTheEnvironment(t *testing.T) {
+	vaultCA := "ca: {type: vault, key: signet-ca, chain-path: signet/ca-chain}\n"
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string // "" when valid
+	}{
+		{"address and token from the environment", map[string]string{"VAULT_ADDR": "https://vault.example.com:8200", "VAULT_TOKEN": "s.token"}, ""},
+		{"no token anywhere", map[string]string{"VAULT_ADDR": "https://vault.example.com:8200"}, "needs VAULT_TOKEN"},
+		{"no address anywhere", map[string]string{"VAULT_TOKEN": "s.token"}, "address is missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{"VAULT_ADDR", "VAULT_TOKEN", "VAULT_NAMESPACE", "VAULT_ROLE_ID", "VAULT_SECRET_ID"} {
+				v, ok := tc.env[k]
+				t.Setenv(k, v)
+				if !ok {
+					os.Unsetenv(k) // restored by the Setenv cleanup
+				}
+			}
+			out, err := runConfigValidate(t, vaultCA, validIdentity)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v\n%s", err, out)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
