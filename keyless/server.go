@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -61,7 +62,11 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet)
-	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	timeout := s.ReadyTimeout
+	if timeout == 0 {
+		timeout = 3 * time.Second
+	}
+	r.HandleFunc("/readyz", (&readiness{checks: s.Ready, timeout: timeout}).serve).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		problem.Write(w, nil, req, &problem.Error{Status: http.StatusNotFound, Code: "not_found", Err: errNotFound})
@@ -76,22 +81,38 @@ func (s *Server) Handler() http.Handler {
 	return r
 }
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	timeout := s.ReadyTimeout
-	if timeout == 0 {
-		timeout = 3 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	defer cancel()
-	status, checks := http.StatusOK, map[string]string{}
-	for name, check := range s.Ready {
-		if err := check(ctx); err != nil {
-			status, checks[name] = http.StatusServiceUnavailable, err.Error()
-			continue
+// readiness runs the checks at most once per readyCacheTTL, so that
+// polling /readyz cannot turn into load on the key store.
+type readiness struct {
+	checks  map[string]ReadinessCheck
+	timeout time.Duration
+
+	mu     sync.Mutex
+	at     time.Time
+	status int
+	report map[string]string
+}
+
+// readyCacheTTL is how long a readiness answer is reused.
+const readyCacheTTL = 2 * time.Second
+
+func (rd *readiness) serve(w http.ResponseWriter, r *http.Request) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if time.Since(rd.at) > readyCacheTTL {
+		ctx, cancel := context.WithTimeout(r.Context(), rd.timeout)
+		rd.status, rd.report = http.StatusOK, map[string]string{}
+		for name, check := range rd.checks {
+			if err := check(ctx); err != nil {
+				rd.status, rd.report[name] = http.StatusServiceUnavailable, err.Error()
+				continue
+			}
+			rd.report[name] = "ok"
 		}
-		checks[name] = "ok"
+		cancel()
+		rd.at = time.Now()
 	}
-	writeJSON(w, status, "application/json", map[string]any{"ready": status == http.StatusOK, "checks": checks})
+	writeJSON(w, rd.status, "application/json", map[string]any{"ready": rd.status == http.StatusOK, "checks": rd.report})
 }
 
 type statusRecorder struct {

@@ -73,14 +73,22 @@ func expectUnavailable(t *testing.T, what string, status int, body []byte, withi
 	}
 }
 
-func readyStatus(t *testing.T, srv *signetServer) int {
+// readyStatus polls /readyz until it answers want (it caches its answer
+// for 2 s) or 6 s pass, and returns the last status.
+func readyStatus(t *testing.T, srv *signetServer, want int) int {
 	t.Helper()
-	resp, err := http.Get(srv.URL + "/readyz")
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(6 * time.Second)
+	for {
+		resp, err := http.Get(srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == want || time.Now().After(deadline) {
+			return resp.StatusCode
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // TestVaultOutagesAndRecovery seals and freezes a real Vault under a
@@ -121,14 +129,14 @@ func TestVaultOutagesAndRecovery(t *testing.T) {
 			t.Errorf("sealed: the message leaks Vault's address or paths: %s", body)
 		}
 	}
-	if st := readyStatus(t, srv); st != http.StatusServiceUnavailable {
+	if st := readyStatus(t, srv, http.StatusServiceUnavailable); st != http.StatusServiceUnavailable {
 		t.Errorf("/readyz while sealed: %d, want 503", st)
 	}
 	if err := s.vault.Unseal(ctx); err != nil {
 		t.Fatal(err)
 	}
 	mustSign("after unseal")
-	if st := readyStatus(t, srv); st != http.StatusOK {
+	if st := readyStatus(t, srv, http.StatusOK); st != http.StatusOK {
 		t.Errorf("/readyz after unseal: %d, want 200", st)
 	}
 
