@@ -204,14 +204,14 @@ func (a *Authenticator) verifier(ctx context.Context, iss string, conf Issuer) (
 	}
 	client, err := clientFor(a.opts.HTTPClient, conf)
 	if err != nil {
-		return nil, problem.Unavailable("identity token issuer %q: %v", iss, err)
+		return nil, unavailable(iss, err)
 	}
 	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, client), a.opts.DiscoveryTimeout)
 	defer cancel()
 	provider, err := oidc.NewProvider(dctx, iss)
 	if err != nil {
 		a.opts.Log.Warn("oidc discovery failed", "issuer", iss, "error", err)
-		return nil, problem.Unavailable("cannot reach identity token issuer %q for discovery: %v", iss, err)
+		return nil, unavailable(iss, err)
 	}
 	var meta struct {
 		Algs    []string `json:"id_token_signing_alg_values_supported"`
@@ -220,10 +220,10 @@ func (a *Authenticator) verifier(ctx context.Context, iss string, conf Issuer) (
 	_ = provider.Claims(&meta)
 	algs := allowedAlgs(meta.Algs)
 	if len(algs) == 0 {
-		return nil, problem.Unavailable("identity token issuer %q advertises no asymmetric signing algorithm", iss)
+		return nil, unavailable(iss, fmt.Errorf("the issuer advertises no asymmetric signing algorithm (%q)", meta.Algs))
 	}
 	if u, err := url.Parse(meta.JWKSURI); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, problem.Unavailable("identity token issuer %q advertises no usable jwks_uri (%q)", iss, meta.JWKSURI)
+		return nil, unavailable(iss, fmt.Errorf("the discovery document advertises no usable jwks_uri (%q)", meta.JWKSURI))
 	}
 	keys := &keySet{
 		issuer: iss, url: meta.JWKSURI, client: client, timeout: a.opts.JWKSTimeout,
@@ -241,6 +241,12 @@ func (a *Authenticator) verifier(ctx context.Context, iss string, conf Issuer) (
 	a.mu.Unlock()
 	a.opts.Log.Info("oidc issuer discovered", "issuer", iss, "algorithms", algs, "jwks_uri", meta.JWKSURI)
 	return v, nil
+}
+
+// unavailable is the fixed answer to a client when an issuer cannot be
+// used; cause, which may quote the issuer's response, is logged, not shown.
+func unavailable(iss string, cause error) error {
+	return problem.Unavailable("identity token issuer %q is unavailable; try again later", iss).WithCause(cause)
 }
 
 // allowedAlgs keeps the advertised algorithms that are asymmetric; an

@@ -116,7 +116,7 @@ func (k *keySet) refresh(ctx context.Context) ([]jose.JSONWebKey, error) {
 		keys = k.keys
 		k.mu.Unlock()
 		if err != nil {
-			return nil, problem.Unavailable("cannot fetch the keys of identity token issuer %q: %v", k.issuer, err)
+			return nil, keysUnavailable(k.issuer, err)
 		}
 		return keys, nil
 	}
@@ -129,9 +129,16 @@ func (k *keySet) refresh(ctx context.Context) ([]jose.JSONWebKey, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.lastErr != nil {
-		return nil, problem.Unavailable("cannot fetch the keys of identity token issuer %q: %v", k.issuer, k.lastErr)
+		return nil, keysUnavailable(k.issuer, k.lastErr)
 	}
 	return k.keys, nil
+}
+
+// keysUnavailable is the fixed answer to a client when an issuer's keys
+// cannot be fetched; cause, which may quote the issuer's response, is
+// logged, not shown.
+func keysUnavailable(iss string, cause error) error {
+	return problem.Unavailable("cannot fetch the keys of identity token issuer %q; try again later", iss).WithCause(cause)
 }
 
 // fetch GETs the JWKS within the timeout and the size limit.

@@ -163,7 +163,7 @@ func TestIssuerTimeouts(t *testing.T) {
 		name, kid, want string
 		prepare         func()
 	}{
-		{"slow discovery", "", "for discovery", func() { iss.slow.Store(true) }},
+		{"slow discovery", "", "is unavailable; try again later", func() { iss.slow.Store(true) }},
 		{"discovery back", "", "", func() { iss.slow.Store(false) }},
 		{"slow JWKS", "new-key", "cannot fetch the keys", func() { iss.slow.Store(true); clock.Advance(2 * time.Second) }},
 	} {

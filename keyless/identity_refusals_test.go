@@ -2,6 +2,7 @@ package keyless_test
 
 import (
 	"crypto/elliptic"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -109,7 +110,8 @@ func TestMetaIssuerDiscoveryFetchesOnlyFullMatches(t *testing.T) {
 
 func TestIssuerCACert(t *testing.T) {
 	farm := harness.StartIssuerFarm(t, issGHES)
-	env := harness.Start(t, harness.Options{Configure: func(cfg *config.Config) {
+	logs := &lockedBuffer{}
+	env := harness.Start(t, harness.Options{Log: slog.New(slog.NewJSONHandler(logs, nil)), Configure: func(cfg *config.Config) {
 		cfg.Identity = identity.Config{OIDCIssuers: map[string]identity.Issuer{
 			issGHES: {ClientID: "sigstore", Type: identity.TypeGitHubWorkflow},
 		}}
@@ -117,8 +119,13 @@ func TestIssuerCACert(t *testing.T) {
 	}})
 	c := oidcmock.GitHubClaims("acme/widgets")
 	status, msg := certStatus(t, env, mintFrom(t, farm, issGHES, c, oidcmock.MintOptions{}), c["sub"].(string))
-	if status != http.StatusServiceUnavailable || !strings.Contains(msg, "certificate signed by unknown authority") {
-		t.Errorf("internal issuer without ca-cert: status %d %q, want 503 naming the TLS failure", status, msg)
+	if status != http.StatusServiceUnavailable || msg != `identity token issuer "`+issGHES+`" is unavailable; try again later` {
+		t.Errorf("internal issuer without ca-cert: status %d %q, want 503 with the fixed message", status, msg)
+	}
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	if !strings.Contains(logs.b.String(), "certificate signed by unknown authority") {
+		t.Errorf("the TLS failure is not logged:\n%s", logs.b.String())
 	}
 }
 
