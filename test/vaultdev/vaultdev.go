@@ -29,7 +29,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -371,22 +370,6 @@ func checkStatus(op string, resp *http.Response) error {
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	return fmt.Errorf("vaultdev: %s: HTTP %d: %s", op, resp.StatusCode, strings.TrimSpace(string(b)))
-}
-
-// Freeze stops the server process with SIGSTOP: it keeps its sockets open
-// but answers nothing until Thaw, like a hung server.
-func (s *Server) Freeze() error { return s.signal(syscall.SIGSTOP) }
-
-// Thaw resumes a frozen server with SIGCONT.
-func (s *Server) Thaw() error { return s.signal(syscall.SIGCONT) }
-
-func (s *Server) signal(sig syscall.Signal) error {
-	select {
-	case <-s.exited:
-		return errors.New("vaultdev: server has exited")
-	default:
-	}
-	return s.cmd.Process.Signal(sig)
 }
 
 // Stop kills the server (also when frozen) and waits for it to exit. It is
