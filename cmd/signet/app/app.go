@@ -7,13 +7,11 @@ package app
 import (
 	"context"
 	"crypto/x509"
-	"encoding/asn1"
 	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -144,7 +142,7 @@ func (a *App) loadSigners(ctx context.Context, cfg *config.Config, log *slog.Log
 	if k.issuer, err = ca.NewIssuer(k.caKey, cfg.CertificateLifetime, nil); err != nil {
 		return nil, err
 	}
-	policy, err := parseOID(cfg.TSA.PolicyOID)
+	policy, err := config.ParseOID(cfg.TSA.PolicyOID)
 	if err != nil {
 		return nil, fmt.Errorf("app: tsa.policy-oid: %w", err)
 	}
@@ -285,21 +283,6 @@ func challengeClaim(iss identity.Issuer) string {
 		return "email"
 	}
 	return "sub"
-}
-
-func parseOID(s string) (asn1.ObjectIdentifier, error) {
-	var oid asn1.ObjectIdentifier
-	for _, part := range strings.Split(s, ".") {
-		n, err := strconv.Atoi(part)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%q is not a dotted OID", s)
-		}
-		oid = append(oid, n)
-	}
-	if len(oid) < 2 {
-		return nil, fmt.Errorf("%q is not a dotted OID", s)
-	}
-	return oid, nil
 }
 
 // devRoutes mounts the dev issuer under DevIssuerPath.
