@@ -12,11 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"regexp"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -34,8 +31,8 @@ const (
 // Options tunes an Authenticator; the zero value works.
 type Options struct {
 	// HTTPClient fetches discovery documents and JWKS; nil means a default
-	// client. Either way redirects to another host are refused and
-	// responses are bounded in size.
+	// client. Either way redirects to another host are refused and responses are bounded in size; an issuer with a
+	// ca-cert gets a copy that trusts it, made once by NewAuthenticator.
 	HTTPClient *http.Client
 	// Clock is the time source; nil means time.Now.
 	Clock func() time.Time
@@ -53,39 +50,55 @@ type Options struct {
 	Log *slog.Logger
 }
 
-// maxCachedVerifiers bounds the verifiers kept for meta-issuers.
-const maxCachedVerifiers = 256
-
 // Authenticator verifies identity tokens from the issuers of one Config.
 // It is safe for concurrent use.
 type Authenticator struct {
-	cfg   Config
-	opts  Options
-	metas []metaIssuer
+	cfg       Config
+	opts      Options
+	exact     map[string]*issuerEntry
+	metas     []metaIssuer
+	verifiers *verifierCache
+}
 
-	mu        sync.Mutex
-	verifiers map[string]*oidc.IDTokenVerifier
+// issuerEntry is one configured issuer (an oidc-issuers URL or a
+// meta-issuers pattern) and the HTTP client that reaches it.
+type issuerEntry struct {
+	conf   Issuer
+	client *http.Client
+	meta   bool
 }
 
 type metaIssuer struct {
-	re   *regexp.Regexp
-	conf Issuer
+	re    *regexp.Regexp
+	entry *issuerEntry
 }
 
-// NewAuthenticator validates cfg and returns an Authenticator over it.
-// Discovery happens lazily, on each issuer's first token.
+// NewAuthenticator validates cfg and returns an Authenticator over it,
+// with each issuer's HTTP client built (its ca-cert trusted). Discovery
+// happens lazily, on each issuer's first token.
 func NewAuthenticator(cfg Config, opts Options) (*Authenticator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	a := &Authenticator{cfg: cfg, opts: opts, verifiers: map[string]*oidc.IDTokenVerifier{}}
+	a := &Authenticator{cfg: cfg, opts: opts, exact: map[string]*issuerEntry{}, verifiers: newVerifierCache(opts.Clock)}
+	for _, key := range sortedKeys(cfg.OIDCIssuers) {
+		client, err := clientFor(opts.HTTPClient, cfg.OIDCIssuers[key])
+		if err != nil {
+			return nil, fmt.Errorf("identity: oidc-issuers[%q]: %w", key, err)
+		}
+		a.exact[key] = &issuerEntry{conf: cfg.OIDCIssuers[key], client: client}
+	}
 	for _, pattern := range sortedKeys(cfg.MetaIssuers) {
 		re, err := MetaRegex(pattern)
 		if err != nil {
 			return nil, fmt.Errorf("identity: meta-issuers[%q]: %w", pattern, err)
 		}
-		a.metas = append(a.metas, metaIssuer{re: re, conf: cfg.MetaIssuers[pattern]})
+		client, err := clientFor(opts.HTTPClient, cfg.MetaIssuers[pattern])
+		if err != nil {
+			return nil, fmt.Errorf("identity: meta-issuers[%q]: %w", pattern, err)
+		}
+		a.metas = append(a.metas, metaIssuer{re: re, entry: &issuerEntry{conf: cfg.MetaIssuers[pattern], client: client, meta: true}})
 	}
 	return a, nil
 }
@@ -121,11 +134,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 	if err != nil {
 		return nil, err
 	}
-	conf, ok := a.lookup(iss)
+	ent, ok := a.lookup(iss)
 	if !ok {
 		return nil, problem.Unauthorized("identity token issuer %q is not trusted by this server", iss)
 	}
-	v, err := a.verifier(ctx, iss, conf)
+	v, err := a.verifiers.get(ctx, iss, ent.meta, func() (*oidc.IDTokenVerifier, error) { return a.discover(ctx, iss, ent) })
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +159,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 		}
 		return nil, problem.Unauthorized("identity token rejected: %v", err)
 	}
+	if ent.meta {
+		a.verifiers.confirm(iss, v)
+	}
 	var rawClaims json.RawMessage
 	if err := tok.Claims(&rawClaims); err != nil {
 		return nil, problem.Unauthorized("identity token claims: %v", err)
@@ -157,7 +173,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 	if err := a.checkTimes(tok.IssuedAt, rawClaims); err != nil {
 		return nil, err
 	}
-	return principalFor(a.cfg, conf, verified{issuer: tok.Issuer, subject: tok.Subject, claims: claims, raw: values})
+	return principalFor(a.cfg, ent.conf, verified{issuer: tok.Issuer, subject: tok.Subject, claims: claims, raw: values})
 }
 
 // checkTimes enforces the small skew on nbf and iat that go-oidc leaves
@@ -179,87 +195,17 @@ func (a *Authenticator) checkTimes(iat time.Time, raw json.RawMessage) error {
 	return nil
 }
 
-// lookup finds the configuration of an issuer: an exact oidc-issuers entry,
+// lookup finds the configured issuer of iss: an exact oidc-issuers entry,
 // else the first meta-issuer pattern that matches it whole. Nothing is
 // fetched for an issuer no entry matches.
-func (a *Authenticator) lookup(iss string) (Issuer, bool) {
-	if conf, ok := a.cfg.OIDCIssuers[iss]; ok {
-		return conf, true
+func (a *Authenticator) lookup(iss string) (*issuerEntry, bool) {
+	if ent, ok := a.exact[iss]; ok {
+		return ent, true
 	}
 	for _, m := range a.metas {
 		if m.re.MatchString(iss) {
-			return m.conf, true
+			return m.entry, true
 		}
 	}
-	return Issuer{}, false
-}
-
-// verifier returns the cached verifier of iss, discovering it on first use.
-func (a *Authenticator) verifier(ctx context.Context, iss string, conf Issuer) (*oidc.IDTokenVerifier, error) {
-	a.mu.Lock()
-	v, ok := a.verifiers[iss]
-	a.mu.Unlock()
-	if ok {
-		return v, nil
-	}
-	client, err := clientFor(a.opts.HTTPClient, conf)
-	if err != nil {
-		return nil, unavailable(iss, err)
-	}
-	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, client), a.opts.DiscoveryTimeout)
-	defer cancel()
-	provider, err := oidc.NewProvider(dctx, iss)
-	if err != nil {
-		a.opts.Log.Warn("oidc discovery failed", "issuer", iss, "error", err)
-		return nil, unavailable(iss, err)
-	}
-	var meta struct {
-		Algs    []string `json:"id_token_signing_alg_values_supported"`
-		JWKSURI string   `json:"jwks_uri"`
-	}
-	_ = provider.Claims(&meta)
-	algs := allowedAlgs(meta.Algs)
-	if len(algs) == 0 {
-		return nil, unavailable(iss, fmt.Errorf("the issuer advertises no asymmetric signing algorithm (%q)", meta.Algs))
-	}
-	if u, err := url.Parse(meta.JWKSURI); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, unavailable(iss, fmt.Errorf("the discovery document advertises no usable jwks_uri (%q)", meta.JWKSURI))
-	}
-	keys := &keySet{
-		issuer: iss, url: meta.JWKSURI, client: client, timeout: a.opts.JWKSTimeout,
-		minInterval: a.opts.JWKSRefetchInterval, clock: a.opts.Clock, log: a.opts.Log,
-	}
-	v = oidc.NewVerifier(iss, keys, &oidc.Config{
-		ClientID:             conf.ClientID,
-		SupportedSigningAlgs: algs,
-		Now:                  func() time.Time { return a.opts.Clock().Add(-a.opts.Skew) },
-	})
-	a.mu.Lock()
-	if len(a.verifiers) < maxCachedVerifiers {
-		a.verifiers[iss] = v
-	}
-	a.mu.Unlock()
-	a.opts.Log.Info("oidc issuer discovered", "issuer", iss, "algorithms", algs, "jwks_uri", meta.JWKSURI)
-	return v, nil
-}
-
-// unavailable is the fixed answer to a client when an issuer cannot be
-// used; cause, which may quote the issuer's response, is logged, not shown.
-func unavailable(iss string, cause error) error {
-	return problem.Unavailable("identity token issuer %q is unavailable; try again later", iss).WithCause(cause)
-}
-
-// allowedAlgs keeps the advertised algorithms that are asymmetric; an
-// issuer that advertises nothing gets RS256, the OIDC default.
-func allowedAlgs(advertised []string) []string {
-	if len(advertised) == 0 {
-		return []string{string(oidc.RS256)}
-	}
-	var out []string
-	for _, alg := range advertised {
-		if slices.ContainsFunc(asymmetricAlgs, func(a2 joseAlg) bool { return string(a2) == alg }) {
-			out = append(out, alg)
-		}
-	}
-	return out
+	return nil, false
 }

@@ -162,3 +162,116 @@ func TestUpstreamDetailNeverReachesTheClient(t *testing.T) {
 		})
 	}
 }
+
+func TestMetaIssuerVerifierIsCachedOnlyAfterAVerifiedToken(t *testing.T) {
+	clock := &fakeClock{now: time.Now()}
+	h := startIssuerHost(t, clock, "/exact", "/acme")
+	a := h.authenticator(t, nil)
+	ctx := context.Background()
+	for i, step := range []struct {
+		prefix      string
+		forged      bool
+		discoveries int // after the step
+	}{
+		{"/acme", true, 1},   // discovered, signature refused: not kept
+		{"/acme", true, 2},   // so discovered again
+		{"/acme", false, 3},  // discovered, verified: kept
+		{"/acme", false, 3},  // from the cache
+		{"/acme", true, 3},   // a forged token uses the cached verifier
+		{"/exact", true, 1},  // an oidc-issuers entry is kept on discovery
+		{"/exact", false, 1}, // from the cache
+	} {
+		_, err := a.Authenticate(ctx, h.token(t, step.prefix, step.forged))
+		if step.forged != (err != nil) {
+			t.Fatalf("step %d (%s, forged %v): error %v", i, step.prefix, step.forged, err)
+		}
+		if got := h.discoveries(step.prefix); got != step.discoveries {
+			t.Fatalf("step %d (%s, forged %v): %d discoveries, want %d", i, step.prefix, step.forged, got, step.discoveries)
+		}
+	}
+}
+
+func TestFailedDiscoveryIsRememberedBriefly(t *testing.T) {
+	clock := &fakeClock{now: time.Now()}
+	h := startIssuerHost(t, clock, "/exact", "/acme")
+	a := h.authenticator(t, nil)
+	ctx := context.Background()
+	h.setFault(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusBadGateway) })
+	for _, prefix := range []string{"/exact", "/acme"} {
+		for i, step := range []struct {
+			advance     time.Duration
+			up          bool // the issuer is back from this step on
+			unavailable bool
+			discoveries int
+		}{
+			{0, false, true, 1},
+			{discoveryRetryAfter - time.Second, false, true, 1}, // remembered: no fetch
+			{2 * time.Second, false, true, 2},                   // retried once the delay is over
+			{0, true, true, 2},                                  // back, but the failure is remembered
+			{discoveryRetryAfter, true, false, 3},
+		} {
+			clock.Advance(step.advance)
+			if step.up {
+				h.setFault(nil)
+			}
+			_, err := a.Authenticate(ctx, h.token(t, prefix, false))
+			if step.unavailable != (problem.StatusOf(err) == http.StatusServiceUnavailable) || !step.unavailable && err != nil {
+				t.Fatalf("%s step %d: error %v", prefix, i, err)
+			}
+			if got := h.discoveries(prefix); got != step.discoveries {
+				t.Fatalf("%s step %d: %d discoveries, want %d", prefix, i, got, step.discoveries)
+			}
+		}
+		h.setFault(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusBadGateway) })
+	}
+}
+
+func TestConcurrentDiscoveriesAreMerged(t *testing.T) {
+	for _, prefix := range []string{"/exact", "/acme"} {
+		t.Run(prefix, func(t *testing.T) {
+			clock := &fakeClock{now: time.Now()}
+			h := startIssuerHost(t, clock, prefix)
+			h.delay.Store(int64(300 * time.Millisecond))
+			a := h.authenticator(t, nil)
+			var wg sync.WaitGroup
+			errs := make(chan error, 10)
+			for range 10 {
+				tok := h.token(t, prefix, false)
+				wg.Go(func() {
+					_, err := a.Authenticate(context.Background(), tok)
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			if got := h.discoveries(prefix); got != 1 {
+				t.Errorf("%d concurrent first tokens made %d discoveries, want 1", 10, got)
+			}
+		})
+	}
+}
+
+func TestVerifierCacheIsBounded(t *testing.T) {
+	clock := &fakeClock{now: time.Now()}
+	c := newVerifierCache(clock.Now)
+	for i := range maxCachedVerifiers + 10 {
+		c.confirm(fmt.Sprintf("https://ci.example.com/org/%d", i), nil)
+	}
+	for i := range maxFailedDiscoveries + 10 {
+		c.rememberFailure(fmt.Sprintf("https://ci.example.com/org/%d", i), errors.New("down"))
+		if i == maxFailedDiscoveries/2 {
+			clock.Advance(time.Second) // the later ones expire last
+		}
+	}
+	if len(c.meta) != maxCachedVerifiers || len(c.failed) != maxFailedDiscoveries {
+		t.Errorf("cache holds %d verifiers and %d failures, want %d and %d", len(c.meta), len(c.failed), maxCachedVerifiers, maxFailedDiscoveries)
+	}
+	if _, ok := c.failed[fmt.Sprintf("https://ci.example.com/org/%d", maxFailedDiscoveries+9)]; !ok {
+		t.Error("the newest failure was not remembered")
+	}
+}

@@ -164,7 +164,7 @@ func TestIssuerTimeouts(t *testing.T) {
 		prepare         func()
 	}{
 		{"slow discovery", "", "is unavailable; try again later", func() { iss.slow.Store(true) }},
-		{"discovery back", "", "", func() { iss.slow.Store(false) }},
+		{"discovery back", "", "", func() { iss.slow.Store(false); clock.Advance(discoveryRetryAfter) }},
 		{"slow JWKS", "new-key", "cannot fetch the keys", func() { iss.slow.Store(true); clock.Advance(2 * time.Second) }},
 	} {
 		step.prepare()
