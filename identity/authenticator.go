@@ -31,7 +31,8 @@ const (
 // Options tunes an Authenticator; the zero value works.
 type Options struct {
 	// HTTPClient fetches discovery documents and JWKS; nil means a default
-	// client. Either way redirects to another host are refused and responses are bounded in size; an issuer with a
+	// client. Either way redirects to another host or from https to http
+	// are refused and responses are bounded in size; an issuer with a
 	// ca-cert gets a copy that trusts it, made once by NewAuthenticator.
 	HTTPClient *http.Client
 	// Clock is the time source; nil means time.Now.

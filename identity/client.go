@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 )
 
 // maxIssuerResponse bounds any response of an issuer (discovery, JWKS).
 const maxIssuerResponse = 1 << 20
 
 // hardenClient returns a copy of base (or a new client) that refuses
-// redirects to another host and bounds response bodies.
+// redirects to another host or from https to http, and bounds response
+// bodies.
 func hardenClient(base *http.Client) *http.Client {
 	c := &http.Client{}
 	if base != nil {
@@ -26,6 +28,9 @@ func hardenClient(base *http.Client) *http.Client {
 		if req.URL.Host != via[0].URL.Host {
 			return fmt.Errorf("redirect to another host %q refused", req.URL.Host)
 		}
+		if req.URL.Scheme != "https" && slices.ContainsFunc(via, func(r *http.Request) bool { return r.URL.Scheme == "https" }) {
+			return fmt.Errorf("redirect from https to %s refused", req.URL.Redacted())
+		}
 		return nil
 	}
 	if _, ok := c.Transport.(boundedTransport); !ok {
@@ -36,7 +41,7 @@ func hardenClient(base *http.Client) *http.Client {
 
 // clientFor returns the HTTP client of an issuer: the shared one, or for an
 // issuer with a ca-cert, a copy whose TLS trusts the system roots and that
-// CA (as Fulcio does).
+// CA (as Fulcio does). NewAuthenticator builds each issuer's client once.
 func clientFor(base *http.Client, conf Issuer) (*http.Client, error) {
 	if conf.CACert == "" {
 		return base, nil

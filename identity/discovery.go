@@ -192,11 +192,16 @@ func (a *Authenticator) discover(ctx context.Context, iss string, ent *issuerEnt
 	return v, nil
 }
 
-// checkJWKSURI accepts an absolute http(s) jwks_uri.
+// checkJWKSURI accepts an absolute http(s) jwks_uri, and only an https one
+// for an https issuer: keys fetched in clear text would let anyone on the
+// path forge tokens of an issuer reached over TLS.
 func checkJWKSURI(iss, jwks string) error {
 	u, err := url.Parse(jwks)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return fmt.Errorf("the discovery document advertises no usable jwks_uri (%q)", jwks)
+	}
+	if is, err := url.Parse(iss); err == nil && is.Scheme == "https" && u.Scheme != "https" {
+		return fmt.Errorf("the discovery document of an https issuer advertises a jwks_uri that is not https (%q)", jwks)
 	}
 	return nil
 }
