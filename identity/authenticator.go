@@ -75,8 +75,9 @@ type metaIssuer struct {
 }
 
 // NewAuthenticator validates cfg and returns an Authenticator over it,
-// with each issuer's HTTP client built (its ca-cert trusted). Discovery
-// happens lazily, on each issuer's first token.
+// with each issuer's HTTP client built (its ca-cert trusted). It logs a
+// warning for each GitHubBaseWarnings finding. Discovery happens lazily, on
+// each issuer's first token.
 func NewAuthenticator(cfg Config, opts Options) (*Authenticator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -100,6 +101,9 @@ func NewAuthenticator(cfg Config, opts Options) (*Authenticator, error) {
 			return nil, fmt.Errorf("identity: meta-issuers[%q]: %w", pattern, err)
 		}
 		a.metas = append(a.metas, metaIssuer{re: re, entry: &issuerEntry{conf: cfg.MetaIssuers[pattern], client: client, meta: true}})
+	}
+	for _, w := range GitHubBaseWarnings(cfg) {
+		opts.Log.Warn(w.String(), "issuer", w.Issuer, "base_url", w.BaseURL)
 	}
 	return a, nil
 }

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 )
@@ -69,4 +70,61 @@ func gheTenant(host string) string {
 		return ""
 	}
 	return sub
+}
+
+// GitHubBaseWarning is an issuer mapped through the github-workflow profile
+// whose URL has none of the GitHub forms of GitHubBaseURL: its SAN and URI
+// extensions name the profile's base URL (https://github.com when shipped),
+// not a host of its own. Useful for a test issuer; otherwise probably a
+// mistake, since such certificates claim github.com identities.
+type GitHubBaseWarning struct {
+	// Issuer is the oidc-issuers URL or meta-issuers pattern.
+	Issuer string
+	// Via says how the profile was chosen: "is type github-workflow" or
+	// "uses ci-provider github-workflow".
+	Via string
+	// BaseURL is the base its SANs will name.
+	BaseURL string
+}
+
+// String is the warning as signet logs and prints it.
+func (w GitHubBaseWarning) String() string {
+	return fmt.Sprintf("issuer %s %s but not a GitHub URL; its SANs will name %s", w.Issuer, w.Via, w.BaseURL)
+}
+
+// GitHubBaseWarnings lists the issuers of cfg (oidc-issuers, then
+// meta-issuers, each sorted) that are type github-workflow, or type
+// ci-provider with the shipped github-workflow profile, and whose URL is
+// not a GitHub one.
+func GitHubBaseWarnings(cfg Config) []GitHubBaseWarning {
+	var out []GitHubBaseWarning
+	check := func(key string, iss Issuer) {
+		via := "is type github-workflow"
+		switch {
+		case iss.Type == TypeGitHubWorkflow:
+		case iss.Type == TypeCIProvider && iss.CIProvider == ProfileGitHubWorkflow:
+			if _, custom := cfg.CIIssuerMetadata[ProfileGitHubWorkflow]; custom {
+				return // the operator chose the base URL
+			}
+			via = "uses ci-provider github-workflow"
+		default:
+			return
+		}
+		if _, ok := GitHubBaseURL(strings.ReplaceAll(key, "*", "x")); ok {
+			return
+		}
+		md, _ := cfg.Profile(ProfileGitHubWorkflow)
+		base := md.DefaultTemplateValues["url"]
+		if base == "" {
+			base = "no base URL (the profile has no url default)"
+		}
+		out = append(out, GitHubBaseWarning{Issuer: key, Via: via, BaseURL: base})
+	}
+	for _, key := range sortedKeys(cfg.OIDCIssuers) {
+		check(key, cfg.OIDCIssuers[key])
+	}
+	for _, key := range sortedKeys(cfg.MetaIssuers) {
+		check(key, cfg.MetaIssuers[key])
+	}
+	return out
 }

@@ -67,6 +67,9 @@ empty come from the VAULT_* variables, as for serve.`,
 // printWarnings writes one "warning:" line per finding of a valid config
 // that is probably not what its operator meant.
 func printWarnings(w io.Writer, idcfg identity.Config, policy *identity.Policy) {
+	for _, gw := range identity.GitHubBaseWarnings(idcfg) {
+		fmt.Fprintf(w, "warning: %s\n", gw)
+	}
 	if uncovered := policy.Uncovered(idcfg); len(uncovered) > 0 {
 		fmt.Fprintf(w, "warning: no policy rule covers the trusted issuers %s: their tokens are denied (%s); add rules for them or a default rule\n",
 			strings.Join(uncovered, ", "), identity.NoRuleForIssuer)

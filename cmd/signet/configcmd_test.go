@@ -182,3 +182,15 @@ func TestConfigValidateReadsVaultFromTheEnvironment(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigValidateWarnsOfGitHubTypesElsewhere(t *testing.T) {
+	id := validIdentity + "  https://ci-*.example.com:\n    client-id: sigstore\n    type: github-workflow\n"
+	out, err := runConfigValidate(t, "", id)
+	if err != nil {
+		t.Fatalf("valid config refused: %v\n%s", err, out)
+	}
+	want := "warning: issuer https://ci-*.example.com is type github-workflow but not a GitHub URL; its SANs will name https://github.com\n"
+	if !strings.Contains(out, want) || strings.Count(out, "warning:") != 1 {
+		t.Errorf("output lacks exactly the warning %q:\n%s", want, out)
+	}
+}
