@@ -152,20 +152,28 @@ func (c *Client) loginWith(ctx context.Context, m api.AuthMethod) (*api.Secret, 
 func (c *Client) canRelogin() bool { return c.cfg.Auth.Method != AuthToken }
 
 // reloginInterval is the least time between two logins forced by a
-// refusal, so that a policy that lacks a path does not become a flood of
-// logins (and of Vault tokens).
+// refusal while the token still works, so that a policy that lacks a path
+// does not become a flood of logins (and of Vault tokens).
 const reloginInterval = 10 * time.Second
 
-// relogin logs in again after Vault refused the token, unless a login
-// happened within reloginInterval (concurrent refusals share one login).
-func (c *Client) relogin(ctx context.Context) error {
+// relogin logs in again after Vault refused failedToken. Concurrent
+// refusals share one login: when the token has already been replaced it
+// does nothing. After a recent login it first asks Vault whether the token
+// still works, and logs in only if it does not (an expired token), never
+// for a refusal the token's policy causes.
+func (c *Client) relogin(ctx context.Context, failedToken string) error {
 	if !c.canRelogin() {
 		return nil
 	}
 	c.loginMu.Lock()
 	defer c.loginMu.Unlock()
-	if time.Since(c.lastLogin) < reloginInterval {
+	if c.api.Token() != failedToken {
 		return nil
+	}
+	if time.Since(c.lastLogin) < reloginInterval {
+		if _, err := c.api.Auth().Token().LookupSelfWithContext(ctx); err == nil {
+			return nil
+		}
 	}
 	_, err := c.loginLocked(ctx)
 	return err

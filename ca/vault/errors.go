@@ -29,6 +29,8 @@ func classify(ctx context.Context, op string, err error, cfg Config) error {
 		switch {
 		case re.StatusCode == http.StatusServiceUnavailable && strings.Contains(strings.ToLower(msg), "sealed"):
 			return problem.Unavailable("vault is sealed: try again once it is unsealed").WithCause(cause)
+		case re.StatusCode == http.StatusForbidden && strings.HasPrefix(op, "log in"):
+			return problem.Unavailable("vault refused signet's login (%s)", strings.TrimPrefix(op, "log in with ")).WithCause(cause)
 		case re.StatusCode == http.StatusForbidden:
 			return problem.Unavailable("vault denied signet permission (token expired or policy too narrow)").WithCause(cause)
 		case strings.Contains(msg, "not found"):

@@ -20,8 +20,9 @@ import (
 func (c *Client) write(ctx context.Context, op, path string, data map[string]any) (*api.Secret, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
+	token := c.api.Token()
 	s, err := c.api.Logical().WriteWithContext(ctx, path, data)
-	if err != nil && isPermissionDenied(err) && c.canRelogin() && c.relogin(ctx) == nil {
+	if err != nil && isPermissionDenied(err) && c.canRelogin() && c.relogin(ctx, token) == nil {
 		s, err = c.api.Logical().WriteWithContext(ctx, path, data)
 	}
 	if err != nil {
@@ -34,8 +35,9 @@ func (c *Client) write(ctx context.Context, op, path string, data map[string]any
 func (c *Client) read(ctx context.Context, op, path string) (*api.Secret, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
+	token := c.api.Token()
 	s, err := c.api.Logical().ReadWithContext(ctx, path)
-	if err != nil && isPermissionDenied(err) && c.canRelogin() && c.relogin(ctx) == nil {
+	if err != nil && isPermissionDenied(err) && c.canRelogin() && c.relogin(ctx, token) == nil {
 		s, err = c.api.Logical().ReadWithContext(ctx, path)
 	}
 	if err != nil {
