@@ -21,7 +21,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCommand(), signCommand(), attestCommand(), verifyCommand(), caCommand())
-	root.AddCommand(configCommand())
+	root.AddCommand(configCommand(), loadCommand())
 	if err := root.Execute(); err != nil {
 		msg := err.Error()
 		var pe *problem.Error
