@@ -2,6 +2,8 @@ package vault
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -37,6 +39,8 @@ func classify(ctx context.Context, op string, err error, cfg Config) error {
 			return problem.Unavailable("vault does not have the signing key").WithCause(cause)
 		}
 		return problem.Unavailable("vault answered %d", re.StatusCode).WithCause(cause)
+	case isTLSError(err):
+		return problem.Unavailable("TLS to vault failed: check vault.ca-cert and, if vault asks for one, client-cert and client-key").WithCause(cause)
 	case errors.As(err, &ne):
 		return problem.Unavailable("vault is unreachable: try again shortly").WithCause(cause)
 	}
@@ -57,4 +61,18 @@ func oneLine(msg string) string {
 		msg = msg[i+len("occurred: * "):]
 	}
 	return strings.ReplaceAll(msg, " * ", "; ")
+}
+
+// isTLSError reports a failed TLS handshake: an untrusted server
+// certificate, or a client certificate Vault refused or wanted.
+func isTLSError(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var alert tls.AlertError
+	if errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &alert) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "remote error: tls:") || strings.Contains(msg, "tls: ")
 }
