@@ -30,6 +30,9 @@ const (
 type Config struct {
 	// Listen is the address to serve on; default 127.0.0.1:8080.
 	Listen string `yaml:"listen"`
+	// AdminListen, when set, is a separate address for /readyz and
+	// /metrics, which then leave the public listener.
+	AdminListen string `yaml:"admin-listen,omitempty"`
 	// PublicURL is the URL clients reach signet at; default http://<listen>.
 	PublicURL string `yaml:"public-url,omitempty"`
 	// Organization is the O of generated certificates; default "signet".
@@ -171,6 +174,11 @@ func (c *Config) Validate() error {
 	host, _, err := net.SplitHostPort(c.Listen)
 	if err != nil {
 		return fmt.Errorf("config: listen %q: %w", c.Listen, err)
+	}
+	if c.AdminListen != "" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil || c.AdminListen == c.Listen {
+			return fmt.Errorf("config: admin-listen %q must be a host:port other than listen", c.AdminListen)
+		}
 	}
 	if err := c.validateDev(host); err != nil {
 		return err

@@ -37,10 +37,27 @@ type Server struct {
 	ReadyTimeout time.Duration
 	// RateLimit bounds each client's POST requests; zero disables it.
 	RateLimit RateLimit
+	// SeparateAdmin serves /readyz and /metrics only on AdminHandler, for
+	// an admin listener that the public cannot reach.
+	SeparateAdmin bool
+
+	once          sync.Once
+	public, admin http.Handler
 }
 
-// Handler returns the whole HTTP stack; tests mount it as is.
+// Handler returns the public HTTP stack; tests mount it as is.
 func (s *Server) Handler() http.Handler {
+	s.once.Do(s.build)
+	return s.public
+}
+
+// AdminHandler serves /healthz, /readyz and /metrics, for an admin listener.
+func (s *Server) AdminHandler() http.Handler {
+	s.once.Do(s.build)
+	return s.admin
+}
+
+func (s *Server) build() {
 	reg := s.Metrics
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -59,26 +76,36 @@ func (s *Server) Handler() http.Handler {
 	for _, routes := range s.Routes {
 		routes.Register(r)
 	}
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
-	}).Methods(http.MethodGet)
 	timeout := s.ReadyTimeout
 	if timeout == 0 {
 		timeout = 3 * time.Second
 	}
-	r.HandleFunc("/readyz", (&readiness{checks: s.Ready, timeout: timeout}).serve).Methods(http.MethodGet)
-	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		problem.Write(w, nil, req, &problem.Error{Status: http.StatusNotFound, Code: "not_found", Err: errNotFound})
-	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		problem.Write(w, nil, req, &problem.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Err: errMethod})
-	})
+	ready := &readiness{checks: s.Ready, timeout: timeout}
+	admin := mux.NewRouter()
+	for _, router := range []*mux.Router{r, admin} {
+		router.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
+		}).Methods(http.MethodGet)
+		if router == r && s.SeparateAdmin {
+			continue
+		}
+		router.HandleFunc("/readyz", ready.serve).Methods(http.MethodGet)
+		router.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	}
+	for _, router := range []*mux.Router{r, admin} {
+		router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			problem.Write(w, nil, req, &problem.Error{Status: http.StatusNotFound, Code: "not_found", Err: errNotFound})
+		})
+		router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			problem.Write(w, nil, req, &problem.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Err: errMethod})
+		})
+	}
+	s.admin = admin
 	r.Use(s.observe(requests, latency))
 	if s.RateLimit.PerSecond > 0 {
 		r.Use(newClientLimiter(s.RateLimit).middleware)
 	}
-	return r
+	s.public = r
 }
 
 // readiness runs the checks at most once per readyCacheTTL, so that

@@ -76,21 +76,28 @@ func serve(parent context.Context, cfg *config.Config) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	cfg.Listen = ln.Addr().String()
+	listeners := []net.Listener{ln}
+	var adminLn net.Listener
+	if cfg.AdminListen != "" {
+		if adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("admin listen: %w", err)
+		}
+		listeners = append(listeners, adminLn)
+	}
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
-		_ = ln.Close()
+		for _, l := range listeners {
+			_ = l.Close()
+		}
 		return err
 	}
 	defer a.Close()
-	srv := &http.Server{
-		Handler:           a.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+	servers := []*http.Server{newHTTPServer(a.Handler)}
+	if adminLn != nil {
+		servers = append(servers, newHTTPServer(a.AdminHandler))
 	}
-	log.Info("signet serving", "addr", cfg.Listen, "public_url", a.PublicURL,
+	log.Info("signet serving", "addr", cfg.Listen, "admin_addr", cfg.AdminListen, "public_url", a.PublicURL,
 		"ca_backend", cfg.CA.Type, "tsa_backend", cfg.TSA.Type, "dev", cfg.Dev)
 	if a.DevIssuer != nil {
 		log.Warn("DEV MODE: built-in test issuer is INSECURE, anyone can mint tokens; never use in production",
@@ -98,8 +105,10 @@ func serve(parent context.Context, cfg *config.Config) error {
 			"ACTIONS_ID_TOKEN_REQUEST_URL", a.DevIssuer.URL()+"/token?api-version=2.0",
 			"ACTIONS_ID_TOKEN_REQUEST_TOKEN", app.DevRequestToken)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -108,5 +117,21 @@ func serve(parent context.Context, cfg *config.Config) error {
 	log.Info("signet shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	var errs []error
+	for _, srv := range servers {
+		errs = append(errs, srv.Shutdown(shutdownCtx))
+	}
+	return errors.Join(errs...)
+}
+
+// newHTTPServer bounds every phase of a request, against slow clients.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
 }

@@ -66,6 +66,11 @@ func startSignet(t *testing.T, env []string, args ...string) *signetServer {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(s.URL + "/readyz")
+		if err == nil && resp.StatusCode == http.StatusNotFound {
+			// /readyz lives on the admin listener: the public one answers /healthz.
+			resp.Body.Close()
+			resp, err = http.Get(s.URL + "/healthz")
+		}
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

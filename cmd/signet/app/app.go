@@ -34,8 +34,11 @@ const DevIssuerPath = "/dev/oidc"
 
 // App is an assembled signet server.
 type App struct {
-	// Handler is the whole HTTP stack.
+	// Handler is the whole public HTTP stack.
 	Handler http.Handler
+	// AdminHandler serves /healthz, /readyz and /metrics; with
+	// admin-listen set, only it serves the last two.
+	AdminHandler http.Handler
 	// PublicURL is the URL clients reach the server at.
 	PublicURL string
 	// TrustedRoot is the trusted_root.json that verifies this server's bundles.
@@ -108,11 +111,11 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 	api := &keyless.API{Service: svc, TrustedRoot: a.TrustedRoot, SigningConfig: signingConfig,
 		Issuers: issuerInfo(idcfg), Log: log}
 	routes = append(routes, api, &tsa.API{Authority: keys.authority, Log: log})
-	srv := &keyless.Server{Routes: routes, Log: log, Metrics: reg, RateLimit: keyless.RateLimit(cfg.RateLimit), Ready: map[string]keyless.ReadinessCheck{
+	srv := &keyless.Server{Routes: routes, Log: log, Metrics: reg, RateLimit: keyless.RateLimit(cfg.RateLimit), SeparateAdmin: cfg.AdminListen != "", Ready: map[string]keyless.ReadinessCheck{
 		"ca":  readiness(keys.caKey.Signer),
 		"tsa": readiness(keys.tsaKey.Signer),
 	}}
-	a.Handler = srv.Handler()
+	a.Handler, a.AdminHandler = srv.Handler(), srv.AdminHandler()
 	return nil
 }
 
