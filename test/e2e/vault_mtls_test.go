@@ -123,7 +123,7 @@ func checkTLSRefusal(t *testing.T, what, stderr string, vs *mtlsVault, mark int6
 	if !strings.Contains(stderr, vs.mtlsAddr) {
 		t.Errorf("%s: the error does not name %s: %s", what, vs.mtlsAddr, stderr)
 	}
-	clientSigns := []string{"remote error: tls: ", "broken pipe", "connection reset by peer"}
+	clientSigns := []string{"remote error: tls: ", "broken pipe", "connection reset by peer", "client conn could not be established"}
 	if !slices.ContainsFunc(clientSigns, func(s string) bool { return strings.Contains(stderr, s) }) {
 		t.Errorf("%s: want a TLS refusal (one of %q), got: %s", what, clientSigns, stderr)
 	}
