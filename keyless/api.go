@@ -14,9 +14,13 @@ import (
 
 // IssuerInfo describes one trusted issuer in GET /api/v2/configuration.
 type IssuerInfo struct {
-	IssuerURL      string `json:"issuerUrl,omitempty"`
-	WildcardURL    string `json:"wildcardIssuerUrl,omitempty"`
-	Audience       string `json:"audience"`
+	// IssuerURL is an exact trusted issuer.
+	IssuerURL string `json:"issuerUrl,omitempty"`
+	// WildcardURL is a meta-issuer pattern.
+	WildcardURL string `json:"wildcardIssuerUrl,omitempty"`
+	// Audience is the aud tokens must carry.
+	Audience string `json:"audience"`
+	// ChallengeClaim is the claim the proof of possession signs.
 	ChallengeClaim string `json:"challengeClaim"`
 }
 

@@ -104,31 +104,7 @@ func TestPolicyThroughTheAPI(t *testing.T) {
 		{"email issuer, default rule denies", email, claims("2", "email", "eve@evil.example", "email_verified", true), "acme-staff"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			token, err := tc.issuer.Mint(tc.claims)
-			if err != nil {
-				t.Fatal(err)
-			}
-			challenge := tc.claims["sub"].(string)
-			if e, ok := tc.claims["email"].(string); ok {
-				challenge = e
-			}
-			before := issuedCount(t, env)
-			for _, resp := range policyRequests(t, env, token, challenge) {
-				if tc.deniedBy == "" {
-					if resp.Status != http.StatusOK && resp.Status != http.StatusCreated {
-						t.Errorf("status %d: %s", resp.Status, resp.Body)
-					}
-					continue
-				}
-				var pb problem.Body
-				resp.JSON(t, &pb)
-				if resp.Status != http.StatusForbidden || pb.Code != "denied" || !strings.Contains(pb.Message, `policy rule "`+tc.deniedBy+`"`) {
-					t.Errorf("status %d %s, want 403 naming rule %q", resp.Status, resp.Body, tc.deniedBy)
-				}
-			}
-			if after := issuedCount(t, env); tc.deniedBy != "" && after != before {
-				t.Errorf("certificates issued for a denied identity: before %q, after %q", before, after)
-			}
+			expectPolicy(t, env, tc.issuer, tc.claims, tc.deniedBy)
 		})
 	}
 	var denies, allows int
@@ -161,5 +137,37 @@ func policyRequests(t *testing.T, env *harness.Env, token, challenge string) []h
 			"signedEmailAddress": base64.StdEncoding.EncodeToString(proof),
 		}),
 		env.PostJSON(t, "/api/v1/sign", token, sign),
+	}
+}
+
+// expectPolicy mints claims from issuer, sends them through every flow and
+// checks the outcome: success when deniedBy is empty, else a 403 naming
+// that rule and no certificate issued.
+func expectPolicy(t *testing.T, env *harness.Env, issuer *oidcmock.Issuer, claims map[string]any, deniedBy string) {
+	t.Helper()
+	token, err := issuer.Mint(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	challenge := claims["sub"].(string)
+	if e, ok := claims["email"].(string); ok {
+		challenge = e
+	}
+	before := issuedCount(t, env)
+	for _, resp := range policyRequests(t, env, token, challenge) {
+		if deniedBy == "" {
+			if resp.Status != http.StatusOK && resp.Status != http.StatusCreated {
+				t.Errorf("status %d: %s", resp.Status, resp.Body)
+			}
+			continue
+		}
+		var pb problem.Body
+		resp.JSON(t, &pb)
+		if resp.Status != http.StatusForbidden || pb.Code != "denied" || !strings.Contains(pb.Message, `policy rule "`+deniedBy+`"`) {
+			t.Errorf("status %d %s, want 403 naming rule %q", resp.Status, resp.Body, deniedBy)
+		}
+	}
+	if after := issuedCount(t, env); deniedBy != "" && after != before {
+		t.Errorf("certificates issued for a denied identity: before %q, after %q", before, after)
 	}
 }

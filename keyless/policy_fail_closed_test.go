@@ -1,13 +1,10 @@
 package keyless_test
 
 import (
-	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/identity"
-	"github.com/signet-dev/signet/keyless/problem"
 	"github.com/signet-dev/signet/test/harness"
 	"github.com/signet-dev/signet/test/oidcmock"
 )
@@ -38,31 +35,7 @@ func TestPolicyFailsClosedThroughTheAPI(t *testing.T) {
 		{"issuer no rule covers", email, claims("1", "email", "dev@acme.example", "email_verified", true), identity.NoRuleForIssuer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			token, err := tc.issuer.Mint(tc.claims)
-			if err != nil {
-				t.Fatal(err)
-			}
-			challenge := tc.claims["sub"].(string)
-			if e, ok := tc.claims["email"].(string); ok {
-				challenge = e
-			}
-			before := issuedCount(t, env)
-			for _, resp := range policyRequests(t, env, token, challenge) {
-				if tc.deniedBy == "" {
-					if resp.Status != http.StatusOK && resp.Status != http.StatusCreated {
-						t.Errorf("status %d: %s", resp.Status, resp.Body)
-					}
-					continue
-				}
-				var pb problem.Body
-				resp.JSON(t, &pb)
-				if resp.Status != http.StatusForbidden || pb.Code != "denied" || !strings.Contains(pb.Message, `policy rule "`+tc.deniedBy+`"`) {
-					t.Errorf("status %d %s, want 403 naming rule %q", resp.Status, resp.Body, tc.deniedBy)
-				}
-			}
-			if after := issuedCount(t, env); tc.deniedBy != "" && after != before {
-				t.Errorf("certificates issued for a denied identity: before %q, after %q", before, after)
-			}
+			expectPolicy(t, env, tc.issuer, tc.claims, tc.deniedBy)
 		})
 	}
 }

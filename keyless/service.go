@@ -147,10 +147,14 @@ type MessageContent struct {
 
 // DSSEContent is a DSSE envelope with one signature.
 type DSSEContent struct {
+	// PayloadType is the envelope's payload type, e.g. application/vnd.in-toto+json.
 	PayloadType string
-	Payload     []byte
-	Signature   []byte
-	KeyID       string
+	// Payload is the signed payload (the statement).
+	Payload []byte
+	// Signature is the key's signature over the envelope's PAE.
+	Signature []byte
+	// KeyID is the signature's optional key hint.
+	KeyID string
 }
 
 // Sign runs the whole flow: authenticate, check the proof of possession,

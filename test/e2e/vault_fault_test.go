@@ -161,10 +161,7 @@ func TestVaultOutagesAndRecovery(t *testing.T) {
 // because signet renews and then logs in again.
 func TestVaultAppRoleTokenExpiry(t *testing.T) {
 	s := newVaultSetup(t)
-	policy := `path "transit/sign/*" { capabilities = ["update"] }
-path "transit/keys/*" { capabilities = ["read"] }
-path "secret/data/signet/*" { capabilities = ["read"] }
-path "secret/metadata/signet/*" { capabilities = ["read"] }`
+	policy := servePolicy
 	for _, step := range []struct {
 		path string
 		data map[string]any

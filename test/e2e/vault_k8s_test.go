@@ -182,10 +182,7 @@ func TestVaultKubernetesAuth(t *testing.T) {
 	k8s := startTokenReviewAPI(t, jwt)
 
 	s := newVaultSetup(t)
-	policy := `path "transit/sign/*" { capabilities = ["update"] }
-path "transit/keys/*" { capabilities = ["read"] }
-path "secret/data/signet/*" { capabilities = ["read"] }
-path "secret/metadata/signet/*" { capabilities = ["read"] }`
+	policy := servePolicy
 	for _, step := range []struct {
 		path string
 		data map[string]any

@@ -17,6 +17,14 @@ import (
 	"github.com/signet-dev/signet/test/vaultdev"
 )
 
+// servePolicy is the Vault policy signet needs to serve (README, "Keys in
+// Vault"): sign with the transit keys, read them, read the chains and
+// their version history.
+const servePolicy = `path "transit/sign/*" { capabilities = ["update"] }
+path "transit/keys/*" { capabilities = ["read"] }
+path "secret/data/signet/*" { capabilities = ["read"] }
+path "secret/metadata/signet/*" { capabilities = ["read"] }`
+
 // vaultSetup is a real Vault dev server bootstrapped by `signet ca init`.
 type vaultSetup struct {
 	vault      *vaultdev.Server
