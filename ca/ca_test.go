@@ -17,7 +17,8 @@ import (
 	"time"
 
 	"github.com/signet-dev/signet/ca"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 type uriSAN string
@@ -31,9 +32,10 @@ func (u uriSAN) Embed(c *x509.Certificate) error {
 	return nil
 }
 
-func memoryCA(t *testing.T) ca.KeyChain {
+// memoryCA is a memory CA made at now, the time its tests issue at.
+func memoryCA(t *testing.T, now time.Time) ca.KeyChain {
 	t.Helper()
-	kc, err := ca.NewMemoryCA(context.Background(), "Acme", time.Now())
+	kc, err := ca.NewMemoryCA(context.Background(), "Acme", now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,8 +43,8 @@ func memoryCA(t *testing.T) ca.KeyChain {
 }
 
 func TestIssue(t *testing.T) {
-	kc := memoryCA(t)
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	now := testclock.Now().UTC().Truncate(time.Second)
+	kc := memoryCA(t, now)
 	iss, err := ca.NewIssuer(kc, 10*time.Minute, func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +92,7 @@ func (f failingSigner) SignDigest(context.Context, []byte, crypto.SignerOpts) ([
 }
 
 func TestIssueBackendDownIsUnavailable(t *testing.T) {
-	kc := memoryCA(t)
+	kc := memoryCA(t, testclock.Now())
 	down, err := ca.NewIssuer(ca.KeyChain{Signer: failingSigner{kc.Signer}, Chain: kc.Chain}, 10*time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +105,7 @@ func TestIssueBackendDownIsUnavailable(t *testing.T) {
 }
 
 func TestKeyChainCheck(t *testing.T) {
-	a, b := memoryCA(t), memoryCA(t)
+	a, b := memoryCA(t, testclock.Now()), memoryCA(t, testclock.Now())
 	for _, tc := range []struct {
 		name string
 		kc   ca.KeyChain
@@ -128,7 +130,7 @@ func TestKeyChainCheck(t *testing.T) {
 }
 
 func TestLoadFile(t *testing.T) {
-	kc := memoryCA(t)
+	kc := memoryCA(t, testclock.Now())
 	dir := t.TempDir()
 	der, err := x509.MarshalPKCS8PrivateKey(kc.Signer.(ca.LocalSigner).Key)
 	if err != nil {
@@ -138,7 +140,7 @@ func TestLoadFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := memoryCA(t)
+	other := memoryCA(t, testclock.Now())
 	otherDER, _ := x509.MarshalPKCS8PrivateKey(other.Signer.(ca.LocalSigner).Key)
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)

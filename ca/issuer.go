@@ -11,7 +11,7 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 

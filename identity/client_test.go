@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/oidcmock"
 )
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/signet-dev/signet/test/testclock"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/oidcmock"
 )
 
@@ -131,7 +132,7 @@ func TestUpstreamDetailNeverReachesTheClient(t *testing.T) {
 		}, "unknown-kid", `cannot fetch the keys of identity token issuer "` + "%s" + `"; try again later`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := &fakeClock{now: time.Now()}
+			clock := &fakeClock{now: testclock.Now()}
 			h := startIssuerHost(t, clock, "/exact")
 			var logs bytes.Buffer
 			a := h.authenticator(t, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -164,7 +165,7 @@ func TestUpstreamDetailNeverReachesTheClient(t *testing.T) {
 }
 
 func TestMetaIssuerVerifierIsCachedOnlyAfterAVerifiedToken(t *testing.T) {
-	clock := &fakeClock{now: time.Now()}
+	clock := &fakeClock{now: testclock.Now()}
 	h := startIssuerHost(t, clock, "/exact", "/acme")
 	a := h.authenticator(t, nil)
 	ctx := context.Background()
@@ -192,7 +193,7 @@ func TestMetaIssuerVerifierIsCachedOnlyAfterAVerifiedToken(t *testing.T) {
 }
 
 func TestFailedDiscoveryIsRememberedBriefly(t *testing.T) {
-	clock := &fakeClock{now: time.Now()}
+	clock := &fakeClock{now: testclock.Now()}
 	h := startIssuerHost(t, clock, "/exact", "/acme")
 	a := h.authenticator(t, nil)
 	ctx := context.Background()
@@ -229,7 +230,7 @@ func TestFailedDiscoveryIsRememberedBriefly(t *testing.T) {
 func TestConcurrentDiscoveriesAreMerged(t *testing.T) {
 	for _, prefix := range []string{"/exact", "/acme"} {
 		t.Run(prefix, func(t *testing.T) {
-			clock := &fakeClock{now: time.Now()}
+			clock := &fakeClock{now: testclock.Now()}
 			h := startIssuerHost(t, clock, prefix)
 			h.delay.Store(int64(300 * time.Millisecond))
 			a := h.authenticator(t, nil)
@@ -257,7 +258,7 @@ func TestConcurrentDiscoveriesAreMerged(t *testing.T) {
 }
 
 func TestVerifierCacheIsBounded(t *testing.T) {
-	clock := &fakeClock{now: time.Now()}
+	clock := &fakeClock{now: testclock.Now()}
 	c := newVerifierCache(clock.Now)
 	for i := range maxCachedVerifiers + 10 {
 		c.confirm(fmt.Sprintf("https://ci.example.com/org/%d", i), nil)

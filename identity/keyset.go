@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // maxJWKSSize bounds a JWKS document; real ones are a few KiB.

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"github.com/signet-dev/signet/test/testclock"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/oidcmock"
 )
 
@@ -96,7 +97,7 @@ func mint(t *testing.T, iss *flakyIssuer, opts oidcmock.MintOptions) string {
 
 func TestJWKSRefetchIsBounded(t *testing.T) {
 	iss := startFlakyIssuer(t)
-	clock := &fakeClock{now: time.Now()}
+	clock := &fakeClock{now: testclock.Now()}
 	a := newTestAuthenticator(t, iss, clock, time.Minute)
 	ctx := context.Background()
 	if _, err := a.Authenticate(ctx, mint(t, iss, oidcmock.MintOptions{})); err != nil {
@@ -127,7 +128,7 @@ func TestJWKSRefetchIsBounded(t *testing.T) {
 
 func TestCachedKeysOutliveAnUnreachableIssuer(t *testing.T) {
 	iss := startFlakyIssuer(t)
-	clock := &fakeClock{now: time.Now()}
+	clock := &fakeClock{now: testclock.Now()}
 	a := newTestAuthenticator(t, iss, clock, time.Second)
 	ctx := context.Background()
 	if _, err := a.Authenticate(ctx, mint(t, iss, oidcmock.MintOptions{})); err != nil {
@@ -154,7 +155,7 @@ func TestCachedKeysOutliveAnUnreachableIssuer(t *testing.T) {
 
 func TestIssuerTimeouts(t *testing.T) {
 	iss := startFlakyIssuer(t)
-	clock := &fakeClock{now: time.Now()}
+	clock := &fakeClock{now: testclock.Now()}
 	a := newTestAuthenticatorWith(t, iss, clock, Options{
 		DiscoveryTimeout: 200 * time.Millisecond, JWKSTimeout: 200 * time.Millisecond, JWKSRefetchInterval: time.Second,
 	})

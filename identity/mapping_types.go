@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // emailPrincipal certifies a verified email address (Fulcio's email type).

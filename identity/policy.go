@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/google/cel-go/cel"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // PolicyConfig is the claim policy: named rules over the verified claims

@@ -7,7 +7,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // MaxTokenSize bounds a raw identity token. Real CI tokens are 1 to 2 KiB;

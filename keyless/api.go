@@ -9,7 +9,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/signet-dev/signet/bundle"
 	"github.com/signet-dev/signet/ca"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // IssuerInfo describes one trusted issuer in GET /api/v2/configuration.

@@ -19,7 +19,7 @@ import (
 	"strings"
 
 	"github.com/signet-dev/signet/bundle"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // Client signs through a signet server's one-shot endpoint with an

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 type credentials struct {

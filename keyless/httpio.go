@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // Body limits. Real requests are far smaller: a certificate request is

@@ -2,6 +2,7 @@ package keyless_test
 
 import (
 	"crypto/elliptic"
+	"github.com/signet-dev/signet/test/testclock"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -10,7 +11,7 @@ import (
 
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/identity"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/harness"
 	"github.com/signet-dev/signet/test/oidcmock"
 )
@@ -131,7 +132,7 @@ func TestIssuerCACert(t *testing.T) {
 
 func TestClockSkewIsConfigurable(t *testing.T) {
 	env := harness.Start(t, harness.Options{Configure: func(cfg *config.Config) { cfg.OIDC.ClockSkew = 10 * time.Second }})
-	now := time.Now()
+	now := testclock.Now()
 	at := func(d time.Duration) int64 { return now.Add(d).Unix() }
 	for _, tc := range []struct {
 		name   string

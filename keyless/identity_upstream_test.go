@@ -9,7 +9,7 @@ import (
 
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/identity"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/harness"
 	"github.com/signet-dev/signet/test/oidcmock"
 )

@@ -1,6 +1,7 @@
 package keyless
 
 import (
+	"github.com/signet-dev/signet/test/testclock"
 	"testing"
 	"time"
 )
@@ -20,7 +21,7 @@ func TestClientKey(t *testing.T) {
 
 func TestLimiterEvictsOldestNotEveryone(t *testing.T) {
 	l := newClientLimiter(RateLimit{PerSecond: 0.001, Burst: 1, MaxClients: 3})
-	now := time.Now()
+	now := testclock.Now()
 	if ok, _ := l.reserve("busy", now); !ok {
 		t.Fatal("first request refused")
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/signet-dev/signet/config"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/harness"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/signet-dev/signet/bundle"
 	"github.com/signet-dev/signet/ca"
 	"github.com/signet-dev/signet/identity"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 )
 

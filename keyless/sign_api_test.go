@@ -9,13 +9,14 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/signet-dev/signet/test/testclock"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/signet-dev/signet/bundle"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/harness"
 	"github.com/signet-dev/signet/test/oidcmock"
 )
@@ -75,7 +76,7 @@ func TestSignRefusesBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
+	now := testclock.Now()
 	req := func(mutate func(m map[string]any)) map[string]any {
 		m := signRequest(t, key, sub, artifact)
 		if mutate != nil {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // API serves the endpoints of sigstore's timestamp-authority over an

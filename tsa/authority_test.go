@@ -11,6 +11,7 @@ import (
 	"encoding/asn1"
 	"encoding/json"
 	"errors"
+	"github.com/signet-dev/signet/test/testclock"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,7 +20,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/signet-dev/signet/ca"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // testCA is a root or intermediate that issues test certificates.
@@ -80,7 +81,7 @@ func ekuExtension(t *testing.T, critical bool, oids ...asn1.ObjectIdentifier) []
 }
 
 func TestNewChecksChain(t *testing.T) {
-	now := time.Now()
+	now := testclock.Now()
 	codeSigning := asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 3}
 	// leafWith issues a TSA leaf from root after edit changes its template.
 	leafWith := func(root testCA, edit func(*x509.Certificate)) (testCA, *ecdsa.PrivateKey) {
@@ -137,7 +138,11 @@ func TestNewChecksChain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(Options{Key: tt.key, Clock: tt.clock})
+			clock := tt.clock
+			if clock == nil {
+				clock = func() time.Time { return now }
+			}
+			_, err := New(Options{Key: tt.key, Clock: clock})
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("New: %v", err)
@@ -151,7 +156,7 @@ func TestNewChecksChain(t *testing.T) {
 }
 
 func TestNewDevChainLeaf(t *testing.T) {
-	now := time.Now()
+	now := testclock.Now()
 	key, err := NewDevChain("org", now)
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +180,7 @@ func TestNewDevChainLeaf(t *testing.T) {
 			t.Errorf("%s: wrong", c.what)
 		}
 	}
-	if _, err := New(Options{Key: key}); err != nil {
+	if _, err := New(Options{Key: key, Clock: func() time.Time { return now }}); err != nil {
 		t.Fatalf("New over the dev chain: %v", err)
 	}
 }
@@ -190,12 +195,13 @@ func (f failingSigner) SignDigest(context.Context, []byte, crypto.SignerOpts) ([
 }
 
 func TestSignerFailureIs503(t *testing.T) {
-	key, err := NewDevChain("org", time.Now())
+	now := testclock.Now()
+	key, err := NewDevChain("org", now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	key.Signer = failingSigner{pub: key.Signer.Public()}
-	auth, err := New(Options{Key: key})
+	auth, err := New(Options{Key: key, Clock: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"encoding/json"
+	"github.com/signet-dev/signet/test/testclock"
 	"io"
 	"log/slog"
 	"math/big"
@@ -30,9 +31,21 @@ type fixture struct {
 }
 
 // newFixture builds the fixture; the server is closed at test cleanup.
+//
+// It runs on the wall clock, not the tests' shifted one: its replies are
+// checked with digitorus/pkcs7, which compares the CMS signing-time
+// attribute with the TSA certificate's validity, and pkcs7 writes that
+// attribute from time.Now with no way to inject a clock (the TSA's genTime
+// does come from the authority's clock).
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	now := time.Now().UTC().Truncate(time.Second)
+	return newFixtureAt(t, testclock.WallNow())
+}
+
+// newFixtureAt builds the fixture with its chain and clock at now.
+func newFixtureAt(t testing.TB, now time.Time) *fixture {
+	t.Helper()
+	now = now.UTC().Truncate(time.Second)
 	key, err := NewDevChain("signet-test", now)
 	if err != nil {
 		t.Fatalf("NewDevChain: %v", err)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/digitorus/timestamp"
 
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // Request body media types and size limits.

@@ -11,7 +11,7 @@ import (
 	"github.com/digitorus/timestamp"
 
 	"github.com/signet-dev/signet/ca"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // Timestamp answers a parsed RFC 3161 request with a DER TimeStampResp

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/vault/api"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // classify turns a Vault failure into a 503 that names its cause (Vault

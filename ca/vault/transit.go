@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/vault/api"
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // write runs a Vault write under the operation deadline, logging in again

@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 	"github.com/spf13/cobra"
 )
 

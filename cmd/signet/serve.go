@@ -85,7 +85,7 @@ func serve(parent context.Context, cfg *config.Config) error {
 		}
 		listeners = append(listeners, adminLn)
 	}
-	a, err := app.New(ctx, cfg, log)
+	a, err := app.New(ctx, cfg, app.Env{Log: log})
 	if err != nil {
 		for _, l := range listeners {
 			_ = l.Close()

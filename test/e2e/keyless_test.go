@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"github.com/signet-dev/signet/test/testclock"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,7 +69,7 @@ func wantExtensions(issuer string, c map[string]any) certificate.Extensions {
 func fileBackedConfig(t *testing.T, issuer string) (configPath, identityPath string) {
 	t.Helper()
 	dir := t.TempDir()
-	kc, err := ca.NewMemoryCA(context.Background(), "Acme Signing", time.Now())
+	kc, err := ca.NewMemoryCA(context.Background(), "Acme Signing", testclock.WallNow())
 	if err != nil {
 		t.Fatal(err)
 	}

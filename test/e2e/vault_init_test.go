@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"github.com/signet-dev/signet/test/testclock"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,7 +144,7 @@ func offlineRootSigns(t *testing.T, csrPEM []byte) []*x509.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().Add(-time.Hour)
+	now := testclock.WallNow().Add(-time.Hour)
 	rootTmpl, err := ca.RootTemplate("Acme Signing", "Acme offline root", now, now.AddDate(10, 0, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +184,7 @@ func TestVaultRefusesASmuggledChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rogue, err := ca.NewMemoryCA(ctx, "Acme Signing", time.Now())
+	rogue, err := ca.NewMemoryCA(ctx, "Acme Signing", testclock.WallNow())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/signet-dev/signet/test/testclock"
 	"math/big"
 	"net"
 	"net/http"
@@ -237,8 +238,9 @@ func mtlsIssue(t *testing.T, parent *x509.Certificate, parentKey *ecdsa.PrivateK
 	}
 	c := *tmpl
 	c.SerialNumber = serial
-	c.NotBefore = time.Now().Add(-time.Hour)
-	c.NotAfter = time.Now().Add(24 * time.Hour)
+	now := testclock.WallNow() // Vault and crypto/tls check these on the wall clock
+	c.NotBefore = now.Add(-time.Hour)
+	c.NotAfter = now.Add(24 * time.Hour)
 	if parent == nil {
 		parent, parentKey = &c, key
 	}

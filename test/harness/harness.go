@@ -18,6 +18,7 @@ import (
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/identity"
 	"github.com/signet-dev/signet/test/oidcmock"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 // Env is a running signet with its trusted issuers.
@@ -45,6 +46,7 @@ func StartIssuer(t testing.TB) *oidcmock.Issuer {
 	if err != nil {
 		t.Fatalf("start mock issuer: %v", err)
 	}
+	iss.SetClock(testclock.Now)
 	t.Cleanup(iss.Close)
 	return iss
 }
@@ -72,7 +74,7 @@ func Start(t testing.TB, opts Options) *Env {
 			log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 		}
 	}
-	a, err := app.New(context.Background(), cfg, log)
+	a, err := app.New(context.Background(), cfg, app.Env{Log: log, Clock: testclock.Now})
 	if err != nil {
 		t.Fatalf("app: %v", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/signet-dev/signet/test/oidcmock"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 // IssuerFarm serves mock issuers at their real-world URLs
@@ -54,6 +55,7 @@ func StartIssuerFarm(t testing.TB, urls ...string) *IssuerFarm {
 		if err != nil {
 			t.Fatal(err)
 		}
+		iss.SetClock(testclock.Now)
 		f.issuers[iss.URL()] = iss
 		pu, err := url.Parse(iss.URL())
 		if err != nil || pu.Scheme != "https" {
@@ -134,7 +136,7 @@ func farmCertificates(t testing.TB, hosts []string) (caPEM string, leaf tls.Cert
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
+	now := testclock.WallNow() // crypto/tls checks these on the wall clock
 	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "signet test issuer farm CA"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/signet-dev/signet/test/testclock"
 	"strings"
 	"testing"
 
@@ -20,6 +21,7 @@ func start(t *testing.T) *oidcmock.Issuer {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(iss.Close)
+	iss.SetClock(testclock.Now)
 	return iss
 }
 
@@ -31,7 +33,7 @@ func verifier(t *testing.T, issuerURL, clientID string) *oidc.IDTokenVerifier {
 	if err != nil {
 		t.Fatalf("oidc.NewProvider(%q): %v", issuerURL, err)
 	}
-	return provider.Verifier(&oidc.Config{ClientID: clientID})
+	return provider.Verifier(&oidc.Config{ClientID: clientID, Now: testclock.Now})
 }
 
 // segment decodes the JSON of the n-th dot-separated part of a compact JWT

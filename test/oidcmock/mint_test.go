@@ -3,6 +3,7 @@ package oidcmock_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/signet-dev/signet/test/testclock"
 	"net/http"
 	"regexp"
 	"strings"
@@ -18,7 +19,7 @@ func TestMintDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	fixed := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	fixed := testclock.Now().UTC().Truncate(time.Second)
 	iss.SetClock(func() time.Time { return fixed })
 	if !iss.Now().Equal(fixed) {
 		t.Fatalf("Now() = %v, want %v", iss.Now(), fixed)
@@ -98,6 +99,7 @@ func TestMintDoesNotModifyClaims(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	iss.SetClock(testclock.Now)
 	claims := map[string]any{"sub": "x", "exp": nil}
 	if _, err := iss.Mint(claims); err != nil {
 		t.Fatalf("Mint: %v", err)
@@ -112,6 +114,7 @@ func TestMintWithShapes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	iss.SetClock(testclock.Now)
 	tests := []struct {
 		name    string
 		opts    oidcmock.MintOptions
@@ -238,7 +241,7 @@ func TestConcurrentUse(t *testing.T) {
 				t.Errorf("RotateKey: %v", err)
 			}
 			iss.SetRunnerClaims(oidcmock.GitHubClaims("octo/gadget"))
-			iss.SetClock(time.Now)
+			iss.SetClock(testclock.Now)
 		}
 	})
 	wg.Wait()

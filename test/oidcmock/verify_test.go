@@ -2,6 +2,7 @@ package oidcmock_test
 
 import (
 	"encoding/json"
+	"github.com/signet-dev/signet/test/testclock"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -87,7 +88,7 @@ func TestRotateKey(t *testing.T) {
 func TestHostileTokensFail(t *testing.T) {
 	iss := start(t)
 	v := verifier(t, iss.URL(), "sigstore")
-	now := time.Now()
+	now := testclock.Now()
 
 	with := func(extra map[string]any) map[string]any {
 		c := oidcmock.GitHubClaims("acme/widgets")
@@ -135,6 +136,7 @@ func TestMountedUnderPrefix(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	iss.SetClock(testclock.Now)
 	mux.Handle("/dev/oidc/", http.StripPrefix("/dev/oidc", iss.Handler()))
 	if want := srv.URL + "/dev/oidc"; iss.URL() != want {
 		t.Fatalf("URL() = %q, want %q (trailing slash trimmed)", iss.URL(), want)

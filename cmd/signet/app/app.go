@@ -46,6 +46,7 @@ type App struct {
 	// DevIssuer is the built-in test issuer, in dev mode only.
 	DevIssuer *oidcmock.Issuer
 
+	clock   func() time.Time
 	closers []func()
 }
 
@@ -56,10 +57,26 @@ func (a *App) Close() {
 	}
 }
 
+// Env is what New takes from its caller beside the configuration.
+type Env struct {
+	// Log receives the server's logs; nil discards them.
+	Log *slog.Logger
+	// Clock is the time source of the CA, the TSA, token checks and the
+	// memory chains; nil means time.Now. The signet binary always uses the
+	// wall clock; the in-process test harness injects the tests' clock.
+	Clock func() time.Time
+}
+
 // New builds a server from a validated configuration.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
-	a := &App{PublicURL: cfg.EffectivePublicURL()}
-	if err := a.build(ctx, cfg, log); err != nil {
+func New(ctx context.Context, cfg *config.Config, env Env) (*App, error) {
+	if env.Log == nil {
+		env.Log = slog.New(slog.DiscardHandler)
+	}
+	if env.Clock == nil {
+		env.Clock = time.Now
+	}
+	a := &App{PublicURL: cfg.EffectivePublicURL(), clock: env.Clock}
+	if err := a.build(ctx, cfg, env.Log); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -84,7 +101,9 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	auth, err := identity.NewAuthenticator(idcfg, cfg.OIDC.Options(log))
+	idopts := cfg.OIDC.Options(log)
+	idopts.Clock = a.clock
+	auth, err := identity.NewAuthenticator(idcfg, idopts)
 	if err != nil {
 		return err
 	}
@@ -130,25 +149,25 @@ func (a *App) loadSigners(ctx context.Context, cfg *config.Config, log *slog.Log
 		a.closers = append(a.closers, k.vault.Close)
 	}
 	k.caKey, err = loadKey(ctx, cfg.CA, "ca", k.vault, func(ctx context.Context) (ca.KeyChain, error) {
-		return ca.NewMemoryCA(ctx, cfg.Organization, time.Now())
+		return ca.NewMemoryCA(ctx, cfg.Organization, a.clock())
 	})
 	if err != nil {
 		return nil, err
 	}
 	k.tsaKey, err = loadKey(ctx, cfg.TSA.Backend, "tsa", k.vault, func(context.Context) (ca.KeyChain, error) {
-		return tsa.NewDevChain(cfg.Organization, time.Now())
+		return tsa.NewDevChain(cfg.Organization, a.clock())
 	})
 	if err != nil {
 		return nil, err
 	}
-	if k.issuer, err = ca.NewIssuer(k.caKey, cfg.CertificateLifetime, nil); err != nil {
+	if k.issuer, err = ca.NewIssuer(k.caKey, cfg.CertificateLifetime, a.clock); err != nil {
 		return nil, err
 	}
 	policy, err := config.ParseOID(cfg.TSA.PolicyOID)
 	if err != nil {
 		return nil, fmt.Errorf("app: tsa.policy-oid: %w", err)
 	}
-	if k.authority, err = tsa.New(tsa.Options{Key: k.tsaKey, Policy: policy}); err != nil {
+	if k.authority, err = tsa.New(tsa.Options{Key: k.tsaKey, Policy: policy, Clock: a.clock}); err != nil {
 		return nil, err
 	}
 	return k, nil
@@ -169,6 +188,7 @@ func (a *App) identityConfig(cfg *config.Config) (identity.Config, []keyless.Rou
 		return identity.Config{}, nil, err
 	}
 	a.DevIssuer.SetRequestToken(DevRequestToken)
+	a.DevIssuer.SetClock(a.clock)
 	idcfg.OIDCIssuers = maps.Clone(idcfg.OIDCIssuers)
 	if idcfg.OIDCIssuers == nil {
 		idcfg.OIDCIssuers = map[string]identity.Issuer{}
@@ -195,7 +215,7 @@ func (a *App) trustDocuments(ctx context.Context, cfg *config.Config, k *signers
 		return nil, err
 	}
 	start := k.issuer.Chain()[0].NotBefore
-	if now := time.Now(); start.After(now) {
+	if now := a.clock(); start.After(now) {
 		start = now
 	}
 	u, _ := url.Parse(a.PublicURL)

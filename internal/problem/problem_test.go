@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/signet-dev/signet/keyless/problem"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 func TestWrite(t *testing.T) {
