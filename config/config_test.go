@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/identity"
 )
 
 func TestParseDefaults(t *testing.T) {
@@ -112,5 +113,74 @@ func TestDevModeStaysLocalAndInMemory(t *testing.T) {
 				t.Errorf("got %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestValidateIdentityRateLimit(t *testing.T) {
+	const gh = config.GitHubActionsIssuer
+	issuers := identity.Config{
+		OIDCIssuers: map[string]identity.Issuer{
+			gh: {IssuerURL: gh, ClientID: "sigstore", Type: identity.TypeCIProvider, CIProvider: identity.ProfileGitHubWorkflow},
+			"https://ghes.example.com/_services/token": {IssuerURL: "https://ghes.example.com/_services/token", ClientID: "sigstore", Type: identity.TypeGitHubWorkflow},
+			"https://accounts.example.com":             {IssuerURL: "https://accounts.example.com", ClientID: "sigstore", Type: identity.TypeEmail},
+		},
+		MetaIssuers: map[string]identity.Issuer{
+			"https://token.actions.*.ghe.com": {ClientID: "sigstore", Type: identity.TypeGitHubWorkflow},
+		},
+	}
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"off", "", ""},
+		{"defaults", "rate-limit: {per-identity: {requests-per-second: 0.5, burst: 20, max-identities: 100}}\n", ""},
+		{"repository-owner for github.com", "rate-limit: {per-identity: {requests-per-second: 1, keys: {\"" + gh + "\": repository-owner}}}\n", ""},
+		{"subject for an email issuer", "rate-limit: {per-identity: {requests-per-second: 1, keys: {\"https://accounts.example.com\": subject}}}\n", ""},
+		{"repository for a meta-issuer", "rate-limit: {per-identity: {requests-per-second: 1, keys: {\"https://token.actions.*.ghe.com\": repository}}}\n", ""},
+		{"subject for ci-provider github-workflow", "rate-limit: {per-identity: {requests-per-second: 1, keys: {\"" + gh + "\": subject}}}\n",
+			`config: rate-limit.per-identity.keys["` + gh + `"]: "subject" is not allowed for github-workflow issuers: use repository or repository-owner`},
+		{"subject for type github-workflow", "rate-limit: {per-identity: {keys: {\"https://ghes.example.com/_services/token\": subject}}}\n",
+			`rate-limit.per-identity.keys["https://ghes.example.com/_services/token"]: "subject" is not allowed for github-workflow issuers`},
+		{"subject for a github-workflow meta-issuer", "rate-limit: {per-identity: {keys: {\"https://token.actions.*.ghe.com\": subject}}}\n",
+			`keys["https://token.actions.*.ghe.com"]: "subject" is not allowed`},
+		{"unknown kind", "rate-limit: {per-identity: {keys: {\"" + gh + "\": workflow}}}\n",
+			`rate-limit.per-identity.keys["` + gh + `"]: "workflow" is not one of repository, repository-owner, subject`},
+		{"unknown issuer", "rate-limit: {per-identity: {keys: {\"https://token.actions.githubusercontent.com/\": repository}}}\n",
+			`rate-limit.per-identity.keys["https://token.actions.githubusercontent.com/"]: not an oidc-issuers URL or meta-issuers pattern`},
+		{"negative rate", "rate-limit: {per-identity: {requests-per-second: -1}}\n", "rate-limit.per-identity.requests-per-second -1 must be"},
+		{"NaN rate", "rate-limit: {per-identity: {requests-per-second: .nan}}\n", "rate-limit.per-identity.requests-per-second NaN must be"},
+		{"infinite rate", "rate-limit: {per-identity: {requests-per-second: .inf}}\n", "rate-limit.per-identity.requests-per-second +Inf must be"},
+		{"negative burst", "rate-limit: {per-identity: {requests-per-second: 1, burst: -1}}\n", "rate-limit.per-identity: burst -1"},
+		{"negative max-identities", "rate-limit: {per-identity: {requests-per-second: 1, max-identities: -5}}\n", "max-identities -5 must not be negative"},
+		{"unknown field", "rate-limit: {per-identity: {rate: 1}}\n", "field rate not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Parse([]byte(tc.yaml))
+			if err == nil {
+				c.Identity = issuers
+				err = c.Validate()
+			}
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestIdentityRateLimitKeyFor(t *testing.T) {
+	l := config.IdentityRateLimit{Keys: map[string]string{"https://configured": config.IdentityKeyRepositoryOwner}}
+	for _, tc := range []struct {
+		key  string
+		iss  identity.Issuer
+		want string
+	}{
+		{"https://configured", identity.Issuer{Type: identity.TypeGitHubWorkflow}, config.IdentityKeyRepositoryOwner},
+		{"https://gh", identity.Issuer{Type: identity.TypeGitHubWorkflow}, config.IdentityKeyRepository},
+		{"https://gh", identity.Issuer{Type: identity.TypeCIProvider, CIProvider: identity.ProfileGitHubWorkflow}, config.IdentityKeyRepository},
+		{"https://gitlab", identity.Issuer{Type: identity.TypeGitLabPipeline}, config.IdentityKeySubject},
+		{"https://mail", identity.Issuer{Type: identity.TypeEmail}, config.IdentityKeySubject},
+	} {
+		if got := l.KeyFor(tc.key, tc.iss); got != tc.want {
+			t.Errorf("KeyFor(%s, %+v) = %s, want %s", tc.key, tc.iss, got, tc.want)
+		}
 	}
 }

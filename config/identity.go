@@ -14,6 +14,9 @@ import (
 type OIDC struct {
 	// ClockSkew is tolerated on a token's exp, nbf and iat; default 1m, at most 5m.
 	ClockSkew time.Duration `yaml:"clock-skew,omitempty"`
+	// MaxTokenLifetime caps exp - iat of a token whose issuer sets no
+	// max-token-lifetime of its own; default 24h, at most 30 days.
+	MaxTokenLifetime time.Duration `yaml:"max-token-lifetime,omitempty"`
 	// DiscoveryTimeout bounds an issuer's discovery; default 10s.
 	DiscoveryTimeout time.Duration `yaml:"discovery-timeout,omitempty"`
 	// JWKSTimeout bounds one fetch of an issuer's keys; default 10s.
@@ -29,7 +32,7 @@ type OIDC struct {
 // Options returns the identity.Options these settings describe.
 func (o OIDC) Options(log *slog.Logger) identity.Options {
 	return identity.Options{
-		HTTPClient: o.HTTPClient, Skew: o.ClockSkew, DiscoveryTimeout: o.DiscoveryTimeout,
+		HTTPClient: o.HTTPClient, Skew: o.ClockSkew, MaxTokenLifetime: o.MaxTokenLifetime, DiscoveryTimeout: o.DiscoveryTimeout,
 		JWKSTimeout: o.JWKSTimeout, JWKSRefetchInterval: o.JWKSRefetchInterval, Log: log,
 	}
 }
@@ -42,6 +45,7 @@ func (o OIDC) Effective() OIDC {
 		}
 	}
 	def(&o.ClockSkew, identity.DefaultSkew)
+	def(&o.MaxTokenLifetime, identity.DefaultMaxTokenLifetime)
 	def(&o.DiscoveryTimeout, identity.DefaultDiscoveryTimeout)
 	def(&o.JWKSTimeout, identity.DefaultJWKSTimeout)
 	def(&o.JWKSRefetchInterval, identity.DefaultJWKSRefetchInterval)
@@ -55,6 +59,7 @@ func (o OIDC) validate() error {
 		max  time.Duration
 	}{
 		{"clock-skew", o.ClockSkew, 5 * time.Minute},
+		{"max-token-lifetime", o.MaxTokenLifetime, 30 * 24 * time.Hour},
 		{"discovery-timeout", o.DiscoveryTimeout, 2 * time.Minute},
 		{"jwks-timeout", o.JWKSTimeout, 2 * time.Minute},
 		{"jwks-refetch-interval", o.JWKSRefetchInterval, time.Hour},

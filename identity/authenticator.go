@@ -39,6 +39,9 @@ type Options struct {
 	Clock func() time.Time
 	// Skew is the clock skew tolerated on exp, nbf and iat; 0 means DefaultSkew.
 	Skew time.Duration
+	// MaxTokenLifetime caps exp - iat of every token whose issuer sets no
+	// max-token-lifetime of its own; 0 means DefaultMaxTokenLifetime.
+	MaxTokenLifetime time.Duration
 	// DiscoveryTimeout bounds an issuer's discovery; 0 means DefaultDiscoveryTimeout.
 	DiscoveryTimeout time.Duration
 	// JWKSTimeout bounds one JWKS fetch; 0 means DefaultJWKSTimeout.
@@ -115,6 +118,9 @@ func (o Options) withDefaults() Options {
 	if o.Skew == 0 {
 		o.Skew = DefaultSkew
 	}
+	if o.MaxTokenLifetime == 0 {
+		o.MaxTokenLifetime = DefaultMaxTokenLifetime
+	}
 	if o.DiscoveryTimeout == 0 {
 		o.DiscoveryTimeout = DefaultDiscoveryTimeout
 	}
@@ -161,6 +167,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 		case strings.Contains(err.Error(), "before the nbf"):
 			// go-oidc's own nbf check, with its 5-minute leeway.
 			return nil, problem.Unauthorized("identity token is not valid yet: its nbf is minutes ahead of this server's clock")
+		case strings.Contains(err.Error(), "failed to unmarshal claims"):
+			// go-oidc refuses a registered claim of the wrong JSON type
+			// before the signature is checked; name the claim in plain words.
+			return nil, claimTypeFault(raw, a.maxLifetime(ent.conf))
 		}
 		return nil, problem.Unauthorized("identity token rejected: %v", err)
 	}
@@ -171,14 +181,27 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 	if err := tok.Claims(&rawClaims); err != nil {
 		return nil, problem.Unauthorized("identity token claims: %v", err)
 	}
-	claims, values, err := decodeClaims(rawClaims)
+	decoded, err := decodeClaims(rawClaims)
 	if err != nil {
 		return nil, problem.Unauthorized("identity token claims: %v", err)
+	}
+	if err := checkClaims(decoded, a.maxLifetime(ent.conf)); err != nil {
+		return nil, err
 	}
 	if err := a.checkTimes(tok.IssuedAt, rawClaims); err != nil {
 		return nil, err
 	}
-	return principalFor(a.cfg, ent.conf, verified{issuer: tok.Issuer, subject: tok.Subject, claims: claims, raw: values})
+	cs := splitClaims(decoded)
+	return principalFor(a.cfg, ent.conf, verified{issuer: tok.Issuer, subject: tok.Subject, claims: cs.strings, kinds: cs.kinds, raw: cs.values})
+}
+
+// maxLifetime is the longest exp - iat accepted from an issuer: its own
+// max-token-lifetime, else Options.MaxTokenLifetime.
+func (a *Authenticator) maxLifetime(conf Issuer) time.Duration {
+	if d, err := conf.maxTokenLifetime(); err == nil && d > 0 {
+		return d
+	}
+	return a.opts.MaxTokenLifetime
 }
 
 // checkTimes enforces the small skew on nbf and iat that go-oidc leaves

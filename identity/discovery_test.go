@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/signet-dev/signet/test/testclock"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/oidcmock"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 // issuerHost serves mock issuers under path prefixes of one HTTP server

@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"github.com/signet-dev/signet/test/testclock"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/oidcmock"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 // flakyIssuer is a mock issuer over HTTP that counts its JWKS fetches and

@@ -12,8 +12,10 @@ import (
 type verified struct {
 	issuer  string
 	subject string
-	// claims are the claims as strings, the way templates see them.
+	// claims are the scalar claims as strings, the way templates see them.
 	claims map[string]string
+	// kinds is the JSON kind of every claim.
+	kinds map[string]string
 	// raw are the claims as decoded from JSON, for nested claims.
 	raw map[string]any
 }
@@ -55,7 +57,7 @@ func principalFor(cfg Config, conf Issuer, tok verified) (*Principal, error) {
 	if err := encodable(p); err != nil {
 		return nil, err
 	}
-	if p.Challenge, err = challengeOf(conf, p.Challenge, tok.claims); err != nil {
+	if p.Challenge, err = challengeOf(conf, p.Challenge, tok); err != nil {
 		return nil, err
 	}
 	p.Subject, p.Claims, p.RawClaims = tok.subject, tok.claims, tok.raw
@@ -64,32 +66,31 @@ func principalFor(cfg Config, conf Issuer, tok verified) (*Principal, error) {
 
 // challengeOf is the value the proof of possession signs: the issuer's
 // challenge-claim when configured, else the type's own.
-func challengeOf(conf Issuer, fallback string, claims map[string]string) (string, error) {
+func challengeOf(conf Issuer, fallback string, tok verified) (string, error) {
 	if conf.ChallengeClaim == "" {
 		return fallback, nil
 	}
-	v := claims[conf.ChallengeClaim]
-	if v == "" {
-		return "", problem.Unauthorized("identity token lacks the challenge claim %q", conf.ChallengeClaim)
+	if err := requireString(tok.kinds, tok.claims, conf.ChallengeClaim, "proof-of-possession challenge"); err != nil {
+		return "", err
 	}
-	return v, nil
+	return tok.claims[conf.ChallengeClaim], nil
 }
 
 // ciPrincipal renders a CI profile: the SAN template and every extension
 // template, claims first, then the profile's defaults; a key found in
 // neither refuses the token. Issuer and Subject always come from the token.
 func ciPrincipal(md IssuerMetadata, tok verified) (*Principal, error) {
-	san, err := render(md.SubjectAlternativeNameTemplate, tok.claims, md.DefaultTemplateValues)
+	san, err := render(md.SubjectAlternativeNameTemplate, tok, md.DefaultTemplateValues, roleSAN, true)
 	if err != nil {
-		return nil, problem.Unauthorized("identity token cannot be mapped to a certificate identity: subject alternative name: %v", err)
+		return nil, err
 	}
 	u, err := absoluteURI(san)
 	if err != nil {
 		return nil, err
 	}
-	exts, err := renderExtensions(md.ExtensionTemplates, tok.claims, md.DefaultTemplateValues)
+	exts, err := renderExtensions(md.ExtensionTemplates, tok, md.DefaultTemplateValues)
 	if err != nil {
-		return nil, problem.Unauthorized("identity token cannot be mapped to a certificate identity: %v", err)
+		return nil, err
 	}
 	exts.Issuer, exts.Subject = tok.issuer, tok.subject
 	return &Principal{Issuer: tok.issuer, Challenge: tok.subject, URI: u, Extensions: exts}, nil

@@ -11,10 +11,10 @@ import (
 // emailPrincipal certifies a verified email address (Fulcio's email type).
 // The issuer certified is the token's, or the claim named by issuer-claim.
 func emailPrincipal(conf Issuer, tok verified) (*Principal, error) {
-	email := tok.claims["email"]
-	if email == "" {
-		return nil, problem.Unauthorized("identity token has no email claim")
+	if err := requireString(tok.kinds, tok.claims, "email", "email address certified"); err != nil {
+		return nil, err
 	}
+	email := tok.claims["email"]
 	if !conf.SkipEmailVerification && !emailVerified(tok.raw) {
 		return nil, problem.Unauthorized("identity token's email %q is not verified (email_verified is not true)", email)
 	}
@@ -109,6 +109,11 @@ func chainguardPrincipal(tok verified) (*Principal, error) {
 		return nil, problem.Unauthorized("identity token issuer %q is not a URL", tok.issuer)
 	}
 	challenge := tok.subject
+	if _, ok := tok.kinds["email"]; ok {
+		if err := requireString(tok.kinds, tok.claims, "email", "proof-of-possession challenge"); err != nil {
+			return nil, err
+		}
+	}
 	if email := tok.claims["email"]; email != "" {
 		if !emailVerified(tok.raw) {
 			return nil, problem.Unauthorized("identity token's email %q is not verified (email_verified is not true)", email)
@@ -156,7 +161,8 @@ func lookupPath(raw map[string]any, expr string) (string, bool) {
 	return nested(raw, keys...)
 }
 
-// nested walks JSON objects by keys and formats the value it reaches.
+// nested walks JSON objects by keys and returns the string it reaches;
+// any other kind of value is not found.
 func nested(raw map[string]any, keys ...string) (string, bool) {
 	var v any = raw
 	for _, k := range keys {
@@ -168,8 +174,6 @@ func nested(raw map[string]any, keys ...string) (string, bool) {
 			return "", false
 		}
 	}
-	if v == nil {
-		return "", false
-	}
-	return claimString(v), true
+	s, ok := v.(string)
+	return s, ok
 }

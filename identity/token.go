@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -51,23 +52,65 @@ func unverifiedIssuer(raw string) (string, error) {
 	return claims.Issuer, nil
 }
 
-// decodeClaims decodes raw JSON claims twice over: as strings for the
-// templates, numbers kept exactly as sent (GitHub sends ids as strings,
-// others as numbers); and as JSON values for nested claims and policy,
-// integers as int64.
-func decodeClaims(raw json.RawMessage) (map[string]string, map[string]any, error) {
+// claimTypeFault explains why go-oidc could not decode a token's claims,
+// naming the claim checkClaims finds at fault in the unverified payload.
+// It only ever words a refusal: nothing unverified is trusted.
+func claimTypeFault(raw string, maxLifetime time.Duration) error {
+	generic := problem.Unauthorized("identity token's registered claims have the wrong JSON types: iss, sub and aud must be strings, exp, iat and nbf numbers")
+	jws, err := jose.ParseSigned(raw, asymmetricAlgs)
+	if err != nil {
+		return generic
+	}
+	m, err := decodeClaims(jws.UnsafePayloadWithoutVerification())
+	if err != nil {
+		return generic
+	}
+	if err := checkClaims(m, maxLifetime); err != nil {
+		return err
+	}
+	return generic
+}
+
+// decodeClaims decodes raw JSON claims, numbers kept as json.Number so
+// that checkClaims sees their JSON kind.
+func decodeClaims(raw json.RawMessage) (map[string]any, error) {
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
-		return nil, nil, fmt.Errorf("decode claims: %w", err)
+		return nil, fmt.Errorf("decode claims: %w", err)
 	}
-	out := make(map[string]string, len(m))
+	if m == nil {
+		return nil, fmt.Errorf("decode claims: the claims are not a JSON object")
+	}
+	return m, nil
+}
+
+// claimSet is a token's claims in the three forms the mappings use.
+type claimSet struct {
+	// strings are the scalar claims (strings, numbers kept exactly as sent,
+	// booleans) formatted as templates see them; objects, arrays and null
+	// are left out, so no template can render them.
+	strings map[string]string
+	// kinds is the JSON kind of every top-level claim.
+	kinds map[string]string
+	// values are the claims as JSON values, integers as int64, for nested
+	// claims and policy.
+	values map[string]any
+}
+
+// splitClaims turns decoded claims into a claimSet. It takes over m.
+func splitClaims(m map[string]any) claimSet {
+	cs := claimSet{strings: make(map[string]string, len(m)), kinds: make(map[string]string, len(m)), values: m}
 	for k, v := range m {
-		out[k] = claimString(v)
+		kind := kindOf(v)
+		cs.kinds[k] = kind
+		if scalar(kind) {
+			cs.strings[k] = claimString(v)
+		}
 		m[k] = normalizeNumbers(v)
 	}
-	return out, m, nil
+	return cs
 }
 
 // claimString formats a claim value as templates see it.

@@ -23,6 +23,9 @@ func (c Config) validateIssuer(where, key string, iss Issuer, meta bool) error {
 	if iss.CACert != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(iss.CACert)) {
 		return fmt.Errorf("%s.ca-cert holds no PEM certificate", where)
 	}
+	if _, err := iss.maxTokenLifetime(); err != nil {
+		return fmt.Errorf("%s.max-token-lifetime: %w", where, err)
+	}
 	if iss.IssuerClaim != "" {
 		if iss.Type != TypeEmail {
 			return fmt.Errorf("%s.issuer-claim is only for type email", where)

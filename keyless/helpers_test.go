@@ -94,14 +94,19 @@ func githubToken(t testing.TB, env *harness.Env, override map[string]any) (strin
 	return env.Mint(t, c), c
 }
 
-// issuedCount reads signet_certificates_issued_total from /metrics.
+// issuedCount reads every signet_certificates_issued_total line (one per
+// kind of request) from /metrics.
 func issuedCount(t testing.TB, env *harness.Env) string {
 	t.Helper()
 	resp := env.Do(t, "GET", "/metrics", nil, nil)
+	var out []string
 	for _, line := range strings.Split(string(resp.Body), "\n") {
 		if strings.HasPrefix(line, "signet_certificates_issued_total") {
-			return line
+			out = append(out, line)
 		}
 	}
-	return "none"
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "; ")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -20,8 +21,8 @@ const (
 
 // decodeJSON reads a JSON body of at most limit bytes into v.
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return problem.BadRequest("Content-Type %q is not supported: send application/json", ct)
+	if err := requireJSON(r); err != nil {
+		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
@@ -38,6 +39,36 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return problem.BadRequest("request body is not valid JSON for this endpoint: %v", err)
 	}
 	return nil
+}
+
+// requireJSON checks that a request body is declared as JSON: its
+// Content-Type, parsed as a media type (case-insensitive, parameters such as
+// charset allowed), is application/json. A missing, malformed or other type
+// is problem.UnsupportedMediaType (415) naming the type to send; no body is
+// ever guessed at.
+func requireJSON(r *http.Request) error {
+	const want = "application/json"
+	header := r.Header.Get("Content-Type")
+	if header == "" {
+		return problem.UnsupportedMediaType("Content-Type is missing: send %s", want)
+	}
+	media, _, err := mime.ParseMediaType(header)
+	if err != nil {
+		return problem.UnsupportedMediaType("Content-Type %q is malformed: send %s", truncate(header), want)
+	}
+	if media != want {
+		return problem.UnsupportedMediaType("Content-Type %q is not accepted here: send %s", truncate(media), want)
+	}
+	return nil
+}
+
+// truncate shortens client-supplied text quoted in error messages.
+func truncate(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit] + "..."
 }
 
 // bearerToken returns the token of an `Authorization: Bearer` header, or

@@ -2,7 +2,6 @@ package keyless_test
 
 import (
 	"crypto/elliptic"
-	"github.com/signet-dev/signet/test/testclock"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/harness"
 	"github.com/signet-dev/signet/test/oidcmock"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 // certStatus asks /api/v2/signingCert for a certificate with a proof over
@@ -55,8 +55,8 @@ func TestRefusedMappingsThroughTheAPI(t *testing.T) {
 		challenge    string
 		reason       string
 	}{
-		{"CI claim missing from the token", issGitLab, gitlab("ci_config_ref_uri"), "", `map has no entry for key "ci_config_ref_uri"`},
-		{"bare claim missing from the token", issGitLab, gitlab("project_id"), "", `extension SourceRepositoryIdentifier: claim "project_id" is not in the token`},
+		{"CI claim missing from the token", issGitLab, gitlab("ci_config_ref_uri"), "", "identity token lacks the ci_config_ref_uri claim, which the subject alternative name needs"},
+		{"bare claim missing from the token", issGitLab, gitlab("project_id"), "", "identity token lacks the project_id claim, which the extension SourceRepositoryIdentifier needs"},
 		{"custom profile, wrong audience", issAcme, claims("pipeline:widgets", "pipeline", "widgets"), "", `expected audience "signet"`},
 		{"email not verified", issEmail, claims("1", "email", "dev@example.com", "email_verified", false), "dev@example.com", "is not verified"},
 		{"email not an address", issEmail, claims("1", "email", "dev at example.com", "email_verified", true), "dev at example.com", "not a valid email address"},

@@ -1,9 +1,10 @@
 package keyless
 
 import (
-	"github.com/signet-dev/signet/test/testclock"
 	"testing"
 	"time"
+
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 func TestClientKey(t *testing.T) {

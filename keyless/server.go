@@ -100,12 +100,25 @@ func (s *Server) build() {
 			problem.Write(w, nil, req, &problem.Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Err: errMethod})
 		})
 	}
-	s.admin = admin
 	r.Use(s.observe(requests, latency))
 	if s.RateLimit.PerSecond > 0 {
 		r.Use(newClientLimiter(s.RateLimit).middleware)
 	}
-	s.public = r
+	s.public, s.admin = headAsGet(r), headAsGet(admin)
+}
+
+// headAsGet answers HEAD on every GET endpoint: the request is routed as a
+// GET, and net/http, which knows the client asked for HEAD, sends the
+// status and headers without the body.
+func headAsGet(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			get := r.Clone(r.Context())
+			get.Method = http.MethodGet
+			r = get
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // readiness runs the checks at most once per readyCacheTTL, so that

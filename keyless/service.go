@@ -41,6 +41,12 @@ type Authorizer interface {
 	Authorize(ctx context.Context, p *identity.Principal) error
 }
 
+// IdentityLimiter rate-limits verified identities; a refusal is
+// problem.TooManyRequests with a RetryAfter. IdentityBuckets implements it.
+type IdentityLimiter interface {
+	Allow(p *identity.Principal) error
+}
+
 // Service is the signing flow. Its zero value is not usable; set every field.
 type Service struct {
 	// Auth verifies identity tokens.
@@ -51,6 +57,9 @@ type Service struct {
 	TSA Timestamper
 	// Policy decides who may sign; nil allows every authenticated identity.
 	Policy Authorizer
+	// Limit rate-limits each identity that passed the policy, before
+	// anything is signed (per replica); nil means no limit.
+	Limit IdentityLimiter
 	// Log receives one line per issued certificate.
 	Log *slog.Logger
 	// OnIssue, when set, is called after each issued certificate (metrics).
@@ -96,7 +105,10 @@ func (s *Service) CertifyCSR(ctx context.Context, token string, csr *x509.Certif
 	return s.issue(ctx, csr.PublicKey, p, "certificate")
 }
 
-// authenticate verifies the token and applies the policy.
+// authenticate verifies the token, applies the policy and then the
+// per-identity rate limit, which every flow (Certify, CertifyCSR, Sign)
+// passes before it signs anything. A request counts against its identity's
+// limit from here on, even if a later check (proof of possession) fails.
 func (s *Service) authenticate(ctx context.Context, token string) (*identity.Principal, error) {
 	p, err := s.Auth.Authenticate(ctx, token)
 	if err != nil {
@@ -104,6 +116,11 @@ func (s *Service) authenticate(ctx context.Context, token string) (*identity.Pri
 	}
 	if s.Policy != nil {
 		if err := s.Policy.Authorize(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	if s.Limit != nil {
+		if err := s.Limit.Allow(p); err != nil {
 			return nil, err
 		}
 	}

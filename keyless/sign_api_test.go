@@ -9,7 +9,6 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/signet-dev/signet/test/testclock"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/harness"
 	"github.com/signet-dev/signet/test/oidcmock"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 const sub = "repo:acme/widgets:ref:refs/heads/main"
@@ -151,7 +151,7 @@ func TestSignRefusesBadInput(t *testing.T) {
 		{name: "wrong JSON types", token: valid, raw: `{"publicKey": 7}`, status: 400},
 		{name: "empty body", token: valid, raw: ` `, status: 400},
 		{name: "body over limit", token: valid, raw: `{"pad":"` + strings.Repeat("a", 600<<10) + `"}`, status: 413},
-		{name: "wrong content type", token: valid, header: map[string]string{"Content-Type": "text/plain"}, body: req(nil), status: 400},
+		{name: "wrong content type", token: valid, header: map[string]string{"Content-Type": "text/plain"}, body: req(nil), status: 415, reason: "send application/json"},
 	}
 	before := issuedCount(t, env)
 	for _, tc := range cases {

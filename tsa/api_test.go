@@ -148,6 +148,8 @@ func TestTimestampErrors(t *testing.T) {
 	}{
 		{"DER SHA-1", ContentTypeQuery, derRequest(t, &timestamp.Request{HashAlgorithm: crypto.SHA1, HashedMessage: make([]byte, 20)}), 400, "bad_request", "SHA-1"},
 		{"DER wrong digest length", ContentTypeQuery, derRequest(t, &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: make([]byte, 31)}), 400, "bad_request", "31 bytes"},
+		{"DER version 2", ContentTypeQuery, withVersion(t, derRequest(t, &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: sha256Digest}), 2), 400, "bad_request", "version 2: only version 1"},
+		{"DER version 0", ContentTypeQuery, withVersion(t, derRequest(t, &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: sha256Digest}), 0), 400, "bad_request", "version 0"},
 		{"DER garbage", ContentTypeQuery, []byte("this is not DER"), 400, "bad_request", "malformed"},
 		{"DER empty", ContentTypeQuery, nil, 400, "bad_request", "empty"},
 		{"DER oversized", ContentTypeQuery, make([]byte, MaxQueryBytes+1), 413, "too_large", "over"},
@@ -184,6 +186,26 @@ func TestTimestampErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withVersion rewrites the version of a DER TimeStampReq made by
+// timestamp.Request.Marshal, which always writes version 1.
+func withVersion(t *testing.T, der []byte, v byte) []byte {
+	t.Helper()
+	// The version is the first element: SEQUENCE, length, INTEGER 1.
+	hdr := 2
+	if der[1]&0x80 != 0 {
+		hdr += int(der[1] & 0x7f)
+	}
+	if der[hdr] != 0x02 || der[hdr+1] != 0x01 || der[hdr+2] != 0x01 {
+		t.Fatalf("unexpected DER request prefix % x", der[:hdr+3])
+	}
+	out := append([]byte(nil), der...)
+	out[hdr+2] = v
+	if got, ok := requestVersion(out); !ok || got != int64(v) {
+		t.Fatalf("rewritten version reads %d (%v), want %d", got, ok, v)
+	}
+	return out
 }
 
 func TestMethodNotAllowed(t *testing.T) {

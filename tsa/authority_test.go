@@ -11,7 +11,6 @@ import (
 	"encoding/asn1"
 	"encoding/json"
 	"errors"
-	"github.com/signet-dev/signet/test/testclock"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/signet-dev/signet/ca"
 	"github.com/signet-dev/signet/internal/problem"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 // testCA is a root or intermediate that issues test certificates.

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"encoding/json"
-	"github.com/signet-dev/signet/test/testclock"
 	"io"
 	"log/slog"
 	"math/big"
@@ -18,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 // fixture is a TSA over a fresh dev chain, served by httptest over the

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/digitorus/timestamp"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/signet-dev/signet/internal/problem"
 )
@@ -98,7 +100,22 @@ func parseDERRequest(body []byte) (*timestamp.Request, error) {
 	if err != nil {
 		return nil, problem.BadRequest("tsa: malformed RFC 3161 request: %w", err)
 	}
+	// digitorus/timestamp drops the version; RFC 3161 defines only v1.
+	if v, ok := requestVersion(body); !ok || v != 1 {
+		return nil, problem.BadRequest("tsa: RFC 3161 request has version %d: only version 1 is defined", v)
+	}
 	return req, nil
+}
+
+// requestVersion reads the version, the first field of a DER TimeStampReq.
+func requestVersion(der []byte) (int64, bool) {
+	in := cryptobyte.String(der)
+	var req cryptobyte.String
+	var v int64
+	if !in.ReadASN1(&req, cbasn1.SEQUENCE) || !req.ReadASN1Integer(&v) {
+		return 0, false
+	}
+	return v, true
 }
 
 // parseJSONRequest parses sigstore's JSON timestamp request. A malformed

@@ -84,8 +84,8 @@ func printEffective(w io.Writer, path string, cfg *config.Config, idcfg identity
 	}
 	o := cfg.OIDC.Effective()
 	fmt.Fprintf(w, "%s: valid\nidentity config: %s\n", path, source)
-	fmt.Fprintf(w, "oidc: clock-skew %s, discovery-timeout %s, jwks-timeout %s, jwks-refetch-interval %s\n",
-		o.ClockSkew, o.DiscoveryTimeout, o.JWKSTimeout, o.JWKSRefetchInterval)
+	fmt.Fprintf(w, "oidc: clock-skew %s, max-token-lifetime %s, discovery-timeout %s, jwks-timeout %s, jwks-refetch-interval %s\n",
+		o.ClockSkew, o.MaxTokenLifetime, o.DiscoveryTimeout, o.JWKSTimeout, o.JWKSRefetchInterval)
 	fmt.Fprintf(w, "\nissuers (%d):\n", len(idcfg.OIDCIssuers)+len(idcfg.MetaIssuers))
 	for _, meta := range []bool{false, true} {
 		set := idcfg.OIDCIssuers

@@ -75,7 +75,7 @@ func TestConfigValidatePrintsTheEffectiveConfig(t *testing.T) {
 	}
 	for _, want := range []string{
 		": valid",
-		"oidc: clock-skew 20s, discovery-timeout 10s, jwks-timeout 10s, jwks-refetch-interval 10s",
+		"oidc: clock-skew 20s, max-token-lifetime 24h0m0s, discovery-timeout 10s, jwks-timeout 10s, jwks-refetch-interval 10s",
 		"issuers (5):",
 		"https://token.actions.octo.ghe.com\n    type github-workflow, audience sigstore, base URL https://octo.ghe.com\n    rules: hosted",
 		"https://token.actions.githubusercontent.com\n    type ci-provider github-workflow, audience sigstore, base URL https://github.com\n    rules: acme-org, tags",

@@ -12,7 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // Error is an error with the HTTP status and machine-readable code a client sees.
@@ -26,11 +29,20 @@ type Error struct {
 	// Cause is the internal detail (an upstream's error text, an address),
 	// logged by Write but never shown to the client.
 	Cause error
+	// RetryAfter, when positive, is sent by Write as the Retry-After
+	// header, in whole seconds rounded up (at least 1).
+	RetryAfter time.Duration
 }
 
 // WithCause records internal detail that is logged but not shown.
 func (e *Error) WithCause(cause error) *Error {
 	e.Cause = cause
+	return e
+}
+
+// WithRetryAfter asks Write to send a Retry-After header of d.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	e.RetryAfter = d
 	return e
 }
 
@@ -79,6 +91,12 @@ func Unavailable(format string, args ...any) *Error {
 	return newf(http.StatusServiceUnavailable, "unavailable", format, args...)
 }
 
+// RetryAfterSeconds is d as a Retry-After value: whole seconds, rounded
+// up, at least 1.
+func RetryAfterSeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}
+
 // Body is the JSON document of an error response.
 type Body struct {
 	// Code is the machine-readable error name.
@@ -121,6 +139,9 @@ func Write(w http.ResponseWriter, log *slog.Logger, r *http.Request, err error) 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if pe != nil && pe.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(pe.RetryAfter)))
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/signet-dev/signet/internal/problem"
 )
@@ -41,6 +42,28 @@ func TestWrite(t *testing.T) {
 			}
 			if problem.StatusOf(tc.err) != tc.status {
 				t.Errorf("StatusOf = %d", problem.StatusOf(tc.err))
+			}
+		})
+	}
+}
+
+func TestWriteRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"rounded up", problem.TooManyRequests("slow down").WithRetryAfter(2100 * time.Millisecond), "3"},
+		{"at least one second", problem.TooManyRequests("slow down").WithRetryAfter(time.Millisecond), "1"},
+		{"wrapped", fmt.Errorf("ctx: %w", problem.TooManyRequests("slow down").WithRetryAfter(5*time.Second)), "5"},
+		{"none when unset", problem.TooManyRequests("slow down"), ""},
+		{"none on a generic 500", errors.New("boom"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			problem.Write(rec, nil, httptest.NewRequest(http.MethodPost, "/x", nil), tc.err)
+			if got := rec.Header().Get("Retry-After"); got != tc.want {
+				t.Errorf("Retry-After %q, want %q", got, tc.want)
 			}
 		})
 	}

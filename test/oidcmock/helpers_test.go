@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"github.com/signet-dev/signet/test/testclock"
 	"strings"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/signet-dev/signet/test/oidcmock"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 // start starts a mock issuer server that the test closes when it ends.

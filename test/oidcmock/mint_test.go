@@ -3,7 +3,6 @@ package oidcmock_test
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/signet-dev/signet/test/testclock"
 	"net/http"
 	"regexp"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/signet-dev/signet/test/oidcmock"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 func TestMintDefaults(t *testing.T) {

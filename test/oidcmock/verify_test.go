@@ -2,7 +2,6 @@ package oidcmock_test
 
 import (
 	"encoding/json"
-	"github.com/signet-dev/signet/test/testclock"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/signet-dev/signet/test/oidcmock"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 func TestMintedTokenVerifies(t *testing.T) {

@@ -127,15 +127,40 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 	if len(cfg.Policy.Rules) > 0 {
 		svc.Policy = claimPolicy
 	}
+	if svc.Limit, err = identityLimiter(cfg.RateLimit.PerIdentity, idcfg, a.clock); err != nil {
+		return err
+	}
 	api := &keyless.API{Service: svc, TrustedRoot: a.TrustedRoot, SigningConfig: signingConfig,
 		Issuers: issuerInfo(idcfg), Log: log}
 	routes = append(routes, api, &tsa.API{Authority: keys.authority, Log: log})
-	srv := &keyless.Server{Routes: routes, Log: log, Metrics: reg, RateLimit: keyless.RateLimit(cfg.RateLimit), SeparateAdmin: cfg.AdminListen != "", Ready: map[string]keyless.ReadinessCheck{
+	srv := &keyless.Server{Routes: routes, Log: log, Metrics: reg, RateLimit: keyless.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst, MaxClients: cfg.RateLimit.MaxClients}, SeparateAdmin: cfg.AdminListen != "", Ready: map[string]keyless.ReadinessCheck{
 		"ca":  readiness(keys.caKey.Signer),
 		"tsa": readiness(keys.tsaKey.Signer),
 	}}
 	a.Handler, a.AdminHandler = srv.Handler(), srv.AdminHandler()
 	return nil
+}
+
+// identityLimiter builds the per-identity rate limit over every trusted
+// issuer (the dev issuer too), each with its effective key kind; nil when
+// the limit is off.
+func identityLimiter(l config.IdentityRateLimit, idcfg identity.Config, clock func() time.Time) (keyless.IdentityLimiter, error) {
+	if l.PerSecond == 0 {
+		return nil, nil
+	}
+	rl := keyless.IdentityRateLimit{PerSecond: l.PerSecond, Burst: l.Burst, MaxIdentities: l.MaxIdentities,
+		Issuers: map[string]keyless.IdentityKey{}, MetaIssuers: map[string]keyless.IdentityKey{}}
+	for u, iss := range idcfg.OIDCIssuers {
+		rl.Issuers[u] = keyless.IdentityKey(l.KeyFor(u, iss))
+	}
+	for pattern, iss := range idcfg.MetaIssuers {
+		rl.MetaIssuers[pattern] = keyless.IdentityKey(l.KeyFor(pattern, iss))
+	}
+	b, err := keyless.NewIdentityBuckets(rl, clock)
+	if err != nil {
+		return nil, fmt.Errorf("app: rate-limit.per-identity: %w", err)
+	}
+	return b, nil
 }
 
 // loadSigners opens the key backends and builds the CA and the TSA.
