@@ -10,6 +10,7 @@ import (
 	"github.com/signet-dev/signet/ca"
 	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/internal/provision"
 	"github.com/spf13/cobra"
 )
 
@@ -37,7 +38,7 @@ func connectVault(ctx context.Context, cfg *config.Config) (*vault.Client, error
 
 func caInitCommand() *cobra.Command {
 	var backend, out, csrOut string
-	var opts vault.InitOptions
+	var opts provision.InitOptions
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the CA and TSA keys in Vault transit, issue their chains and write signet.yaml",
@@ -67,7 +68,7 @@ same ones, and writes --out. Running it again changes nothing unless
 				return err
 			}
 			defer vc.Close()
-			res, err := vault.Init(cmd.Context(), vc, opts)
+			res, err := provision.Init(cmd.Context(), vc, opts)
 			if err != nil {
 				return err
 			}
@@ -136,8 +137,8 @@ func caImportChainCommand() *cobra.Command {
 				return err
 			}
 			defer vc.Close()
-			ref := vault.KeyRef{Key: cfg.CA.Key, Version: cfg.CA.KeyVersion, ChainPath: cfg.CA.ChainPath}
-			if err := vault.ImportChain(cmd.Context(), vc, ref, chain); err != nil {
+			ref := provision.KeyRef{Key: cfg.CA.Key, Version: cfg.CA.KeyVersion, ChainPath: cfg.CA.ChainPath}
+			if err := provision.ImportChain(cmd.Context(), vc, ref, chain); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Stored the chain of %q at %s\n", chain[0].Subject, cfg.CA.ChainPath)

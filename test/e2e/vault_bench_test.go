@@ -12,6 +12,7 @@ import (
 
 	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/internal/provision"
 	"github.com/signet-dev/signet/test/harness"
 	"github.com/signet-dev/signet/test/vaultdev"
 )
@@ -29,7 +30,7 @@ func BenchmarkVaultOneShot(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	res, err := vault.Init(ctx, vc, vault.InitOptions{})
+	res, err := provision.Init(ctx, vc, provision.InitOptions{})
 	vc.Close()
 	if err != nil {
 		b.Fatal(err)

@@ -1,4 +1,10 @@
-package vault
+// Package provision sets up signet's keys and certificate chains in Vault:
+// the transit keys of the root, the CA and the TSA, the chains in KV, and
+// their rotation (`signet ca init`, `signet ca import-chain`). It runs with
+// an administrator's credentials; a serving replica never needs it. It
+// sits above ca, tsa and ca/vault because it builds both the CA and the
+// TSA certificates.
+package provision
 
 import (
 	"context"
@@ -7,11 +13,10 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/hashicorp/vault/api"
 	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/tsa"
 )
 
@@ -74,12 +79,9 @@ type InitResult struct {
 
 // Init bootstraps the transit keys and certificate chains of signet's CA
 // and TSA. Run again, it changes nothing unless opts.Rotate is set.
-func Init(ctx context.Context, c *Client, o InitOptions) (*InitResult, error) {
+func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, error) {
 	o.applyDefaults()
-	if err := c.ensureMount(ctx, c.cfg.TransitMount, "transit", nil); err != nil {
-		return nil, err
-	}
-	if err := c.ensureMount(ctx, c.cfg.KVMount, "kv", map[string]string{"version": "2"}); err != nil {
+	if err := c.EnsureEngines(ctx); err != nil {
 		return nil, err
 	}
 	caStored, caOK, err := c.ReadChain(ctx, o.CAChainPath)
@@ -96,23 +98,23 @@ func Init(ctx context.Context, c *Client, o InitOptions) (*InitResult, error) {
 		return res, nil
 	}
 	res.Changed = true
-	rootVer, err := c.ensureKey(ctx, o.RootKey, o.KeyType, false)
+	rootVer, err := c.EnsureKey(ctx, o.RootKey, o.KeyType, false)
 	if err != nil {
 		return nil, err
 	}
-	rootSigner, err := NewSigner(ctx, c, o.RootKey, rootVer)
+	rootSigner, err := vault.NewSigner(ctx, c, o.RootKey, rootVer)
 	if err != nil {
 		return nil, err
 	}
 	now := o.Now().UTC().Add(-5 * time.Minute).Truncate(time.Second)
-	root, err := c.rootCertificate(ctx, o, rootSigner, now, caStored, tsaStored)
+	root, err := rootCertificate(ctx, o, rootSigner, now, caStored, tsaStored)
 	if err != nil {
 		return nil, err
 	}
-	if res.CA.Version, err = c.ensureKey(ctx, o.CAKey, o.KeyType, o.Rotate && caOK); err != nil {
+	if res.CA.Version, err = c.EnsureKey(ctx, o.CAKey, o.KeyType, o.Rotate && caOK); err != nil {
 		return nil, err
 	}
-	caSigner, err := NewSigner(ctx, c, o.CAKey, res.CA.Version)
+	caSigner, err := vault.NewSigner(ctx, c, o.CAKey, res.CA.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -129,17 +131,17 @@ func Init(ctx context.Context, c *Client, o InitOptions) (*InitResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := c.WriteChain(ctx, o.CAChainPath, StoredChain{Key: o.CAKey, Version: res.CA.Version, Chain: []*x509.Certificate{inter, root}}); err != nil {
+		if err := c.WriteChain(ctx, o.CAChainPath, vault.StoredChain{Key: o.CAKey, Version: res.CA.Version, Chain: []*x509.Certificate{inter, root}}); err != nil {
 			return nil, err
 		}
 	}
-	if res.TSA.Version, err = c.ensureKey(ctx, o.TSAKey, o.KeyType, o.Rotate && tsaOK); err != nil {
+	if res.TSA.Version, err = c.EnsureKey(ctx, o.TSAKey, o.KeyType, o.Rotate && tsaOK); err != nil {
 		return nil, err
 	}
 	if tsaOK && !o.Rotate {
 		return res, nil
 	}
-	tsaSigner, err := NewSigner(ctx, c, o.TSAKey, res.TSA.Version)
+	tsaSigner, err := vault.NewSigner(ctx, c, o.TSAKey, res.TSA.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -151,12 +153,12 @@ func Init(ctx context.Context, c *Client, o InitOptions) (*InitResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return res, c.WriteChain(ctx, o.TSAChainPath, StoredChain{Key: o.TSAKey, Version: res.TSA.Version, Chain: []*x509.Certificate{leaf, root}})
+	return res, c.WriteChain(ctx, o.TSAChainPath, vault.StoredChain{Key: o.TSAKey, Version: res.TSA.Version, Chain: []*x509.Certificate{leaf, root}})
 }
 
 // rootCertificate reuses the root of an existing chain when the root key
 // is unchanged, else makes a new self-signed root with the Vault root key.
-func (c *Client) rootCertificate(ctx context.Context, o InitOptions, rootSigner *Signer, now time.Time, stored ...*StoredChain) (*x509.Certificate, error) {
+func rootCertificate(ctx context.Context, o InitOptions, rootSigner *vault.Signer, now time.Time, stored ...*vault.StoredChain) (*x509.Certificate, error) {
 	for _, sc := range stored {
 		if sc != nil {
 			r := sc.Chain[len(sc.Chain)-1]
@@ -172,20 +174,20 @@ func (c *Client) rootCertificate(ctx context.Context, o InitOptions, rootSigner 
 	return ca.Sign(ctx, tmpl, nil, rootSigner.Public(), rootSigner)
 }
 
-func csrFor(ctx context.Context, org string, s *Signer) ([]byte, error) {
+func csrFor(ctx context.Context, org string, s *vault.Signer) ([]byte, error) {
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject: pkix.Name{Organization: []string{org}, CommonName: org + " intermediate"},
 	}, ca.Bind(ctx, s))
 	if err != nil {
-		return nil, fmt.Errorf("vault: CSR for %s: %w", s.key, err)
+		return nil, fmt.Errorf("provision: CSR for %s: %w", s.KeyName(), err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
 }
 
 // ImportChain stores a chain signed by an offline root for the CA key: the
 // first certificate must certify the given transit key version.
-func ImportChain(ctx context.Context, c *Client, ref KeyRef, chain []*x509.Certificate) error {
-	signer, err := NewSigner(ctx, c, ref.Key, ref.Version)
+func ImportChain(ctx context.Context, c *vault.Client, ref KeyRef, chain []*x509.Certificate) error {
+	signer, err := vault.NewSigner(ctx, c, ref.Key, ref.Version)
 	if err != nil {
 		return err
 	}
@@ -194,62 +196,7 @@ func ImportChain(ctx context.Context, c *Client, ref KeyRef, chain []*x509.Certi
 		return err
 	}
 	if !chain[0].IsCA {
-		return fmt.Errorf("vault: %q is not a CA certificate", chain[0].Subject)
+		return fmt.Errorf("provision: %q is not a CA certificate", chain[0].Subject)
 	}
-	return c.WriteChain(ctx, ref.ChainPath, StoredChain{Key: ref.Key, Version: signer.Version(), Chain: chain})
-}
-
-// ensureMount enables a secrets engine at path unless one is there.
-func (c *Client) ensureMount(ctx context.Context, path, typ string, opts map[string]string) error {
-	mctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	mounts, err := c.api.Sys().ListMountsWithContext(mctx)
-	if err != nil {
-		return classify(mctx, "list mounts", err, c.cfg)
-	}
-	if m, ok := mounts[strings.Trim(path, "/")+"/"]; ok {
-		if m.Type != typ || (typ == "kv" && m.Options["version"] != "2") {
-			return fmt.Errorf("vault: %s is mounted as %s (options %v), not %s %v", path, m.Type, m.Options, typ, opts)
-		}
-		return nil
-	}
-	if err := c.api.Sys().MountWithContext(mctx, path, &api.MountInput{Type: typ, Options: opts}); err != nil {
-		return classify(mctx, "enable "+typ+" at "+path, err, c.cfg)
-	}
-	return nil
-}
-
-// ensureKey creates a non-exportable transit key unless it exists, rotates
-// it when asked, and returns its latest version.
-func (c *Client) ensureKey(ctx context.Context, name, typ string, rotate bool) (int, error) {
-	info, ok, err := c.ReadKey(ctx, name)
-	if err != nil {
-		return 0, err
-	}
-	if !ok {
-		if _, err := c.write(ctx, "create transit key "+name, c.cfg.TransitMount+"/keys/"+name,
-			map[string]any{"type": typ, "exportable": false}); err != nil {
-			return 0, err
-		}
-	} else {
-		if info.Exportable {
-			return 0, fmt.Errorf("vault: transit key %s is exportable: signet refuses a CA key that can leave Vault", name)
-		}
-		if info.Type != typ {
-			return 0, fmt.Errorf("vault: transit key %s is %s, not %s", name, info.Type, typ)
-		}
-		if rotate {
-			if _, err := c.write(ctx, "rotate transit key "+name, c.cfg.TransitMount+"/keys/"+name+"/rotate", nil); err != nil {
-				return 0, err
-			}
-		}
-	}
-	info, ok, err = c.ReadKey(ctx, name)
-	if err != nil {
-		return 0, err
-	}
-	if !ok {
-		return 0, fmt.Errorf("vault: transit key %s vanished after creation", name)
-	}
-	return info.Latest, nil
+	return c.WriteChain(ctx, ref.ChainPath, vault.StoredChain{Key: ref.Key, Version: signer.Version(), Chain: chain})
 }
