@@ -85,8 +85,3 @@ func Marshal(b *protobundle.Bundle) ([]byte, error) {
 	}
 	return out, nil
 }
-
-// PAE is DSSE's pre-authentication encoding, the bytes a DSSE signature covers.
-func PAE(payloadType string, payload []byte) []byte {
-	return fmt.Appendf(nil, "DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload)
-}

@@ -7,16 +7,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/testclock"
 )
@@ -33,7 +30,7 @@ func (u uriSAN) Embed(c *x509.Certificate) error {
 }
 
 // memoryCA is a memory CA made at now, the time its tests issue at.
-func memoryCA(t *testing.T, now time.Time) ca.KeyChain {
+func memoryCA(t *testing.T, now time.Time) pki.KeyChain {
 	t.Helper()
 	kc, err := ca.NewMemoryCA(context.Background(), "Acme", now)
 	if err != nil {
@@ -68,7 +65,7 @@ func TestIssue(t *testing.T) {
 		{"has a subject key id, as Fulcio's leaves do", len(leaf.SubjectKeyId) == 20},
 		{"AKI is the intermediate's SKI", string(leaf.AuthorityKeyId) == string(kc.Chain[0].SubjectKeyId)},
 		{"issuer has one O", len(leaf.Issuer.Organization) == 1 && leaf.Issuer.Organization[0] == "Acme"},
-		{"over the requested key", ca.SamePublicKey(leaf.PublicKey, key.Public())},
+		{"over the requested key", pki.SamePublicKey(leaf.PublicKey, key.Public())},
 	} {
 		if !c.ok {
 			t.Errorf("issued certificate: %s fails", c.name)
@@ -85,7 +82,7 @@ func TestIssue(t *testing.T) {
 }
 
 // failingSigner is a key store that is down.
-type failingSigner struct{ ca.KeySigner }
+type failingSigner struct{ pki.KeySigner }
 
 func (f failingSigner) SignDigest(context.Context, []byte, crypto.SignerOpts) ([]byte, error) {
 	return nil, errors.New("connection refused")
@@ -93,7 +90,7 @@ func (f failingSigner) SignDigest(context.Context, []byte, crypto.SignerOpts) ([
 
 func TestIssueBackendDownIsUnavailable(t *testing.T) {
 	kc := memoryCA(t, testclock.Now())
-	down, err := ca.NewIssuer(ca.KeyChain{Signer: failingSigner{kc.Signer}, Chain: kc.Chain}, 10*time.Minute, nil)
+	down, err := ca.NewIssuer(pki.KeyChain{Signer: failingSigner{kc.Signer}, Chain: kc.Chain}, 10*time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,67 +101,9 @@ func TestIssueBackendDownIsUnavailable(t *testing.T) {
 	}
 }
 
-func TestKeyChainCheck(t *testing.T) {
-	a, b := memoryCA(t, testclock.Now()), memoryCA(t, testclock.Now())
-	for _, tc := range []struct {
-		name string
-		kc   ca.KeyChain
-		want string
-	}{
-		{"valid", a, ""},
-		{"key of another CA", ca.KeyChain{Signer: b.Signer, Chain: a.Chain}, "does not match"},
-		{"intermediate of another root", ca.KeyChain{Signer: a.Signer, Chain: []*x509.Certificate{a.Chain[0], b.Chain[1]}}, "is not signed by"},
-		{"no certificates", ca.KeyChain{Signer: a.Signer}, "no certificates"},
-		{"no signer", ca.KeyChain{Chain: a.Chain}, "no signer"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := tc.kc.Check()
-			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
-				t.Errorf("Check() = %v, want %q", err, tc.want)
-			}
-		})
-	}
-	if _, err := ca.NewIssuer(ca.KeyChain{Signer: a.Signer, Chain: a.Chain[:1]}, 0, nil); err == nil {
+func TestNewIssuerRefusesAZeroLifetime(t *testing.T) {
+	a := memoryCA(t, testclock.Now())
+	if _, err := ca.NewIssuer(a, 0, nil); err == nil {
 		t.Error("NewIssuer accepted a zero lifetime")
-	}
-}
-
-func TestLoadFile(t *testing.T) {
-	kc := memoryCA(t, testclock.Now())
-	dir := t.TempDir()
-	der, err := x509.MarshalPKCS8PrivateKey(kc.Signer.(ca.LocalSigner).Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecDER, err := x509.MarshalECPrivateKey(kc.Signer.(ca.LocalSigner).Key.(*ecdsa.PrivateKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := memoryCA(t, testclock.Now())
-	otherDER, _ := x509.MarshalPKCS8PrivateKey(other.Signer.(ca.LocalSigner).Key)
-	write := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	chain := write("chain.pem", ca.EncodeCertificatesPEM(kc.Chain))
-	for _, tc := range []struct {
-		name, key, chain, want string
-	}{
-		{"PKCS #8", write("k8.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), chain, ""},
-		{"SEC 1", write("ec.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER})), chain, ""},
-		{"key of another chain", write("o.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: otherDER})), chain, "does not match"},
-		{"encrypted key", write("enc.pem", pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1}})), chain, "not an unencrypted private key"},
-		{"chain not PEM", write("k.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), write("bad.pem", []byte("nope")), "no PEM certificate"},
-		{"missing file", filepath.Join(dir, "absent.pem"), chain, "no such file"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := ca.LoadFile(tc.key, tc.chain)
-			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
-				t.Errorf("LoadFile = %v, want %q", err, tc.want)
-			}
-		})
 	}
 }

@@ -1,18 +1,22 @@
+// Package ca issues short-lived code-signing certificates: an Issuer over a
+// key chain (memory for development, files, or Vault transit through
+// ca/vault) writes the identity a Principal embeds into a certificate
+// whose profile (lifetime, key usage, extensions) Fulcio's leaves share.
 package ca
 
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"time"
 
-	"github.com/signet-dev/signet/internal/problem"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
+	"github.com/signet-dev/signet/internal/pki"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // Embedder writes an identity (SAN and extensions) into a certificate
@@ -24,14 +28,14 @@ type Embedder interface {
 // Issuer issues short-lived code-signing certificates with the key of an
 // intermediate (or root) CA. It is safe for concurrent use.
 type Issuer struct {
-	key      KeyChain
+	key      pki.KeyChain
 	lifetime time.Duration
 	clock    func() time.Time
 }
 
 // NewIssuer checks the key chain and returns an Issuer whose certificates
 // live for lifetime. clock nil means time.Now.
-func NewIssuer(key KeyChain, lifetime time.Duration, clock func() time.Time) (*Issuer, error) {
+func NewIssuer(key pki.KeyChain, lifetime time.Duration, clock func() time.Time) (*Issuer, error) {
 	if err := key.Check(); err != nil {
 		return nil, err
 	}
@@ -55,7 +59,7 @@ func (i *Issuer) Chain() []*x509.Certificate { return i.key.Chain }
 // serial, digitalSignature and codeSigning only, and lives for the issuer's
 // lifetime. A signer failure is problem.Unavailable.
 func (i *Issuer) Issue(ctx context.Context, pub crypto.PublicKey, who Embedder) (*x509.Certificate, error) {
-	serial, err := RandomSerial()
+	serial, err := pki.RandomSerial()
 	if err != nil {
 		return nil, err
 	}
@@ -81,49 +85,17 @@ func (i *Issuer) Issue(ctx context.Context, pub crypto.PublicKey, who Embedder) 
 	if err := who.Embed(tmpl); err != nil {
 		return nil, fmt.Errorf("ca: embed identity: %w", err)
 	}
-	signer := &recordingSigner{KeySigner: i.key.Signer}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, Bind(ctx, signer))
+	cert, err := pki.CreateCertificate(ctx, tmpl, parent, pub, i.key.Signer)
+	var pe *problem.Error
 	switch {
 	case err == nil:
-	case signer.err != nil:
+		return cert, nil
+	case errors.Is(err, pki.ErrSigner) && errors.As(err, &pe):
+		return nil, pe // the key store classified its own failure
+	case errors.Is(err, pki.ErrSigner):
 		// The key store failed: never the client's fault.
-		var pe *problem.Error
-		if errors.As(signer.err, &pe) {
-			return nil, signer.err
-		}
-		return nil, problem.Unavailable("the CA key could not sign").WithCause(signer.err)
-	default:
-		// A template x509 cannot encode: a server bug, not an outage.
-		return nil, fmt.Errorf("ca: create certificate: %w", err)
+		return nil, problem.Unavailable("the CA key could not sign").WithCause(err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("ca: parse issued certificate: %w", err)
-	}
-	return cert, nil
-}
-
-// recordingSigner remembers the key store's error, so that a signing
-// failure is told apart from a certificate that cannot be built.
-type recordingSigner struct {
-	KeySigner
-	err error
-}
-
-func (r *recordingSigner) SignDigest(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	sig, err := r.KeySigner.SignDigest(ctx, digest, opts)
-	r.err = err
-	return sig, err
-}
-
-// RandomSerial returns a positive serial number of 20 random bytes (160 bits
-// with the top bit cleared, as RFC 5280 allows at most 20 octets).
-func RandomSerial() (*big.Int, error) {
-	b := make([]byte, 20)
-	if _, err := rand.Read(b); err != nil {
-		return nil, fmt.Errorf("ca: serial: %w", err)
-	}
-	b[0] &= 0x7f
-	b[0] |= 0x40 // keep it a full 20 octets
-	return new(big.Int).SetBytes(b), nil
+	// A template x509 cannot encode: a server bug, not an outage.
+	return nil, fmt.Errorf("ca: %w", err)
 }

@@ -14,45 +14,6 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Issuer types understood by signet, named as in Fulcio's identity config.
-const (
-	// TypeEmail certifies the verified `email` claim as an rfc822Name SAN.
-	// The token's email_verified must be true: the JSON boolean, or the
-	// string "true" or "True" as Amazon Cognito sends it (Fulcio v1.8.8
-	// accepts the same), unless skip-email-verification is set. The
-	// address must be ASCII.
-	TypeEmail = "email"
-	// TypeCIProvider maps claims through the ci-issuer-metadata profile named
-	// by the issuer's ci-provider.
-	TypeCIProvider = "ci-provider"
-	// TypeGitHubWorkflow is GitHub Actions: the github-workflow profile, with
-	// the base URL derived from the issuer.
-	TypeGitHubWorkflow = "github-workflow"
-	// TypeGitLabPipeline is GitLab CI: the gitlab-pipeline profile.
-	TypeGitLabPipeline = "gitlab-pipeline"
-	// TypeBuildkiteJob is Buildkite: the buildkite-job profile.
-	TypeBuildkiteJob = "buildkite-job"
-	// TypeCodefreshWorkflow is Codefresh: the codefresh-workflow profile.
-	TypeCodefreshWorkflow = "codefresh-workflow"
-	// TypeChainguard certifies <issuer>/<sub> as a URI SAN.
-	TypeChainguard = "chainguard-identity"
-	// TypeKubernetes certifies the pod's service account as
-	// https://kubernetes.io/namespaces/<ns>/serviceaccounts/<sa>.
-	TypeKubernetes = "kubernetes"
-	// TypeSPIFFE certifies a `sub` that is a SPIFFE ID of the issuer's trust domain.
-	TypeSPIFFE = "spiffe"
-	// TypeURI certifies a `sub` that is a URI on the issuer's subject-domain.
-	TypeURI = "uri"
-	// TypeUsername certifies `sub!subject-domain` as an otherName SAN.
-	TypeUsername = "username"
-)
-
-// supportedTypes lists every issuer type, for error messages.
-var supportedTypes = []string{
-	TypeEmail, TypeCIProvider, TypeGitHubWorkflow, TypeGitLabPipeline, TypeBuildkiteJob,
-	TypeCodefreshWorkflow, TypeChainguard, TypeKubernetes, TypeSPIFFE, TypeURI, TypeUsername,
-}
-
 // Config is Fulcio's identity configuration: a Fulcio config file (YAML or
 // JSON) parses into it unchanged.
 type Config struct {

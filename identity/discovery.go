@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/signet-dev/signet/internal/problem"
 )
 
@@ -220,7 +222,7 @@ func allowedAlgs(advertised []string) []string {
 	}
 	var out []string
 	for _, alg := range advertised {
-		if slices.ContainsFunc(asymmetricAlgs, func(a2 joseAlg) bool { return string(a2) == alg }) {
+		if slices.ContainsFunc(TokenAlgorithms(), func(a2 jose.SignatureAlgorithm) bool { return string(a2) == alg }) {
 			out = append(out, alg)
 		}
 	}

@@ -45,7 +45,7 @@ type keySet struct {
 // VerifySignature verifies a compact JWS with the cached keys, refetching
 // them once when none verifies and the last fetch is old enough.
 func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, asymmetricAlgs)
+	jws, err := jose.ParseSigned(raw, TokenAlgorithms())
 	if err != nil {
 		return nil, fmt.Errorf("malformed jwt: %w", err)
 	}

@@ -21,43 +21,21 @@ type verified struct {
 }
 
 // principalFor maps verified claims to a Principal by the issuer's type,
-// as Fulcio v1.8.8 does for that type. Every refusal is a token fault.
+// as Fulcio v1.8.8 does for that type (see issuerTypes). Every refusal is
+// a token fault.
 func principalFor(cfg Config, conf Issuer, tok verified) (*Principal, error) {
-	var (
-		p   *Principal
-		err error
-	)
-	switch conf.Type {
-	case TypeEmail:
-		p, err = emailPrincipal(conf, tok)
-	case TypeURI:
-		p, err = uriPrincipal(conf, tok)
-	case TypeUsername:
-		p, err = usernamePrincipal(conf, tok)
-	case TypeKubernetes:
-		p, err = kubernetesPrincipal(tok)
-	case TypeSPIFFE:
-		p, err = spiffePrincipal(conf, tok)
-	case TypeChainguard:
-		p, err = chainguardPrincipal(tok)
-	default:
-		name := profileName(conf)
-		md, ok := cfg.Profile(name)
-		if name == "" || !ok {
-			return nil, fmt.Errorf("identity: issuer type %q (ci-provider %q) has no mapping", conf.Type, conf.CIProvider)
-		}
-		if name == ProfileGitHubWorkflow {
-			md = withGitHubBase(md, tok.issuer)
-		}
-		p, err = ciPrincipal(md, tok)
+	t, ok := typeOf(conf)
+	if !ok {
+		return nil, fmt.Errorf("identity: issuer type %q (ci-provider %q) has no mapping", conf.Type, conf.CIProvider)
 	}
+	p, err := t.principal(cfg, conf, tok)
 	if err != nil {
 		return nil, err
 	}
 	if err := encodable(p); err != nil {
 		return nil, err
 	}
-	if p.Challenge, err = challengeOf(conf, p.Challenge, tok); err != nil {
+	if p.Challenge, err = challengeOf(conf, t.challengeValue(tok), tok); err != nil {
 		return nil, err
 	}
 	p.Subject, p.Claims, p.RawClaims = tok.subject, tok.claims, tok.raw
@@ -93,7 +71,7 @@ func ciPrincipal(md IssuerMetadata, tok verified) (*Principal, error) {
 		return nil, err
 	}
 	exts.Issuer, exts.Subject = tok.issuer, tok.subject
-	return &Principal{Issuer: tok.issuer, Challenge: tok.subject, URI: u, Extensions: exts}, nil
+	return &Principal{Issuer: tok.issuer, URI: u, Extensions: exts}, nil
 }
 
 // absoluteURI parses a SAN that must be an absolute URI.

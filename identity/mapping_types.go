@@ -29,7 +29,7 @@ func emailPrincipal(conf Issuer, tok verified) (*Principal, error) {
 		}
 		issuer = v
 	}
-	return &Principal{Issuer: issuer, Challenge: email, Email: email, Extensions: plainExtensions(issuer, tok.subject)}, nil
+	return &Principal{Issuer: issuer, Email: email, Extensions: plainExtensions(issuer, tok.subject)}, nil
 }
 
 // uriPrincipal certifies a `sub` that is a URI on the subject domain, with
@@ -46,7 +46,7 @@ func uriPrincipal(conf Issuer, tok verified) (*Principal, error) {
 	if u.Scheme != domain.Scheme || u.Hostname() != domain.Hostname() {
 		return nil, problem.Unauthorized("identity token's sub %q is not under the issuer's subject domain %q", tok.subject, conf.SubjectDomain)
 	}
-	return &Principal{Issuer: tok.issuer, Challenge: tok.subject, URI: u, Extensions: plainExtensions(tok.issuer, tok.subject)}, nil
+	return &Principal{Issuer: tok.issuer, URI: u, Extensions: plainExtensions(tok.issuer, tok.subject)}, nil
 }
 
 // usernamePrincipal certifies `sub!subject-domain` as an otherName SAN
@@ -61,7 +61,7 @@ func usernamePrincipal(conf Issuer, tok verified) (*Principal, error) {
 		return nil, problem.Unauthorized("identity token's sub %q is an email address, not a username", tok.subject)
 	}
 	return &Principal{
-		Issuer: tok.issuer, Challenge: tok.subject, OtherName: tok.subject + "!" + conf.SubjectDomain,
+		Issuer: tok.issuer, OtherName: tok.subject + "!" + conf.SubjectDomain,
 		Extensions: plainExtensions(tok.issuer, tok.subject),
 	}, nil
 }
@@ -70,7 +70,7 @@ func usernamePrincipal(conf Issuer, tok verified) (*Principal, error) {
 // `kubernetes.io` claim (Fulcio's kubernetes type). Unlike Fulcio, a token
 // without namespace or service account, or with a '/' in one, is refused
 // rather than certified with empty or extra path segments.
-func kubernetesPrincipal(tok verified) (*Principal, error) {
+func kubernetesPrincipal(_ Issuer, tok verified) (*Principal, error) {
 	ns, _ := nested(tok.raw, "kubernetes.io", "namespace")
 	sa, _ := nested(tok.raw, "kubernetes.io", "serviceaccount", "name")
 	if ns == "" || sa == "" {
@@ -80,7 +80,7 @@ func kubernetesPrincipal(tok verified) (*Principal, error) {
 		return nil, problem.Unauthorized("identity token's kubernetes namespace %q or service account %q holds '/'", ns, sa)
 	}
 	u := &url.URL{Scheme: "https", Host: "kubernetes.io", Path: "/namespaces/" + ns + "/serviceaccounts/" + sa}
-	return &Principal{Issuer: tok.issuer, Challenge: tok.subject, URI: u, Extensions: plainExtensions(tok.issuer, tok.subject)}, nil
+	return &Principal{Issuer: tok.issuer, URI: u, Extensions: plainExtensions(tok.issuer, tok.subject)}, nil
 }
 
 // spiffePrincipal certifies a `sub` that is a SPIFFE ID of the issuer's
@@ -97,31 +97,28 @@ func spiffePrincipal(conf Issuer, tok verified) (*Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Principal{Issuer: tok.issuer, Challenge: tok.subject, URI: u, Extensions: plainExtensions(tok.issuer, tok.subject)}, nil
+	return &Principal{Issuer: tok.issuer, URI: u, Extensions: plainExtensions(tok.issuer, tok.subject)}, nil
 }
 
 // chainguardPrincipal certifies <issuer>/<sub> (Fulcio's chainguard-identity
-// type); the proof of possession signs the verified email when the token
-// has one, else sub, as cosign computes it.
-func chainguardPrincipal(tok verified) (*Principal, error) {
+// type). The proof of possession signs the verified email when the token
+// has one, else sub, as cosign computes it (issuerTypes), so an email
+// claim must be a string and, when not empty, verified.
+func chainguardPrincipal(_ Issuer, tok verified) (*Principal, error) {
 	base, err := url.Parse(tok.issuer)
 	if err != nil {
 		return nil, problem.Unauthorized("identity token issuer %q is not a URL", tok.issuer)
 	}
-	challenge := tok.subject
 	if _, ok := tok.kinds["email"]; ok {
 		if err := requireString(tok.kinds, tok.claims, "email", "proof-of-possession challenge"); err != nil {
 			return nil, err
 		}
 	}
-	if email := tok.claims["email"]; email != "" {
-		if !emailVerified(tok.raw) {
-			return nil, problem.Unauthorized("identity token's email %q is not verified (email_verified is not true)", email)
-		}
-		challenge = email
+	if email := tok.claims["email"]; email != "" && !emailVerified(tok.raw) {
+		return nil, problem.Unauthorized("identity token's email %q is not verified (email_verified is not true)", email)
 	}
 	return &Principal{
-		Issuer: tok.issuer, Challenge: challenge, URI: base.JoinPath(tok.subject),
+		Issuer: tok.issuer, URI: base.JoinPath(tok.subject),
 		Extensions: plainExtensions(tok.issuer, tok.subject),
 	}, nil
 }

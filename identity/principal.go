@@ -17,8 +17,9 @@ type Principal struct {
 	Issuer string
 	// Subject is the token's `sub`.
 	Subject string
-	// Challenge is the value the proof of possession must sign: `sub`, or
-	// the email for email identities.
+	// Challenge is the value the proof of possession must sign: the claim
+	// ChallengeClaim names for the issuer (`sub`, or the email for email
+	// identities and chainguard tokens that carry one).
 	Challenge string
 	// URI is the URI SAN of CI, uri, kubernetes, spiffe and chainguard identities.
 	URI *url.URL

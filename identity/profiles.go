@@ -57,16 +57,3 @@ func (c Config) Profile(name string) (IssuerMetadata, bool) {
 	}
 	return ShippedProfile(name)
 }
-
-// profileName is the CI profile an issuer maps through: its ci-provider for
-// type ci-provider, else the profile named like its type (Fulcio's
-// dedicated CI types); "" for the other types.
-func profileName(iss Issuer) string {
-	switch iss.Type {
-	case TypeCIProvider:
-		return iss.CIProvider
-	case TypeGitHubWorkflow, TypeGitLabPipeline, TypeBuildkiteJob, TypeCodefreshWorkflow:
-		return iss.Type
-	}
-	return ""
-}

@@ -15,13 +15,14 @@ import (
 // a larger one is refused before any parsing.
 const MaxTokenSize = 16 << 10
 
-// asymmetricAlgs are the only JWS algorithms ever accepted: never none,
-// never an HMAC whose key would be public.
-type joseAlg = jose.SignatureAlgorithm
-
-var asymmetricAlgs = []joseAlg{
-	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
-	jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
+// TokenAlgorithms lists the only JWS algorithms signet ever accepts for an
+// identity token: asymmetric ones; never none, never an HMAC whose key
+// would be public.
+func TokenAlgorithms() []jose.SignatureAlgorithm {
+	return []jose.SignatureAlgorithm{
+		jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
+		jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
+	}
 }
 
 // unverifiedIssuer returns the token's `iss` without checking anything but
@@ -36,7 +37,7 @@ func unverifiedIssuer(raw string) (string, error) {
 	if strings.Count(raw, ".") != 2 {
 		return "", problem.Unauthorized("identity token is not a JWT: it must have exactly three dot-separated parts")
 	}
-	tok, err := jwt.ParseSigned(raw, asymmetricAlgs)
+	tok, err := jwt.ParseSigned(raw, TokenAlgorithms())
 	if err != nil {
 		return "", problem.Unauthorized("identity token is malformed or uses a refused algorithm: %v", err)
 	}
@@ -57,7 +58,7 @@ func unverifiedIssuer(raw string) (string, error) {
 // It only ever words a refusal: nothing unverified is trusted.
 func claimTypeFault(raw string, maxLifetime time.Duration) error {
 	generic := problem.Unauthorized("identity token's registered claims have the wrong JSON types: iss, sub and aud must be strings, exp, iat and nbf numbers")
-	jws, err := jose.ParseSigned(raw, asymmetricAlgs)
+	jws, err := jose.ParseSigned(raw, TokenAlgorithms())
 	if err != nil {
 		return generic
 	}

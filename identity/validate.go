@@ -26,44 +26,17 @@ func (c Config) validateIssuer(where, key string, iss Issuer, meta bool) error {
 	if _, err := iss.maxTokenLifetime(); err != nil {
 		return fmt.Errorf("%s.max-token-lifetime: %w", where, err)
 	}
-	if iss.IssuerClaim != "" {
-		if iss.Type != TypeEmail {
-			return fmt.Errorf("%s.issuer-claim is only for type email", where)
-		}
-		if _, err := claimPath(iss.IssuerClaim); err != nil {
-			return fmt.Errorf("%s.issuer-claim: %w", where, err)
-		}
+	if iss.IssuerClaim != "" && iss.Type != TypeEmail {
+		return fmt.Errorf("%s.issuer-claim is only for type email", where)
 	}
-	switch iss.Type {
-	case "":
-		return fmt.Errorf("%s.type is missing (one of %s)", where, strings.Join(supportedTypes, ", "))
-	case TypeEmail, TypeChainguard, TypeKubernetes:
-	case TypeCIProvider, TypeGitHubWorkflow, TypeGitLabPipeline, TypeBuildkiteJob, TypeCodefreshWorkflow:
-		name := profileName(iss)
-		if name == "" {
-			return fmt.Errorf("%s.ci-provider is missing for type ci-provider: name a ci-issuer-metadata entry or a shipped profile (%s)", where, strings.Join(ShippedProfiles(), ", "))
-		}
-		if _, ok := c.Profile(name); !ok {
-			return fmt.Errorf("%s.ci-provider %q has no entry in ci-issuer-metadata and is not a shipped profile (%s)", where, name, strings.Join(ShippedProfiles(), ", "))
-		}
-	case TypeSPIFFE:
-		if meta {
-			return fmt.Errorf("%s.type spiffe is not supported for meta-issuers (one pattern would map many issuers to one trust domain): list each issuer under oidc-issuers", where)
-		}
-		if iss.SPIFFETrustDomain == "" {
-			return fmt.Errorf("%s.spiffe-trust-domain is missing for type spiffe", where)
-		}
-		if err := validTrustDomain(iss.SPIFFETrustDomain); err != nil {
-			return fmt.Errorf("%s.spiffe-trust-domain: %w", where, err)
-		}
-	case TypeURI, TypeUsername:
-		if err := validSubjectDomain(iss.Type, iss.SubjectDomain, u); err != nil {
-			return fmt.Errorf("%s.subject-domain: %w", where, err)
-		}
-	default:
-		return fmt.Errorf("%s.type %q is not supported (one of %s)", where, iss.Type, strings.Join(supportedTypes, ", "))
+	if iss.Type == "" {
+		return fmt.Errorf("%s.type is missing (one of %s)", where, strings.Join(Types(), ", "))
 	}
-	return nil
+	t, ok := typeOf(iss)
+	if !ok {
+		return fmt.Errorf("%s.type %q is not supported (one of %s)", where, iss.Type, strings.Join(Types(), ", "))
+	}
+	return t.validate(c, issuerCheck{where: where, url: u, iss: iss, meta: meta})
 }
 
 // validSubjectDomain applies Fulcio's ownership rule: the subject domain of

@@ -2,13 +2,13 @@ package keyless
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"log/slog"
 	"net/http"
 
 	"github.com/gorilla/mux"
+
 	"github.com/signet-dev/signet/bundle"
-	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/internal/problem"
 )
 
@@ -62,7 +62,7 @@ func (a *API) static(body []byte, contentType string) http.HandlerFunc {
 func pemChain(certs []*x509.Certificate) []string {
 	out := make([]string, 0, len(certs))
 	for _, c := range certs {
-		out = append(out, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
+		out = append(out, string(pki.EncodeCertificatesPEM([]*x509.Certificate{c})))
 	}
 	return out
 }
@@ -78,7 +78,7 @@ func (a *API) trustBundle(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (a *API) rootCert(w http.ResponseWriter, _ *http.Request) {
-	writeBytes(w, http.StatusOK, "application/pem-certificate-chain", ca.EncodeCertificatesPEM(a.Service.CA.Chain()))
+	writeBytes(w, http.StatusOK, "application/pem-certificate-chain", pki.EncodeCertificatesPEM(a.Service.CA.Chain()))
 }
 
 func (a *API) configuration(w http.ResponseWriter, _ *http.Request) {

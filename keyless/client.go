@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -18,7 +17,10 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/signet-dev/signet/bundle"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+
+	"github.com/signet-dev/signet/identity"
 	"github.com/signet-dev/signet/internal/problem"
 )
 
@@ -62,7 +64,7 @@ func (c *Client) SignDSSE(ctx context.Context, token, payloadType string, payloa
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.Sum256(bundle.PAE(payloadType, payload))
+	h := sha256.Sum256(dsse.PAE(payloadType, payload))
 	sig, err := ecdsa.SignASN1(rand.Reader, key, h[:])
 	if err != nil {
 		return nil, fmt.Errorf("keyless: sign envelope: %w", err)
@@ -104,19 +106,15 @@ func newKeyRequest(token string) (*ecdsa.PrivateKey, map[string]any, error) {
 // unverified token as Sigstore clients do: the email when the token carries
 // one, else sub. The server verifies the token; this only reads it.
 func TokenChallenge(token string) (string, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return "", errors.New("keyless: identity token is not a JWT")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	tok, err := jwt.ParseSigned(token, identity.TokenAlgorithms())
 	if err != nil {
-		return "", fmt.Errorf("keyless: identity token payload: %w", err)
+		return "", fmt.Errorf("keyless: identity token is not a JWT: %w", err)
 	}
 	var claims struct {
 		Subject string `json:"sub"`
 		Email   string `json:"email"`
 	}
-	if err := json.Unmarshal(payload, &claims); err != nil {
+	if err := tok.UnsafeClaimsWithoutVerification(&claims); err != nil {
 		return "", fmt.Errorf("keyless: identity token claims: %w", err)
 	}
 	if claims.Email != "" {

@@ -15,11 +15,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/signet-dev/signet/ca"
+	"github.com/sigstore/fulcio/pkg/certificate"
+
 	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/test/harness"
 	"github.com/signet-dev/signet/test/oidcmock"
-	"github.com/sigstore/fulcio/pkg/certificate"
 )
 
 // reusableClaims is a release job that calls a reusable workflow of another
@@ -158,7 +159,7 @@ func signingCertV2(t *testing.T, env *harness.Env, token string, body map[string
 		} `json:"signedCertificateEmbeddedSct"`
 	}
 	resp.JSON(t, &out)
-	certs, err := ca.ParseCertificatesPEM([]byte(strings.Join(out.SignedCertificateEmbeddedSct.Chain.Certificates, "")))
+	certs, err := pki.ParseCertificatesPEM([]byte(strings.Join(out.SignedCertificateEmbeddedSct.Chain.Certificates, "")))
 	if err != nil || len(certs) != 3 {
 		t.Fatalf("chain: %d certificates, %v", len(certs), err)
 	}
@@ -273,12 +274,12 @@ func TestFulcioV1Legacy(t *testing.T) {
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("status %d: %s", resp.Status, resp.Body)
 	}
-	certs, err := ca.ParseCertificatesPEM(resp.Body)
+	certs, err := pki.ParseCertificatesPEM(resp.Body)
 	if err != nil || len(certs) != 3 || certs[0].IsCA || !certs[2].IsCA {
 		t.Fatalf("want leaf, intermediate, root: %d certificates, %v", len(certs), err)
 	}
 	root := env.Do(t, http.MethodGet, "/api/v1/rootCert", nil, nil)
-	if rc, err := ca.ParseCertificatesPEM(root.Body); err != nil || len(rc) != 2 {
+	if rc, err := pki.ParseCertificatesPEM(root.Body); err != nil || len(rc) != 2 {
 		t.Errorf("rootCert: %v", err)
 	}
 }

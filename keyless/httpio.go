@@ -54,21 +54,12 @@ func requireJSON(r *http.Request) error {
 	}
 	media, _, err := mime.ParseMediaType(header)
 	if err != nil {
-		return problem.UnsupportedMediaType("Content-Type %q is malformed: send %s", truncate(header), want)
+		return problem.UnsupportedMediaType("Content-Type %q is malformed: send %s", problem.Truncate(header), want)
 	}
 	if media != want {
-		return problem.UnsupportedMediaType("Content-Type %q is not accepted here: send %s", truncate(media), want)
+		return problem.UnsupportedMediaType("Content-Type %q is not accepted here: send %s", problem.Truncate(media), want)
 	}
 	return nil
-}
-
-// truncate shortens client-supplied text quoted in error messages.
-func truncate(s string) string {
-	const limit = 64
-	if len(s) <= limit {
-		return s
-	}
-	return s[:limit] + "..."
 }
 
 // bearerToken returns the token of an `Authorization: Bearer` header, or

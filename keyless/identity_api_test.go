@@ -7,11 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sigstore/fulcio/pkg/certificate"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/test/harness"
 	"github.com/signet-dev/signet/test/oidcmock"
-	"github.com/sigstore/fulcio/pkg/certificate"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
 // Issuers of test/testdata/fulcio-identity-all.yaml, served by the farm.

@@ -3,19 +3,19 @@ package keyless
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"strings"
 
-	"github.com/signet-dev/signet/internal/problem"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/options"
+
+	"github.com/signet-dev/signet/internal/pki"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // ParsePublicKey parses a client's public key, PEM ("PUBLIC KEY", PKIX)
@@ -48,24 +48,14 @@ func ParsePublicKey(content string) (crypto.PublicKey, error) {
 	return pub, nil
 }
 
-// CheckKey refuses weak or unsupported public keys with a 400.
+// CheckKey refuses weak or unsupported public keys with a 400, by the rule
+// Fulcio applies (cryptoutils.ValidatePubKey): ECDSA P-256, P-384 or
+// P-521, RSA of 2048, 3072 or 4096 bits, or Ed25519.
 func CheckKey(pub crypto.PublicKey) error {
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256(), elliptic.P384(), elliptic.P521():
-			return nil
-		}
-		return problem.BadRequest("ECDSA curve %s is not supported: use P-256, P-384 or P-521", k.Curve.Params().Name)
-	case *rsa.PublicKey:
-		if k.N.BitLen() < 2048 || k.N.BitLen() > 8192 {
-			return problem.BadRequest("RSA key of %d bits is not supported: use 2048 to 8192 bits", k.N.BitLen())
-		}
-		return nil
-	case ed25519.PublicKey:
-		return nil
+	if err := cryptoutils.ValidatePubKey(pub); err != nil {
+		return problem.BadRequest("public key is not supported: %v", err)
 	}
-	return problem.BadRequest("public key type %T is not supported", pub)
+	return nil
 }
 
 // CheckProofOfPossession verifies that proof is the key's signature over
@@ -84,21 +74,6 @@ func CheckProofOfPossession(pub crypto.PublicKey, proof []byte, challenge string
 	return nil
 }
 
-// keyHash is the hash a Sigstore verifier uses with a key (sigstore's
-// LoadDefaultVerifier): SHA-256 for P-256 and RSA, SHA-384 for P-384,
-// SHA-512 for P-521.
-func keyHash(pub crypto.PublicKey) crypto.Hash {
-	if k, ok := pub.(*ecdsa.PublicKey); ok {
-		switch k.Curve {
-		case elliptic.P384():
-			return crypto.SHA384
-		case elliptic.P521():
-			return crypto.SHA512
-		}
-	}
-	return crypto.SHA256
-}
-
 // checkDigestSignature verifies sig over a precomputed digest exactly as
 // sigstore verifiers will: with the key's default verifier, so a bundle
 // signet issues for is one they accept.
@@ -109,7 +84,9 @@ func checkDigestSignature(pub crypto.PublicKey, hash crypto.Hash, digest, sig []
 	if _, ok := pub.(ed25519.PublicKey); ok {
 		return problem.BadRequest("an Ed25519 key cannot sign a message digest: sign a DSSE envelope instead")
 	}
-	if want := keyHash(pub); hash != want {
+	if want, err := pki.DefaultHash(pub); err != nil {
+		return problem.BadRequest("public key cannot sign a digest: %v", err)
+	} else if hash != want {
 		return problem.BadRequest("this key signs %s digests (Sigstore verifiers use that hash with it), not %s", want, hash)
 	}
 	v, err := signature.LoadDefaultVerifier(pub)

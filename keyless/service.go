@@ -10,11 +10,13 @@ import (
 	"crypto/x509"
 	"log/slog"
 
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+
 	"github.com/signet-dev/signet/bundle"
 	"github.com/signet-dev/signet/ca"
 	"github.com/signet-dev/signet/identity"
 	"github.com/signet-dev/signet/internal/problem"
-	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 )
 
 // Authenticator verifies an identity token into a Principal.
@@ -230,7 +232,7 @@ func contentCheck(req SignRequest) ([]byte, func() error, error) {
 		if d.PayloadType == "" || len(d.Payload) == 0 {
 			return nil, nil, problem.BadRequest("DSSE envelope needs a payloadType and a payload")
 		}
-		pae := bundle.PAE(d.PayloadType, d.Payload)
+		pae := dsse.PAE(d.PayloadType, d.Payload)
 		return d.Signature, func() error { return checkDSSESignature(req.PublicKey, pae, d.Signature) }, nil
 	}
 }

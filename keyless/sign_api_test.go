@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+
 	"github.com/signet-dev/signet/bundle"
 	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/harness"
@@ -206,7 +208,7 @@ func TestSignDSSE(t *testing.T) {
 		"proofOfPossession": key.sign(t, []byte(sub)),
 		"dsseEnvelope": map[string]any{
 			"payload": []byte(stmt), "payloadType": bundle.InTotoPayloadType,
-			"signatures": []map[string]any{{"sig": key.sign(t, bundle.PAE(bundle.InTotoPayloadType, []byte(stmt)))}},
+			"signatures": []map[string]any{{"sig": key.sign(t, dsse.PAE(bundle.InTotoPayloadType, []byte(stmt)))}},
 		},
 	}
 	resp := env.PostJSON(t, "/api/v1/sign", token, req)

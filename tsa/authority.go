@@ -1,7 +1,7 @@
 // Package tsa is signet's RFC 3161 time-stamp authority and its HTTP API.
 //
 // An Authority answers time-stamp requests with DER TimeStampResp
-// documents signed by a TSA key (a ca.KeySigner, so the key may live in
+// documents signed by a TSA key (a pki.KeySigner, so the key may live in
 // memory, in a file or in Vault). The API mounts the endpoints of the
 // sigstore timestamp-authority (POST /api/v1/timestamp and
 // GET /api/v1/timestamp/certchain) so that cosign, sigstore-go and
@@ -15,17 +15,14 @@ package tsa
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/internal/pki"
 )
 
 // DefaultPolicy is the TSA policy OID written into tokens when Options
@@ -40,7 +37,7 @@ const DefaultAccuracy = time.Second
 // Options configures an Authority.
 type Options struct {
 	// Key is the TSA leaf key and its chain (leaf first, root last).
-	Key ca.KeyChain
+	Key pki.KeyChain
 	// Policy is the TSA policy OID; nil means DefaultPolicy().
 	Policy asn1.ObjectIdentifier
 	// Accuracy is the accuracy claimed in tokens; zero means DefaultAccuracy.
@@ -52,7 +49,7 @@ type Options struct {
 // Authority is an RFC 3161 time-stamp authority. It is immutable after
 // New and safe for concurrent use.
 type Authority struct {
-	signer   ca.KeySigner
+	signer   pki.KeySigner
 	chain    []*x509.Certificate
 	chainPEM []byte
 	policy   asn1.ObjectIdentifier
@@ -65,7 +62,7 @@ type Authority struct {
 
 // New validates the TSA chain and returns the authority. The chain must
 // satisfy what sigstore's TSA and its verifiers require: at least a leaf
-// and a root, each certificate signed by the next (ca.KeyChain.Check), the
+// and a root, each certificate signed by the next (pki.KeyChain.Check), the
 // signer's key equal to the leaf's key, a leaf that is not a CA and carries
 // exactly one extended key usage, timeStamping, marked critical, and
 // intermediates that carry the timeStamping EKU too. The leaf must be valid
@@ -121,28 +118,16 @@ func (a *Authority) Policy() asn1.ObjectIdentifier {
 	return append(asn1.ObjectIdentifier(nil), a.policy...)
 }
 
-// signatureHash picks the digest of the token signature for a public key.
-// The library signs SignerInfo attributes with this digest, so it must be
-// one a key store such as Vault transit accepts for the key.
+// signatureHash picks the digest of the token signature for a public key:
+// the key's Sigstore default (pki.DefaultHash), which a key store such as
+// Vault transit accepts for it; RSA keys must have at least 2048 bits.
 func signatureHash(pub crypto.PublicKey) (crypto.Hash, error) {
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256():
-			return crypto.SHA256, nil
-		case elliptic.P384():
-			return crypto.SHA384, nil
-		case elliptic.P521():
-			return crypto.SHA512, nil
-		}
-		return 0, fmt.Errorf("tsa: unsupported ECDSA curve %s: use P-256, P-384 or P-521", k.Curve.Params().Name)
-	case *rsa.PublicKey:
-		if k.N.BitLen() < 2048 {
-			return 0, fmt.Errorf("tsa: RSA key of %d bits is too small: use at least 2048", k.N.BitLen())
-		}
-		return crypto.SHA256, nil
-	case nil:
-		return 0, errors.New("tsa: the signer has no public key")
+	if k, ok := pub.(*rsa.PublicKey); ok && k.N.BitLen() < 2048 {
+		return 0, fmt.Errorf("tsa: RSA key of %d bits is too small: use at least 2048", k.N.BitLen())
 	}
-	return 0, fmt.Errorf("tsa: unsupported TSA key type %T: use ECDSA or RSA", pub)
+	h, err := pki.DefaultHash(pub)
+	if err != nil {
+		return 0, fmt.Errorf("tsa: TSA key: %w", err)
+	}
+	return h, nil
 }

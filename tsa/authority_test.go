@@ -18,7 +18,8 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/internal/pki"
+
 	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/testclock"
 )
@@ -45,7 +46,7 @@ func issue(t *testing.T, tmpl *x509.Certificate, key *ecdsa.PrivateKey, issuer *
 	if issuer != nil {
 		parent, signer = issuer.cert, issuer.key
 	}
-	c, err := createCertificate(tmpl, parent, &key.PublicKey, signer)
+	c, err := pki.CreateCertificate(t.Context(), tmpl, parent, &key.PublicKey, pki.LocalSigner{Key: signer})
 	if err != nil {
 		t.Fatalf("createCertificate: %v", err)
 	}
@@ -53,7 +54,7 @@ func issue(t *testing.T, tmpl *x509.Certificate, key *ecdsa.PrivateKey, issuer *
 }
 
 func caTemplate(t *testing.T, cn string, now time.Time, eku ...x509.ExtKeyUsage) *x509.Certificate {
-	serial, err := randomSerial()
+	serial, err := pki.RandomSerial()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,20 +94,20 @@ func TestNewChecksChain(t *testing.T) {
 		return issue(t, tmpl, k, &root), k
 	}
 	root := issue(t, caTemplate(t, "root", now), newKey(t, elliptic.P384()), nil)
-	chain := func(edit func(*x509.Certificate)) ca.KeyChain {
+	chain := func(edit func(*x509.Certificate)) pki.KeyChain {
 		leaf, k := leafWith(root, edit)
-		return ca.KeyChain{Signer: ca.LocalSigner{Key: k}, Chain: []*x509.Certificate{leaf.cert, root.cert}}
+		return pki.KeyChain{Signer: pki.LocalSigner{Key: k}, Chain: []*x509.Certificate{leaf.cert, root.cert}}
 	}
-	withIntermediate := func(eku ...x509.ExtKeyUsage) ca.KeyChain {
+	withIntermediate := func(eku ...x509.ExtKeyUsage) pki.KeyChain {
 		inter := issue(t, caTemplate(t, "intermediate", now, eku...), newKey(t, elliptic.P384()), &root)
 		leaf, k := leafWith(inter, nil)
-		return ca.KeyChain{Signer: ca.LocalSigner{Key: k}, Chain: []*x509.Certificate{leaf.cert, inter.cert, root.cert}}
+		return pki.KeyChain{Signer: pki.LocalSigner{Key: k}, Chain: []*x509.Certificate{leaf.cert, inter.cert, root.cert}}
 	}
 	good := chain(nil)
 
 	tests := []struct {
 		name    string
-		key     ca.KeyChain
+		key     pki.KeyChain
 		clock   func() time.Time
 		wantErr string // empty: New must succeed
 	}{
@@ -123,17 +124,17 @@ func TestNewChecksChain(t *testing.T) {
 		{name: "wrong EKU", key: chain(func(c *x509.Certificate) { c.ExtraExtensions = ekuExtension(t, true, codeSigning) }), wantErr: "exactly one, timeStamping"},
 		{name: "no EKU", key: chain(func(c *x509.Certificate) { c.ExtraExtensions = nil }), wantErr: "no extended key usage"},
 		{name: "key usage without digitalSignature", key: chain(func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageKeyEncipherment }), wantErr: "digitalSignature"},
-		{name: "key mismatch", key: ca.KeyChain{Signer: ca.LocalSigner{Key: newKey(t, elliptic.P256())}, Chain: good.Chain}, wantErr: "does not match"},
+		{name: "key mismatch", key: pki.KeyChain{Signer: pki.LocalSigner{Key: newKey(t, elliptic.P256())}, Chain: good.Chain}, wantErr: "does not match"},
 		{name: "intermediate without timeStamping", key: withIntermediate(x509.ExtKeyUsageCodeSigning), wantErr: "lacks the timeStamping"},
 		{name: "intermediate without EKU", key: withIntermediate(), wantErr: "lacks the timeStamping"},
-		{name: "leaf only", key: ca.KeyChain{Signer: good.Signer, Chain: good.Chain[:1]}, wantErr: "needs the TSA leaf and its root"},
-		{name: "root first", key: ca.KeyChain{Signer: good.Signer, Chain: []*x509.Certificate{good.Chain[1], good.Chain[0]}}, wantErr: "does not match"},
-		{name: "no signer", key: ca.KeyChain{Chain: good.Chain}, wantErr: "no signer"},
+		{name: "leaf only", key: pki.KeyChain{Signer: good.Signer, Chain: good.Chain[:1]}, wantErr: "needs the TSA leaf and its root"},
+		{name: "root first", key: pki.KeyChain{Signer: good.Signer, Chain: []*x509.Certificate{good.Chain[1], good.Chain[0]}}, wantErr: "does not match"},
+		{name: "no signer", key: pki.KeyChain{Chain: good.Chain}, wantErr: "no signer"},
 		{name: "expired leaf", key: good, clock: func() time.Time { return now.Add(2 * time.Hour) }, wantErr: "expired"},
-		{name: "unsupported curve", key: func() ca.KeyChain {
+		{name: "unsupported curve", key: func() pki.KeyChain {
 			k := newKey(t, elliptic.P224())
 			leaf := issue(t, leafTemplate(t, now), k, &root)
-			return ca.KeyChain{Signer: ca.LocalSigner{Key: k}, Chain: []*x509.Certificate{leaf.cert, root.cert}}
+			return pki.KeyChain{Signer: pki.LocalSigner{Key: k}, Chain: []*x509.Certificate{leaf.cert, root.cert}}
 		}(), wantErr: "unsupported ECDSA curve"},
 	}
 	for _, tt := range tests {

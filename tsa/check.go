@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/internal/pki"
 )
 
 // oidExtKeyUsage returns the OID of the X.509 extended key usage
@@ -23,7 +23,7 @@ func oidTimeStamping() asn1.ObjectIdentifier {
 
 // checkChain applies the TSA chain rules of sigstore's TSA and verifiers
 // (and of `openssl ts -verify`) to k at time now.
-func checkChain(k ca.KeyChain, now time.Time) error {
+func checkChain(k pki.KeyChain, now time.Time) error {
 	if k.Signer == nil {
 		return errors.New("tsa: no signer: the TSA key chain needs a signing key")
 	}
@@ -31,7 +31,7 @@ func checkChain(k ca.KeyChain, now time.Time) error {
 		return fmt.Errorf("tsa: the TSA chain has %d certificate(s): it needs the TSA leaf and its root, leaf first", len(k.Chain))
 	}
 	leaf := k.Chain[0]
-	if !ca.SamePublicKey(k.Signer.Public(), leaf.PublicKey) {
+	if !pki.SamePublicKey(k.Signer.Public(), leaf.PublicKey) {
 		return fmt.Errorf("tsa: the signer's public key does not match the TSA leaf %q: the key store holds a different key than the chain names", leaf.Subject)
 	}
 	if err := k.Check(); err != nil {

@@ -16,7 +16,8 @@ import (
 	"github.com/digitorus/timestamp"
 	"github.com/gorilla/mux"
 
-	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/internal/pki"
+
 	"github.com/signet-dev/signet/test/testclock"
 )
 
@@ -24,7 +25,7 @@ import (
 // real API, with a fixed clock.
 type fixture struct {
 	auth  *Authority
-	key   ca.KeyChain
+	key   pki.KeyChain
 	now   time.Time
 	srv   *httptest.Server
 	route *mux.Router

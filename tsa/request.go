@@ -2,7 +2,6 @@ package tsa
 
 import (
 	"crypto"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,13 +9,13 @@ import (
 	"math/big"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/digitorus/timestamp"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/internal/problem"
 )
 
@@ -36,9 +35,6 @@ const (
 	MaxQueryBytes = 10 << 10
 	// MaxJSONBytes bounds a JSON request body.
 	MaxJSONBytes = 4 << 10
-
-	// maxOIDArcs bounds the arcs of a requested policy OID, as sigstore does.
-	maxOIDArcs = 128
 )
 
 // JSONRequest is the JSON form of a timestamp request accepted by
@@ -147,37 +143,11 @@ func parseJSONRequest(body []byte) (*timestamp.Request, error) {
 	}
 	req.HashedMessage = digest
 	if j.TSAPolicyOID != "" {
-		oid, err := parseOID(j.TSAPolicyOID)
+		oid, err := pki.ParseOID(j.TSAPolicyOID)
 		if err != nil {
-			return nil, err
+			return nil, problem.BadRequest("tsa: tsaPolicyOID: %v", err)
 		}
 		req.TSAPolicyOID = oid
 	}
 	return req, nil
-}
-
-// parseOID parses a dotted object identifier such as "1.3.6.1.4.1.57264.2".
-func parseOID(s string) (asn1.ObjectIdentifier, error) {
-	parts := strings.Split(s, ".")
-	if len(parts) < 2 || len(parts) > maxOIDArcs {
-		return nil, problem.BadRequest("tsa: tsaPolicyOID %q must have 2 to %d dotted arcs", truncate(s), maxOIDArcs)
-	}
-	oid := make(asn1.ObjectIdentifier, len(parts))
-	for i, p := range parts {
-		n, err := strconv.ParseUint(p, 10, 31)
-		if err != nil {
-			return nil, problem.BadRequest("tsa: tsaPolicyOID %q has an invalid arc %q", truncate(s), truncate(p))
-		}
-		oid[i] = int(n)
-	}
-	return oid, nil
-}
-
-// truncate shortens client-supplied text quoted in error messages.
-func truncate(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "..."
 }

@@ -10,7 +10,8 @@ import (
 
 	"github.com/digitorus/timestamp"
 
-	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/internal/pki"
+
 	"github.com/signet-dev/signet/internal/problem"
 )
 
@@ -53,15 +54,18 @@ func (a *Authority) Timestamp(ctx context.Context, req *timestamp.Request) ([]by
 	if req.Certificates {
 		tok.Certificates = a.chain[1:]
 	}
-	rec := &recordingSigner{KeySigner: a.signer}
-	resp, err := tok.CreateResponseWithOpts(leaf, ca.Bind(ctx, rec), a.signHash)
-	if err != nil {
-		if rec.err != nil {
-			return nil, problem.Unavailable("tsa: the TSA signing key is unavailable, retry later: %w", rec.err)
-		}
-		return nil, fmt.Errorf("tsa: build timestamp response: %w", err)
+	rec := pki.NewRecordingSigner(a.signer)
+	resp, err := tok.CreateResponseWithOpts(leaf, pki.Bind(ctx, rec), a.signHash)
+	var pe *problem.Error
+	switch {
+	case err == nil:
+		return resp, nil
+	case rec.Err() != nil && errors.As(rec.Err(), &pe):
+		return nil, pe // the key store classified its own failure
+	case rec.Err() != nil:
+		return nil, problem.Unavailable("tsa: the TSA signing key is unavailable, retry later").WithCause(rec.Err())
 	}
-	return resp, nil
+	return nil, fmt.Errorf("tsa: build timestamp response: %w", err)
 }
 
 // TimestampSignature countersigns raw signature bytes: it time-stamps the
@@ -98,26 +102,4 @@ func (a *Authority) checkRequest(req *timestamp.Request) error {
 		return problem.BadRequest("tsa: unaccepted extension %v: this TSA accepts no request extensions", req.Extensions[0].Id)
 	}
 	return nil
-}
-
-// recordingSigner remembers whether the backend failed, so that a key
-// store outage (503) is told apart from a token-building fault (500).
-// It lives for one request.
-type recordingSigner struct {
-	ca.KeySigner
-	err error
-}
-
-// SignDigest signs through the wrapped KeySigner and records its error.
-func (r *recordingSigner) SignDigest(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	sig, err := r.KeySigner.SignDigest(ctx, digest, opts)
-	if err != nil {
-		r.err = err
-		return nil, err
-	}
-	if len(sig) == 0 {
-		r.err = errors.New("tsa: the signer returned an empty signature")
-		return nil, r.err
-	}
-	return sig, nil
 }

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
-	"github.com/signet-dev/signet/ca"
+
+	"github.com/signet-dev/signet/internal/pki"
 )
 
 // StoredChain is a certificate chain kept in Vault KV with the transit key
@@ -44,7 +45,7 @@ func (c *Client) ReadChain(ctx context.Context, path string) (sc *StoredChain, o
 
 func storedChain(data map[string]any) (*StoredChain, error) {
 	pemChain, _ := data["chain"].(string)
-	chain, err := ca.ParseCertificatesPEM([]byte(pemChain))
+	chain, err := pki.ParseCertificatesPEM([]byte(pemChain))
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +130,7 @@ func (c *Client) CheckHistory(ctx context.Context, name string, history []ChainP
 		}
 		known := false
 		for _, pub := range info.Public {
-			known = known || ca.SamePublicKey(pub, p.Chain[0].PublicKey)
+			known = known || pki.SamePublicKey(pub, p.Chain[0].PublicKey)
 		}
 		if !known {
 			return fmt.Errorf("vault: stored chain %d (from %s) certifies a key that is no version of transit key %s: refusing to trust it", i+1, p.From.Format(time.RFC3339), name)
@@ -155,7 +156,7 @@ func (c *Client) WriteChain(ctx context.Context, path string, sc StoredChain) er
 	wctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	_, err := c.api.KVv2(c.cfg.KVMount).Put(wctx, path, map[string]any{
-		"chain":       string(ca.EncodeCertificatesPEM(sc.Chain)),
+		"chain":       string(pki.EncodeCertificatesPEM(sc.Chain)),
 		"key":         sc.Key,
 		"key_version": sc.Version,
 	})
@@ -168,28 +169,28 @@ func (c *Client) WriteChain(ctx context.Context, path string, sc StoredChain) er
 // KeyChain loads a transit-backed key chain: the chain stored at
 // chainPath, signed by the pinned version of transit key name. It refuses,
 // naming both, when the key in Vault is not the key of the chain.
-func (c *Client) KeyChain(ctx context.Context, name string, version int, chainPath string) (ca.KeyChain, error) {
+func (c *Client) KeyChain(ctx context.Context, name string, version int, chainPath string) (pki.KeyChain, error) {
 	sc, ok, err := c.ReadChain(ctx, chainPath)
 	if err != nil {
-		return ca.KeyChain{}, err
+		return pki.KeyChain{}, err
 	}
 	if !ok {
-		return ca.KeyChain{}, fmt.Errorf("vault: no certificate chain at %s/%s: run `signet ca init --backend vault`", c.cfg.KVMount, chainPath)
+		return pki.KeyChain{}, fmt.Errorf("vault: no certificate chain at %s/%s: run `signet ca init --backend vault`", c.cfg.KVMount, chainPath)
 	}
 	if version == 0 {
 		version = sc.Version
 	}
 	signer, err := NewSigner(ctx, c, name, version)
 	if err != nil {
-		return ca.KeyChain{}, err
+		return pki.KeyChain{}, err
 	}
-	if !ca.SamePublicKey(signer.Public(), sc.Chain[0].PublicKey) {
-		return ca.KeyChain{}, fmt.Errorf("vault: transit key %s version %d is not the key of certificate %q stored at %s/%s: the chain and the key differ (rotated without a new chain?)",
+	if !pki.SamePublicKey(signer.Public(), sc.Chain[0].PublicKey) {
+		return pki.KeyChain{}, fmt.Errorf("vault: transit key %s version %d is not the key of certificate %q stored at %s/%s: the chain and the key differ (rotated without a new chain?)",
 			name, version, sc.Chain[0].Subject, c.cfg.KVMount, chainPath)
 	}
-	kc := ca.KeyChain{Signer: signer, Chain: sc.Chain}
+	kc := pki.KeyChain{Signer: signer, Chain: sc.Chain}
 	if err := kc.Check(); err != nil {
-		return ca.KeyChain{}, err
+		return pki.KeyChain{}, err
 	}
 	return kc, nil
 }

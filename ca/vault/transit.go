@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/vault/api"
+
 	"github.com/signet-dev/signet/internal/problem"
 )
 
@@ -96,7 +97,7 @@ func (c *Client) ReadKey(ctx context.Context, name string) (info *KeyInfo, ok bo
 	return info, true, nil
 }
 
-// Signer is a ca.KeySigner over one pinned version of a transit key. The
+// Signer is a pki.KeySigner over one pinned version of a transit key. The
 // digest is computed locally; Vault signs it (prehashed, ASN.1).
 type Signer struct {
 	c       *Client

@@ -7,11 +7,12 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/signet-dev/signet/ca"
+	"github.com/spf13/cobra"
+
 	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/internal/provision"
-	"github.com/spf13/cobra"
 )
 
 func caCommand() *cobra.Command {
@@ -128,7 +129,7 @@ func caImportChainCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			chain, err := ca.ParseCertificatesPEM(pemData)
+			chain, err := pki.ParseCertificatesPEM(pemData)
 			if err != nil {
 				return fmt.Errorf("%s: %w", chainPath, err)
 			}

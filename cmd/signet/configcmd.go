@@ -111,27 +111,7 @@ func printEffective(w io.Writer, path string, cfg *config.Config, idcfg identity
 }
 
 func printIssuer(w io.Writer, url string, iss identity.Issuer, meta bool, policy *identity.Policy, hasRules bool) {
-	kind := iss.Type
-	if iss.Type == identity.TypeCIProvider {
-		kind += " " + iss.CIProvider
-	}
-	details := []string{"type " + kind, "audience " + iss.ClientID}
-	if base, ok := identity.GitHubBaseURL(url); ok && (iss.Type == identity.TypeGitHubWorkflow || iss.CIProvider == identity.ProfileGitHubWorkflow) {
-		details = append(details, "base URL "+base)
-	}
-	switch iss.Type {
-	case identity.TypeURI, identity.TypeUsername:
-		details = append(details, "subject-domain "+iss.SubjectDomain)
-	case identity.TypeSPIFFE:
-		details = append(details, "trust domain "+iss.SPIFFETrustDomain)
-	case identity.TypeEmail:
-		if iss.IssuerClaim != "" {
-			details = append(details, "issuer-claim "+iss.IssuerClaim)
-		}
-	}
-	if iss.CACert != "" {
-		details = append(details, "ca-cert")
-	}
+	details := identity.Describe(url, iss)
 	var names []string
 	for _, r := range policy.RulesFor(strings.ReplaceAll(url, "*", "x")) { // a typical issuer of a pattern
 		names = append(names, r.Name)

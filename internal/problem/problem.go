@@ -145,3 +145,13 @@ func Write(w http.ResponseWriter, log *slog.Logger, r *http.Request, err error) 
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
 }
+
+// Truncate shortens client-supplied text before a message quotes it, so
+// that an error cannot echo a large body back.
+func Truncate(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit] + "..."
+}

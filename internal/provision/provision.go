@@ -17,6 +17,7 @@ import (
 
 	"github.com/signet-dev/signet/ca"
 	"github.com/signet-dev/signet/ca/vault"
+	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/tsa"
 )
 
@@ -127,7 +128,7 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 		if err != nil {
 			return nil, err
 		}
-		inter, err := ca.Sign(ctx, tmpl, root, caSigner.Public(), rootSigner)
+		inter, err := pki.CreateCertificate(ctx, tmpl, root, caSigner.Public(), rootSigner)
 		if err != nil {
 			return nil, err
 		}
@@ -149,7 +150,7 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 	if err != nil {
 		return nil, err
 	}
-	leaf, err := ca.Sign(ctx, tmpl, root, tsaSigner.Public(), rootSigner)
+	leaf, err := pki.CreateCertificate(ctx, tmpl, root, tsaSigner.Public(), rootSigner)
 	if err != nil {
 		return nil, err
 	}
@@ -162,22 +163,22 @@ func rootCertificate(ctx context.Context, o InitOptions, rootSigner *vault.Signe
 	for _, sc := range stored {
 		if sc != nil {
 			r := sc.Chain[len(sc.Chain)-1]
-			if ca.SamePublicKey(r.PublicKey, rootSigner.Public()) {
+			if pki.SamePublicKey(r.PublicKey, rootSigner.Public()) {
 				return r, nil
 			}
 		}
 	}
-	tmpl, err := ca.RootTemplate(o.Org, o.Org+" root", now, now.AddDate(20, 0, 0))
+	tmpl, err := pki.RootTemplate(o.Org, o.Org+" root", now, now.AddDate(20, 0, 0))
 	if err != nil {
 		return nil, err
 	}
-	return ca.Sign(ctx, tmpl, nil, rootSigner.Public(), rootSigner)
+	return pki.CreateCertificate(ctx, tmpl, nil, rootSigner.Public(), rootSigner)
 }
 
 func csrFor(ctx context.Context, org string, s *vault.Signer) ([]byte, error) {
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject: pkix.Name{Organization: []string{org}, CommonName: org + " intermediate"},
-	}, ca.Bind(ctx, s))
+	}, pki.Bind(ctx, s))
 	if err != nil {
 		return nil, fmt.Errorf("provision: CSR for %s: %w", s.KeyName(), err)
 	}
@@ -191,7 +192,7 @@ func ImportChain(ctx context.Context, c *vault.Client, ref KeyRef, chain []*x509
 	if err != nil {
 		return err
 	}
-	kc := ca.KeyChain{Signer: signer, Chain: chain}
+	kc := pki.KeyChain{Signer: signer, Chain: chain}
 	if err := kc.Check(); err != nil {
 		return err
 	}

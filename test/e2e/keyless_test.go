@@ -11,13 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-dev/signet/ca"
-	"github.com/signet-dev/signet/test/oidcmock"
-	"github.com/signet-dev/signet/test/testclock"
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
+
+	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/internal/pki"
+	"github.com/signet-dev/signet/test/oidcmock"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 const (
@@ -73,7 +75,7 @@ func fileBackedConfig(t *testing.T, issuer string) (configPath, identityPath str
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := kc.Signer.(ca.LocalSigner).Key
+	key := kc.Signer.(pki.LocalSigner).Key
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +88,7 @@ func fileBackedConfig(t *testing.T, issuer string) (configPath, identityPath str
 		return p
 	}
 	keyPath := write("ca-key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	chainPath := write("ca-chain.pem", ca.EncodeCertificatesPEM(kc.Chain))
+	chainPath := write("ca-chain.pem", pki.EncodeCertificatesPEM(kc.Chain))
 	identityPath = write("identity.yaml", []byte("oidc-issuers:\n  "+issuer+":\n    issuer-url: "+issuer+
 		"\n    client-id: sigstore\n    type: github-workflow\n"))
 	configPath = write("signet.yaml", []byte("organization: Acme Signing\ncertificate-lifetime: 10m\nca:\n  type: file\n  key-file: "+

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/internal/pki"
 )
 
 // TestOpenSSLVerifiesTimestamps asks the real binary for timestamps with
@@ -24,15 +24,15 @@ func TestOpenSSLVerifiesTimestamps(t *testing.T) {
 	if err := os.WriteFile(data, []byte("timestamp me"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	chain, err := ca.ParseCertificatesPEM(fetch(t, srv.URL+"/api/v1/timestamp/certchain"))
+	chain, err := pki.ParseCertificatesPEM(fetch(t, srv.URL+"/api/v1/timestamp/certchain"))
 	if err != nil || len(chain) < 2 || chain[0].IsCA {
 		t.Fatalf("certchain: want TSA leaf first then CA certificates: %v", err)
 	}
 	leafPath, rootPath := filepath.Join(dir, "tsa.pem"), filepath.Join(dir, "root.pem")
-	if err := os.WriteFile(leafPath, ca.EncodeCertificatesPEM(chain[:len(chain)-1]), 0o644); err != nil {
+	if err := os.WriteFile(leafPath, pki.EncodeCertificatesPEM(chain[:len(chain)-1]), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(rootPath, ca.EncodeCertificatesPEM(chain[len(chain)-1:]), 0o644); err != nil {
+	if err := os.WriteFile(rootPath, pki.EncodeCertificatesPEM(chain[len(chain)-1:]), 0o644); err != nil {
 		t.Fatal(err)
 	}
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+
 	"github.com/signet-dev/signet/keyless"
 )
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/test/oidcmock"
 	"github.com/signet-dev/signet/test/testclock"
 	"github.com/signet-dev/signet/test/vaultdev"
@@ -53,11 +54,11 @@ func TestVaultRotate(t *testing.T) {
 	}
 	after := s.serve(t)
 	newBundle := signFile(t, after, s.issuer, filepath.Join(s.dir, "new.txt"))
-	chain, err := ca.ParseCertificatesPEM(fetch(t, after.URL+"/api/v1/rootCert"))
+	chain, err := pki.ParseCertificatesPEM(fetch(t, after.URL+"/api/v1/rootCert"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ca.SamePublicKey(chain[0].PublicKey, s.transitPublicKey(t, "signet-ca", "2")) {
+	if !pki.SamePublicKey(chain[0].PublicKey, s.transitPublicKey(t, "signet-ca", "2")) {
 		t.Error("the served intermediate is not over signet-ca v2")
 	}
 	trPath := filepath.Join(s.dir, "trusted_root_after.json")
@@ -116,7 +117,7 @@ func TestVaultExternalRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	chainPath := filepath.Join(dir, "chain.pem")
-	if err := os.WriteFile(chainPath, ca.EncodeCertificatesPEM(offlineRootSigns(t, csrPEM)), 0o644); err != nil {
+	if err := os.WriteFile(chainPath, pki.EncodeCertificatesPEM(offlineRootSigns(t, csrPEM)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	mustFail(t, env, signetBin, "ca", "import-chain", "--config", configPath, "--chain", csrPath)
@@ -145,12 +146,12 @@ func offlineRootSigns(t *testing.T, csrPEM []byte) []*x509.Certificate {
 		t.Fatal(err)
 	}
 	now := testclock.WallNow().Add(-time.Hour)
-	rootTmpl, err := ca.RootTemplate("Acme Signing", "Acme offline root", now, now.AddDate(10, 0, 0))
+	rootTmpl, err := pki.RootTemplate("Acme Signing", "Acme offline root", now, now.AddDate(10, 0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	root, err := ca.Sign(ctx, rootTmpl, nil, rootKey.Public(), ca.LocalSigner{Key: rootKey})
+	root, err := pki.CreateCertificate(ctx, rootTmpl, nil, rootKey.Public(), pki.LocalSigner{Key: rootKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func offlineRootSigns(t *testing.T, csrPEM []byte) []*x509.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inter, err := ca.Sign(ctx, interTmpl, root, csrs.PublicKey, ca.LocalSigner{Key: rootKey})
+	inter, err := pki.CreateCertificate(ctx, interTmpl, root, csrs.PublicKey, pki.LocalSigner{Key: rootKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func TestVaultRefusesASmuggledChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := kv.Put(ctx, "signet/ca-chain", map[string]any{
-		"chain": string(ca.EncodeCertificatesPEM(rogue.Chain)), "key": "signet-ca", "key_version": 1,
+		"chain": string(pki.EncodeCertificatesPEM(rogue.Chain)), "key": "signet-ca", "key_version": 1,
 	}); err != nil {
 		t.Fatal(err)
 	}

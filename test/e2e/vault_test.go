@@ -11,8 +11,9 @@ import (
 	"testing"
 
 	vaultapi "github.com/hashicorp/vault/api"
+
 	"github.com/signet-dev/signet/bundle"
-	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/test/oidcmock"
 	"github.com/signet-dev/signet/test/vaultdev"
 )
@@ -167,21 +168,21 @@ func TestVaultBackedSigning(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		chain, err := ca.ParseCertificatesPEM(fetch(t, srv.URL+"/api/v1/rootCert"))
+		chain, err := pki.ParseCertificatesPEM(fetch(t, srv.URL+"/api/v1/rootCert"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := leaf.CheckSignatureFrom(chain[0]); err != nil {
 			t.Fatalf("leaf not signed by the served intermediate: %v", err)
 		}
-		if !ca.SamePublicKey(chain[0].PublicKey, s.transitPublicKey(t, "signet-ca", "1")) {
+		if !pki.SamePublicKey(chain[0].PublicKey, s.transitPublicKey(t, "signet-ca", "1")) {
 			t.Error("the intermediate's key is not transit key signet-ca v1")
 		}
-		tsaChain, err := ca.ParseCertificatesPEM(fetch(t, srv.URL+"/api/v1/timestamp/certchain"))
+		tsaChain, err := pki.ParseCertificatesPEM(fetch(t, srv.URL+"/api/v1/timestamp/certchain"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !ca.SamePublicKey(tsaChain[0].PublicKey, s.transitPublicKey(t, "signet-tsa", "1")) {
+		if !pki.SamePublicKey(tsaChain[0].PublicKey, s.transitPublicKey(t, "signet-tsa", "1")) {
 			t.Error("the TSA leaf's key is not transit key signet-tsa v1")
 		}
 	})

@@ -1,51 +1,45 @@
-// Package oidcmock is a mock OpenID Connect issuer for tests and for
-// signet's --dev mode.
+// Package oidcmock is a mock OpenID Connect issuer for tests.
 //
-// An Issuer serves OIDC discovery, a JWKS holding several RSA keys with
-// distinct kids, and a runner token endpoint that emulates GitHub Actions'
-// ACTIONS_ID_TOKEN_REQUEST_URL. It mints RS256 ID tokens with the current key
-// and, for negative tests, hostile ones: unknown kids, keys that are not
-// published, HS256 and unsigned ("none") tokens. Keys rotate on demand and
-// the clock used for iat, nbf and exp is injectable.
+// An Issuer is signet's --dev issuer (internal/devissuer: discovery, a JWKS
+// of RSA keys with distinct kids, and a runner token endpoint that emulates
+// GitHub Actions' ACTIONS_ID_TOKEN_REQUEST_URL) plus what only tests need: a
+// settable clock, key rotation on demand, a real HTTP server (Start), and,
+// for negative tests, hostile tokens (MintWith): unknown kids, keys that are
+// not published, RS384, HS256 keyed with the public key, and unsigned
+// ("none") tokens.
 //
-// End-to-end tests run it as a real HTTP server with Start; signet's dev
-// mode mounts Handler under a path prefix of its own server, with an issuer
-// URL that ends in that prefix.
+// It is test code: nothing outside tests may import it, and the signet
+// binary does not link it (cmd/signet's dependency test keeps it so).
+//
+// End-to-end tests run it as a real HTTP server with Start; in-process
+// tests mount Handler under a path prefix of their own server, with an
+// issuer URL that ends in that prefix.
 package oidcmock
 
 import (
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/signet-dev/signet/internal/devissuer"
 )
 
-// rsaBits is the size of every generated signing key.
-const rsaBits = 2048
-
-// signingKey is one RSA key of the issuer and the kid it is published under.
-type signingKey struct {
-	kid  string
-	priv *rsa.PrivateKey
-}
-
 // Issuer is a mock OIDC issuer: discovery, JWKS with several keys and kids,
-// token minting. It is safe for concurrent use.
+// token minting, hostile tokens. It is safe for concurrent use.
 type Issuer struct {
-	url string
+	dev *devissuer.Issuer
 	log *slog.Logger
 
-	mu           sync.RWMutex
-	requestToken string
-	keys         []signingKey // all published keys, oldest first
-	current      int          // index in keys of the signing key
-	clock        func() time.Time
-	runnerClaims map[string]any
+	mu      sync.RWMutex
+	clock   func() time.Time
+	signing devissuer.Key // the key dev signs with, for MintWith
+
+	rotate sync.Mutex // serialises RotateKey
+	nkeys  int        // keys published so far, to name the next kid; under rotate
 
 	// server is set by Start only; Close shuts it down.
 	server    *http.Server
@@ -53,54 +47,86 @@ type Issuer struct {
 	closeOnce sync.Once
 }
 
+// Option adjusts an Issuer made by New or Start.
+type Option func(*settings)
+
+// settings are what the options set.
+type settings struct{ log *slog.Logger }
+
+// WithLogger sends the issuer's logs (and its server's, for Start) to log;
+// without it they are discarded.
+func WithLogger(log *slog.Logger) Option {
+	return func(s *settings) { s.log = log }
+}
+
 // New creates an issuer whose iss is issuerURL (a trailing slash is
 // removed). It generates two RSA-2048 keys, kid "key-1" and "key-2", signs
-// with the first and publishes both in the JWKS. The runner endpoint mints
-// from GitHubClaims("acme/widgets") until SetRunnerClaims says otherwise.
-func New(issuerURL string) (*Issuer, error) {
-	issuerURL = strings.TrimRight(issuerURL, "/")
-	if issuerURL == "" {
-		return nil, fmt.Errorf("oidcmock: empty issuer URL")
+// with the first and publishes both in the JWKS. Its request token is
+// random. The runner endpoint mints from GitHubClaims("acme/widgets") until
+// SetRunnerClaims says otherwise.
+func New(issuerURL string, opts ...Option) (*Issuer, error) {
+	var s settings
+	for _, o := range opts {
+		o(&s)
 	}
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, fmt.Errorf("oidcmock: generate runner request token: %w", err)
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
-	i := &Issuer{
-		url:          issuerURL,
-		requestToken: hex.EncodeToString(secret),
-		log:          slog.Default().With(slog.String("component", "oidcmock"), slog.String("issuer", issuerURL)),
-		clock:        time.Now,
-		runnerClaims: GitHubClaims("acme/widgets"),
-	}
-	for range 2 {
-		priv, err := rsa.GenerateKey(rand.Reader, rsaBits)
+	var keys []devissuer.Key
+	for n := range 2 {
+		k, err := devissuer.NewKey(fmt.Sprintf("key-%d", n+1))
 		if err != nil {
-			return nil, fmt.Errorf("oidcmock: generate RSA key: %w", err)
+			return nil, fmt.Errorf("oidcmock: %w", err)
 		}
-		i.keys = append(i.keys, signingKey{kid: fmt.Sprintf("key-%d", len(i.keys)+1), priv: priv})
+		keys = append(keys, k)
 	}
+	i := &Issuer{clock: time.Now, signing: keys[0], nkeys: len(keys)}
+	dev, err := devissuer.New(issuerURL, devissuer.Options{
+		RequestToken: randomSecret(),
+		Keys:         keys,
+		Clock:        i.Now,
+		Log:          s.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("oidcmock: %w", err)
+	}
+	i.dev = dev
+	i.log = s.log.With(slog.String("component", "oidcmock"), slog.String("issuer", dev.URL()))
 	return i, nil
 }
 
+// randomSecret returns 32 random bytes in hex.
+func randomSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never returns an error (Go 1.24+)
+	return hex.EncodeToString(b)
+}
+
+// GitHubClaims returns a complete, realistic GitHub Actions claim set for
+// repository "owner/repo"; see devissuer.GitHubClaims.
+func GitHubClaims(repository string) map[string]any {
+	return devissuer.GitHubClaims(repository)
+}
+
 // URL returns the issuer URL, the iss of every token it mints.
-func (i *Issuer) URL() string { return i.url }
+func (i *Issuer) URL() string { return i.dev.URL() }
+
+// Handler serves discovery, the JWKS and the runner token endpoint; see
+// devissuer.Issuer.Handler.
+func (i *Issuer) Handler() http.Handler { return i.dev.Handler() }
 
 // RequestToken returns the bearer secret the runner endpoint requires, the
 // counterpart of ACTIONS_ID_TOKEN_REQUEST_TOKEN. It is random per issuer.
-func (i *Issuer) RequestToken() string {
-	i.mu.RLock()
-	defer i.mu.RUnlock()
-	return i.requestToken
-}
+func (i *Issuer) RequestToken() string { return i.dev.RequestToken() }
 
-// SetRequestToken replaces the runner endpoint's bearer secret, so that a
-// development server can document a fixed one.
-func (i *Issuer) SetRequestToken(secret string) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.requestToken = secret
-}
+// SetRequestToken replaces the runner endpoint's bearer secret; an empty
+// one is ignored.
+func (i *Issuer) SetRequestToken(secret string) { i.dev.SetRequestToken(secret) }
+
+// SetRunnerClaims sets the claim set the runner endpoint (/token) mints
+// from. The endpoint overrides "aud" with the audience query parameter and
+// fills the defaults Mint fills. The map is copied.
+func (i *Issuer) SetRunnerClaims(claims map[string]any) { i.dev.SetRunnerClaims(claims) }
 
 // SetClock sets the clock used for the iat, nbf and exp defaults of minted
 // tokens; nil restores time.Now.
@@ -121,59 +147,29 @@ func (i *Issuer) Now() time.Time {
 	return now()
 }
 
-// SetRunnerClaims sets the claim set the runner endpoint (/token) mints
-// from. The endpoint overrides "aud" with the audience query parameter and
-// fills the defaults Mint fills. The map is copied.
-func (i *Issuer) SetRunnerClaims(claims map[string]any) {
-	c := copyClaims(claims)
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.runnerClaims = c
-}
-
-// runnerClaimSet returns a copy of the runner claims.
-func (i *Issuer) runnerClaimSet() map[string]any {
-	i.mu.RLock()
-	defer i.mu.RUnlock()
-	return copyClaims(i.runnerClaims)
-}
-
 // RotateKey adds a new RSA-2048 key under the next kid ("key-3", ...),
 // publishes it and signs with it from now on. Old keys stay published, so
 // tokens they signed keep verifying.
 func (i *Issuer) RotateKey() error {
-	priv, err := rsa.GenerateKey(rand.Reader, rsaBits)
+	i.rotate.Lock()
+	defer i.rotate.Unlock()
+	k, err := devissuer.NewKey(fmt.Sprintf("key-%d", i.nkeys+1))
 	if err != nil {
-		return fmt.Errorf("oidcmock: rotate key: generate RSA key: %w", err)
+		return fmt.Errorf("oidcmock: rotate key: %w", err)
 	}
+	if err := i.dev.Rotate(k); err != nil {
+		return fmt.Errorf("oidcmock: rotate key: %w", err)
+	}
+	i.nkeys++
 	i.mu.Lock()
-	kid := fmt.Sprintf("key-%d", len(i.keys)+1)
-	i.keys = append(i.keys, signingKey{kid: kid, priv: priv})
-	i.current = len(i.keys) - 1
+	i.signing = k
 	i.mu.Unlock()
-	i.log.Debug("rotated signing key", slog.String("kid", kid))
 	return nil
 }
 
-// currentKey returns the key tokens are signed with.
-func (i *Issuer) currentKey() signingKey {
+// signingKey returns the key tokens are signed with.
+func (i *Issuer) signingKey() devissuer.Key {
 	i.mu.RLock()
 	defer i.mu.RUnlock()
-	return i.keys[i.current]
-}
-
-// publishedKeys returns a copy of the published key list.
-func (i *Issuer) publishedKeys() []signingKey {
-	i.mu.RLock()
-	defer i.mu.RUnlock()
-	return append([]signingKey(nil), i.keys...)
-}
-
-// copyClaims returns a shallow copy of claims; nil yields an empty map.
-func copyClaims(claims map[string]any) map[string]any {
-	c := make(map[string]any, len(claims)+6)
-	for k, v := range claims {
-		c[k] = v
-	}
-	return c
+	return i.signing
 }

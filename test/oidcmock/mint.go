@@ -10,12 +10,8 @@ import (
 	"fmt"
 
 	jose "github.com/go-jose/go-jose/v4"
-)
 
-// Token lifetime and clock skew of minted tokens, as GitHub issues them.
-const (
-	tokenLifetime = 300 // seconds from iat to exp
-	nbfSkew       = 5   // seconds nbf lies before iat
+	"github.com/signet-dev/signet/internal/devissuer"
 )
 
 // Signing algorithms MintOptions.Algorithm accepts.
@@ -52,15 +48,16 @@ type MintOptions struct {
 // explicitly win, and a claim explicitly set to nil is left out of the token
 // (to mint a token without exp, say). The caller's map is not modified.
 func (i *Issuer) Mint(claims map[string]any) (string, error) {
-	return i.MintWith(claims, MintOptions{})
+	token, err := i.dev.Mint(claims)
+	if err != nil {
+		return "", fmt.Errorf("oidcmock: %w", err)
+	}
+	return token, nil
 }
 
 // MintWith is Mint with options for the hostile tokens of negative tests.
+// The claims are completed as Mint completes them.
 func (i *Issuer) MintWith(claims map[string]any, opts MintOptions) (string, error) {
-	payload, err := i.payload(claims)
-	if err != nil {
-		return "", err
-	}
 	alg := opts.Algorithm
 	if alg == "" {
 		alg = AlgRS256
@@ -68,24 +65,31 @@ func (i *Issuer) MintWith(claims map[string]any, opts MintOptions) (string, erro
 	if opts.UnpublishedKey && alg != AlgRS256 {
 		return "", fmt.Errorf("oidcmock: mint: UnpublishedKey needs %s, not %q", AlgRS256, alg)
 	}
-	key := i.currentKey()
+	if alg == AlgRS256 && opts.KID == "" && !opts.UnpublishedKey {
+		return i.Mint(claims)
+	}
+	payload, err := json.Marshal(i.dev.Claims(claims))
+	if err != nil {
+		return "", fmt.Errorf("oidcmock: mint: encode claims: %w", err)
+	}
+	key := i.signingKey()
 	kid := opts.KID
 	if kid == "" && alg != AlgNone {
-		kid = key.kid
+		kid = key.ID
 	}
 	switch alg {
 	case AlgRS256:
-		priv := key.priv
+		priv := key.Private
 		if opts.UnpublishedKey {
-			if priv, err = rsa.GenerateKey(rand.Reader, rsaBits); err != nil {
+			if priv, err = rsa.GenerateKey(rand.Reader, devissuer.KeyBits); err != nil {
 				return "", fmt.Errorf("oidcmock: mint: generate unpublished key: %w", err)
 			}
 		}
 		return sign(jose.RS256, priv, kid, payload)
 	case AlgRS384:
-		return sign(jose.RS384, key.priv, kid, payload)
+		return sign(jose.RS384, key.Private, kid, payload)
 	case AlgHS256:
-		der, err := x509.MarshalPKIXPublicKey(&key.priv.PublicKey)
+		der, err := x509.MarshalPKIXPublicKey(&key.Private.PublicKey)
 		if err != nil {
 			return "", fmt.Errorf("oidcmock: mint: encode public key as HMAC secret: %w", err)
 		}
@@ -96,38 +100,6 @@ func (i *Issuer) MintWith(claims map[string]any, opts MintOptions) (string, erro
 	default:
 		return "", fmt.Errorf("oidcmock: mint: unsupported algorithm %q", alg)
 	}
-}
-
-// payload returns the JSON claim set: claims plus the defaults they lack.
-func (i *Issuer) payload(claims map[string]any) ([]byte, error) {
-	c := copyClaims(claims)
-	now := i.Now().Unix()
-	jti, err := uuid()
-	if err != nil {
-		return nil, fmt.Errorf("oidcmock: mint: %w", err)
-	}
-	defaults := map[string]any{
-		"iss": i.url,
-		"iat": now,
-		"nbf": now - nbfSkew,
-		"exp": now + tokenLifetime,
-		"jti": jti,
-	}
-	for k, v := range defaults {
-		if _, ok := c[k]; !ok {
-			c[k] = v
-		}
-	}
-	for k, v := range c {
-		if v == nil {
-			delete(c, k)
-		}
-	}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return nil, fmt.Errorf("oidcmock: mint: encode claims: %w", err)
-	}
-	return b, nil
 }
 
 // sign returns the compact JWS of payload signed with key under alg and kid.
@@ -164,15 +136,4 @@ func unsigned(kid string, payload []byte) (string, error) {
 	}
 	enc := base64.RawURLEncoding
 	return enc.EncodeToString(h) + "." + enc.EncodeToString(payload) + ".", nil
-}
-
-// uuid returns a random (version 4) UUID, the shape of GitHub's jti.
-func uuid() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("generate jti: %w", err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
 }

@@ -15,13 +15,13 @@ const shutdownTimeout = 5 * time.Second
 
 // Start starts a real HTTP server on 127.0.0.1:0 serving Handler at the
 // root and returns its issuer, whose URL is the server's ("http://127.0.0.1:PORT").
-// Close stops the server.
-func Start() (*Issuer, error) {
+// Close stops the server. The options are New's.
+func Start(opts ...Option) (*Issuer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("oidcmock: listen: %w", err)
 	}
-	i, err := New("http://" + ln.Addr().String())
+	i, err := New("http://"+ln.Addr().String(), opts...)
 	if err != nil {
 		_ = ln.Close()
 		return nil, err

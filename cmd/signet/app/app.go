@@ -21,8 +21,9 @@ import (
 	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/identity"
+	"github.com/signet-dev/signet/internal/devissuer"
+	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/keyless"
-	"github.com/signet-dev/signet/test/oidcmock"
 	"github.com/signet-dev/signet/tsa"
 )
 
@@ -43,8 +44,8 @@ type App struct {
 	PublicURL string
 	// TrustedRoot is the trusted_root.json that verifies this server's bundles.
 	TrustedRoot []byte
-	// DevIssuer is the built-in test issuer, in dev mode only.
-	DevIssuer *oidcmock.Issuer
+	// DevIssuer is the built-in, insecure test issuer, in dev mode only.
+	DevIssuer *devissuer.Issuer
 
 	clock   func() time.Time
 	closers []func()
@@ -86,8 +87,8 @@ func New(ctx context.Context, cfg *config.Config, env Env) (*App, error) {
 // signers are the CA and the TSA built from their key backends.
 type signers struct {
 	vault     *vault.Client
-	caKey     ca.KeyChain
-	tsaKey    ca.KeyChain
+	caKey     pki.KeyChain
+	tsaKey    pki.KeyChain
 	issuer    *ca.Issuer
 	authority *tsa.Authority
 }
@@ -97,7 +98,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	idcfg, routes, err := a.identityConfig(cfg)
+	idcfg, routes, err := a.identityConfig(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -173,13 +174,13 @@ func (a *App) loadSigners(ctx context.Context, cfg *config.Config, log *slog.Log
 		}
 		a.closers = append(a.closers, k.vault.Close)
 	}
-	k.caKey, err = loadKey(ctx, cfg.CA, "ca", k.vault, func(ctx context.Context) (ca.KeyChain, error) {
+	k.caKey, err = loadKey(ctx, cfg.CA, "ca", k.vault, func(ctx context.Context) (pki.KeyChain, error) {
 		return ca.NewMemoryCA(ctx, cfg.Organization, a.clock())
 	})
 	if err != nil {
 		return nil, err
 	}
-	k.tsaKey, err = loadKey(ctx, cfg.TSA.Backend, "tsa", k.vault, func(context.Context) (ca.KeyChain, error) {
+	k.tsaKey, err = loadKey(ctx, cfg.TSA.Backend, "tsa", k.vault, func(context.Context) (pki.KeyChain, error) {
 		return tsa.NewDevChain(cfg.Organization, a.clock())
 	})
 	if err != nil {
@@ -188,7 +189,7 @@ func (a *App) loadSigners(ctx context.Context, cfg *config.Config, log *slog.Log
 	if k.issuer, err = ca.NewIssuer(k.caKey, cfg.CertificateLifetime, a.clock); err != nil {
 		return nil, err
 	}
-	policy, err := config.ParseOID(cfg.TSA.PolicyOID)
+	policy, err := pki.ParseOID(cfg.TSA.PolicyOID)
 	if err != nil {
 		return nil, fmt.Errorf("app: tsa.policy-oid: %w", err)
 	}
@@ -199,21 +200,19 @@ func (a *App) loadSigners(ctx context.Context, cfg *config.Config, log *slog.Log
 }
 
 // identityConfig returns the trusted issuers: the configured ones (GitHub
-// Actions by default) and, in dev mode, the built-in test issuer and its routes.
-func (a *App) identityConfig(cfg *config.Config) (identity.Config, []keyless.Routes, error) {
-	idcfg := cfg.Identity
-	if len(idcfg.OIDCIssuers) == 0 && len(idcfg.MetaIssuers) == 0 {
-		idcfg = config.DefaultIdentity()
-	}
+// Actions by default) and, in dev mode, the built-in insecure issuer
+// (logging to log) and its routes.
+func (a *App) identityConfig(cfg *config.Config, log *slog.Logger) (identity.Config, []keyless.Routes, error) {
+	idcfg := cfg.EffectiveIdentity()
 	if !cfg.Dev {
 		return idcfg, nil, nil
 	}
 	var err error
-	if a.DevIssuer, err = oidcmock.New(a.PublicURL + DevIssuerPath); err != nil {
-		return identity.Config{}, nil, err
+	if a.DevIssuer, err = devissuer.New(a.PublicURL+DevIssuerPath, devissuer.Options{
+		RequestToken: DevRequestToken, Clock: a.clock, Log: log,
+	}); err != nil {
+		return identity.Config{}, nil, fmt.Errorf("app: dev issuer: %w", err)
 	}
-	a.DevIssuer.SetRequestToken(DevRequestToken)
-	a.DevIssuer.SetClock(a.clock)
 	idcfg.OIDCIssuers = maps.Clone(idcfg.OIDCIssuers)
 	if idcfg.OIDCIssuers == nil {
 		idcfg.OIDCIssuers = map[string]identity.Issuer{}
@@ -248,24 +247,24 @@ func (a *App) trustDocuments(ctx context.Context, cfg *config.Config, k *signers
 }
 
 // loadKey is the one place a key backend is chosen.
-func loadKey(ctx context.Context, b config.Backend, name string, vc *vault.Client, memory func(context.Context) (ca.KeyChain, error)) (ca.KeyChain, error) {
+func loadKey(ctx context.Context, b config.Backend, name string, vc *vault.Client, memory func(context.Context) (pki.KeyChain, error)) (pki.KeyChain, error) {
 	switch b.Type {
 	case config.BackendMemory:
 		return memory(ctx)
 	case config.BackendVault:
 		kc, err := vc.KeyChain(ctx, b.Key, b.KeyVersion, b.ChainPath)
 		if err != nil {
-			return ca.KeyChain{}, fmt.Errorf("app: %s: %w", name, err)
+			return pki.KeyChain{}, fmt.Errorf("app: %s: %w", name, err)
 		}
 		return kc, nil
 	case config.BackendFile:
-		kc, err := ca.LoadFile(b.KeyFile, b.ChainFile)
+		kc, err := pki.LoadFiles(b.KeyFile, b.ChainFile)
 		if err != nil {
-			return ca.KeyChain{}, fmt.Errorf("app: %s: %w", name, err)
+			return pki.KeyChain{}, fmt.Errorf("app: %s: %w", name, err)
 		}
 		return kc, nil
 	}
-	return ca.KeyChain{}, fmt.Errorf("app: %s: unknown backend type %q", name, b.Type)
+	return pki.KeyChain{}, fmt.Errorf("app: %s: unknown backend type %q", name, b.Type)
 }
 
 // rotationGrace is how long a rotated-out chain stays trusted after the
@@ -302,7 +301,7 @@ func authorities(ctx context.Context, vc *vault.Client, b config.Backend, uri st
 
 // readiness checks a signer that can report its health (a remote key
 // store); a key in memory or a file is always ready.
-func readiness(s ca.KeySigner) keyless.ReadinessCheck {
+func readiness(s pki.KeySigner) keyless.ReadinessCheck {
 	return func(ctx context.Context) error {
 		if r, ok := s.(interface{ Ready(context.Context) error }); ok {
 			return r.Ready(ctx)
@@ -311,29 +310,21 @@ func readiness(s ca.KeySigner) keyless.ReadinessCheck {
 	}
 }
 
+// issuerInfo lists the trusted issuers for /api/v2/configuration, each
+// with the challenge claim its type's mapping checks.
 func issuerInfo(cfg identity.Config) []keyless.IssuerInfo {
 	var out []keyless.IssuerInfo
 	for u, iss := range cfg.OIDCIssuers {
-		out = append(out, keyless.IssuerInfo{IssuerURL: u, Audience: iss.ClientID, ChallengeClaim: challengeClaim(iss)})
+		out = append(out, keyless.IssuerInfo{IssuerURL: u, Audience: iss.ClientID, ChallengeClaim: identity.ChallengeClaim(iss)})
 	}
 	for u, iss := range cfg.MetaIssuers {
-		out = append(out, keyless.IssuerInfo{WildcardURL: u, Audience: iss.ClientID, ChallengeClaim: challengeClaim(iss)})
+		out = append(out, keyless.IssuerInfo{WildcardURL: u, Audience: iss.ClientID, ChallengeClaim: identity.ChallengeClaim(iss)})
 	}
 	return out
 }
 
-func challengeClaim(iss identity.Issuer) string {
-	switch {
-	case iss.ChallengeClaim != "":
-		return iss.ChallengeClaim
-	case iss.Type == identity.TypeEmail:
-		return "email"
-	}
-	return "sub"
-}
-
 // devRoutes mounts the dev issuer under DevIssuerPath.
-type devRoutes struct{ iss *oidcmock.Issuer }
+type devRoutes struct{ iss *devissuer.Issuer }
 
 func (d devRoutes) Register(r *mux.Router) {
 	r.PathPrefix(DevIssuerPath + "/").Handler(http.StripPrefix(DevIssuerPath, d.iss.Handler()))

@@ -1,4 +1,4 @@
-package oidcmock
+package devissuer
 
 import (
 	"crypto/subtle"
@@ -21,7 +21,7 @@ type discovery struct {
 	ScopesSupported                  []string `json:"scopes_supported"`
 }
 
-// runnerResponse is the runner endpoint's answer, as GitHub's runner sends it.
+// runnerResponse is the token endpoint's answer, as GitHub's runner sends it.
 type runnerResponse struct {
 	Value string `json:"value"`
 }
@@ -34,15 +34,13 @@ type errorBody struct {
 }
 
 // claimsSupported lists the claims GitHub Actions tokens carry.
-func claimsSupported() []string {
-	return []string{
-		"sub", "aud", "exp", "iat", "iss", "jti", "nbf", "ref", "sha",
-		"repository", "repository_id", "repository_owner", "repository_owner_id",
-		"repository_visibility", "run_id", "run_number", "run_attempt",
-		"runner_environment", "actor", "actor_id", "workflow", "workflow_ref",
-		"workflow_sha", "head_ref", "base_ref", "event_name", "ref_type",
-		"environment", "job_workflow_ref", "job_workflow_sha",
-	}
+var claimsSupported = []string{
+	"sub", "aud", "exp", "iat", "iss", "jti", "nbf", "ref", "sha",
+	"repository", "repository_id", "repository_owner", "repository_owner_id",
+	"repository_visibility", "run_id", "run_number", "run_attempt",
+	"runner_environment", "actor", "actor_id", "workflow", "workflow_ref",
+	"workflow_sha", "head_ref", "base_ref", "event_name", "ref_type",
+	"environment", "job_workflow_ref", "job_workflow_sha",
 }
 
 // Handler serves, relative to wherever it is mounted:
@@ -51,11 +49,12 @@ func claimsSupported() []string {
 //	GET /jwks                              every published key, with its kid
 //	GET /token                             the runner token endpoint
 //
-// The runner endpoint emulates ACTIONS_ID_TOKEN_REQUEST_URL: it requires the
-// header "Authorization: bearer <RequestToken()>" (401 otherwise) and answers
-// {"value": "<jwt>"}, minted from the runner claims with aud set to the
-// audience query parameter, or to the issuer URL when there is none. Other
-// query parameters (api-version) are ignored.
+// The token endpoint emulates GitHub Actions' ACTIONS_ID_TOKEN_REQUEST_URL:
+// it requires the header "Authorization: bearer <RequestToken()>" (401
+// otherwise) and answers {"value": "<jwt>"}, minted from the runner claims
+// with aud set to the audience query parameter, or to the issuer URL when
+// there is none. Other query parameters (api-version) are ignored. Other
+// methods are answered 405.
 //
 // To mount it under a prefix, create the issuer with a URL ending in that
 // prefix and strip it: http.StripPrefix("/dev/oidc", iss.Handler()).
@@ -74,8 +73,8 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		JWKSURI:                          i.url + "/jwks",
 		SubjectTypesSupported:            []string{"public", "pairwise"},
 		ResponseTypesSupported:           []string{"id_token"},
-		ClaimsSupported:                  claimsSupported(),
-		IDTokenSigningAlgValuesSupported: []string{AlgRS256},
+		ClaimsSupported:                  claimsSupported,
+		IDTokenSigningAlgValuesSupported: []string{string(Algorithm)},
 		ScopesSupported:                  []string{"openid"},
 	})
 }
@@ -86,21 +85,21 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
 	for _, k := range keys {
 		set.Keys = append(set.Keys, jose.JSONWebKey{
-			Key:       &k.priv.PublicKey,
-			KeyID:     k.kid,
-			Algorithm: AlgRS256,
+			Key:       &k.Private.PublicKey,
+			KeyID:     k.ID,
+			Algorithm: string(Algorithm),
 			Use:       "sig",
 		})
 	}
-	// Keys rotate under test; let no cache hold on to an old set.
+	// Keys rotate; let no cache hold on to an old set.
 	w.Header().Set("Cache-Control", "no-store")
 	i.writeJSON(w, r, http.StatusOK, set)
 }
 
-// serveRunnerToken mints a token for a CI job that proves the request token.
+// serveRunnerToken mints a token for whoever proves the request token.
 func (i *Issuer) serveRunnerToken(w http.ResponseWriter, r *http.Request) {
 	if !i.authorized(r.Header.Get("Authorization")) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="oidcmock"`)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="signet-dev-issuer"`)
 		i.writeJSON(w, r, http.StatusUnauthorized, errorBody{
 			Code:    "invalid_token",
 			Message: "missing or wrong bearer request token",
@@ -115,7 +114,7 @@ func (i *Issuer) serveRunnerToken(w http.ResponseWriter, r *http.Request) {
 	claims["aud"] = audience
 	token, err := i.Mint(claims)
 	if err != nil {
-		i.log.ErrorContext(r.Context(), "runner token endpoint: mint failed", slog.String("error", err.Error()))
+		i.log.ErrorContext(r.Context(), "token endpoint: mint failed", slog.String("error", err.Error()))
 		i.writeJSON(w, r, http.StatusInternalServerError, errorBody{Code: "internal", Message: "internal error"})
 		return
 	}
@@ -131,7 +130,8 @@ func (i *Issuer) authorized(header string) bool {
 		return false
 	}
 	secret = strings.TrimSpace(secret)
-	return subtle.ConstantTimeCompare([]byte(secret), []byte(i.RequestToken())) == 1
+	want := i.RequestToken()
+	return want != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(want)) == 1
 }
 
 // writeJSON writes v as a JSON response with status.

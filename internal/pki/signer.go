@@ -1,8 +1,14 @@
-package ca
+// Package pki holds the key and certificate plumbing that the CA and the
+// TSA share: the KeySigner seam over a key that may live in a key store,
+// key chains checked at start, certificate creation through a KeySigner,
+// serial numbers, PEM files and development chains. It knows nothing of
+// identities, timestamps or HTTP.
+package pki
 
 import (
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -33,7 +39,7 @@ func (s LocalSigner) Public() crypto.PublicKey { return s.Key.Public() }
 func (s LocalSigner) SignDigest(_ context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	sig, err := s.Key.Sign(s.Rand, digest, opts)
 	if err != nil {
-		return nil, fmt.Errorf("ca: local sign: %w", err)
+		return nil, fmt.Errorf("pki: local sign: %w", err)
 	}
 	return sig, nil
 }
@@ -55,3 +61,31 @@ func (b boundSigner) Public() crypto.PublicKey { return b.s.Public() }
 func (b boundSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	return b.s.SignDigest(b.ctx, digest, opts)
 }
+
+// RecordingSigner wraps a KeySigner for one request and remembers whether
+// the backend failed, so that a key store outage (503) is told apart from
+// a certificate or token that cannot be built (a server fault). An empty
+// signature counts as a backend failure.
+type RecordingSigner struct {
+	KeySigner
+	err error
+}
+
+// NewRecordingSigner wraps s.
+func NewRecordingSigner(s KeySigner) *RecordingSigner { return &RecordingSigner{KeySigner: s} }
+
+// SignDigest signs through the wrapped KeySigner and records its failure.
+func (r *RecordingSigner) SignDigest(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := r.KeySigner.SignDigest(ctx, digest, opts)
+	if err == nil && len(sig) == 0 {
+		err = errors.New("pki: the signer returned an empty signature")
+	}
+	if err != nil {
+		r.err = err
+		return nil, err
+	}
+	return sig, nil
+}
+
+// Err is the backend's failure, nil when every signature was made.
+func (r *RecordingSigner) Err() error { return r.err }

@@ -1,4 +1,4 @@
-package oidcmock
+package devissuer
 
 import (
 	"crypto/sha1"
