@@ -78,6 +78,7 @@ func Start(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatalf("app: %v", err)
 	}
+	t.Cleanup(a.Close) // runs after srv.Close: cleanups run last in, first out
 	srv.Config.Handler = a.Handler
 	srv.Start()
 	t.Cleanup(srv.Close)
