@@ -60,7 +60,7 @@ type stack struct {
 func newStack(t *testing.T) *stack {
 	t.Helper()
 	now := testclock.WallNow()
-	caKey, err := ca.NewMemoryCA(t.Context(), "Acme", now)
+	caKey, err := ca.NewMemoryCA(t.Context(), "Acme", now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tsaKey, err := tsa.NewDevChain("Acme", now)
+	tsaKey, err := tsa.NewDevChain("Acme", now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,15 +174,15 @@ func TestDSSEBundleVerifies(t *testing.T) {
 
 func TestTrustedRootAndSigningConfig(t *testing.T) {
 	now := testclock.Now()
-	old, err := ca.NewMemoryCA(t.Context(), "Acme", now.Add(-48*time.Hour))
+	old, err := ca.NewMemoryCA(t.Context(), "Acme", now.Add(-48*time.Hour), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur, err := ca.NewMemoryCA(t.Context(), "Acme", now)
+	cur, err := ca.NewMemoryCA(t.Context(), "Acme", now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tsaKey, err := tsa.NewDevChain("Acme", now)
+	tsaKey, err := tsa.NewDevChain("Acme", now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

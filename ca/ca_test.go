@@ -32,7 +32,7 @@ func (u uriSAN) Embed(c *x509.Certificate) error {
 // memoryCA is a memory CA made at now, the time its tests issue at.
 func memoryCA(t *testing.T, now time.Time) pki.KeyChain {
 	t.Helper()
-	kc, err := ca.NewMemoryCA(context.Background(), "Acme", now)
+	kc, err := ca.NewMemoryCA(context.Background(), "Acme", now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/elliptic"
 	"errors"
 	"fmt"
 	"io"
@@ -17,9 +18,11 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/identity"
-	"go.yaml.in/yaml/v3"
+	"github.com/signet-dev/signet/internal/pki"
 )
 
 // Backend types for the CA and the TSA keys.
@@ -78,6 +81,25 @@ type Backend struct {
 	KeyVersion int `yaml:"key-version,omitempty"`
 	// ChainPath is the KV v2 path of a vault backend's chain.
 	ChainPath string `yaml:"chain-path,omitempty"`
+	// KeyType is the curve of memory keys: ecdsa-p384 (the default, the
+	// curve of Fulcio's production intermediate) or ecdsa-p256 (faster).
+	// File keys have their own type; Vault keys get theirs from
+	// `signet ca init --key-type`.
+	KeyType string `yaml:"key-type,omitempty"`
+}
+
+// Memory key types.
+const (
+	KeyTypeP384 = "ecdsa-p384"
+	KeyTypeP256 = "ecdsa-p256"
+)
+
+// Curve is the elliptic curve of a memory backend's KeyType.
+func (b Backend) Curve() elliptic.Curve {
+	if b.KeyType == KeyTypeP256 {
+		return elliptic.P256()
+	}
+	return elliptic.P384()
 }
 
 // TSA is the timestamp authority's configuration.
@@ -199,7 +221,7 @@ func (c *Config) Validate() error {
 	if err := c.TSA.validate("tsa"); err != nil {
 		return err
 	}
-	if _, err := ParseOID(c.TSA.PolicyOID); err != nil {
+	if _, err := pki.ParseOID(c.TSA.PolicyOID); err != nil {
 		return fmt.Errorf("config: tsa.policy-oid: %w", err)
 	}
 	if c.RateLimit.PerSecond < 0 || c.RateLimit.Burst < 0 || c.RateLimit.MaxClients < 0 {
@@ -222,8 +244,14 @@ func (c *Config) Validate() error {
 }
 
 func (b Backend) validate(name string) error {
+	if b.KeyType != "" && b.Type != BackendMemory {
+		return fmt.Errorf("config: %s.key-type is for memory keys only: a %s backend's key has its own type", name, b.Type)
+	}
 	switch b.Type {
 	case BackendMemory:
+		if b.KeyType != "" && b.KeyType != KeyTypeP384 && b.KeyType != KeyTypeP256 {
+			return fmt.Errorf("config: %s.key-type %q is not %s or %s", name, b.KeyType, KeyTypeP384, KeyTypeP256)
+		}
 		return nil
 	case BackendFile:
 		if b.KeyFile == "" || b.ChainFile == "" {

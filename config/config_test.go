@@ -184,3 +184,20 @@ func TestIdentityRateLimitKeyFor(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateKeyType(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"ca: {type: memory, key-type: ecdsa-p256}\ntsa: {type: memory, key-type: ecdsa-p384}\n", ""},
+		{"ca: {type: memory, key-type: rsa-2048}\n", `ca.key-type "rsa-2048" is not ecdsa-p384 or ecdsa-p256`},
+		{"ca: {type: file, key-file: k, chain-file: c, key-type: ecdsa-p256}\n", "ca.key-type is for memory keys only"},
+	} {
+		c, err := config.Parse([]byte(tc.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%q: got %v, want an error containing %q", tc.yaml, err, tc.want)
+		}
+	}
+}

@@ -31,6 +31,19 @@ import (
 //
 // or all of them with `make fuzz`.
 
+// watchdog crashes the fuzz worker when one input runs longer than limit,
+// so that the fuzzer saves that input as a failure: a hang is a finding
+// too (the Go fuzzer has no per-input timeout of its own). Use it as
+// defer watchdog(limit, input)().
+func watchdog(limit time.Duration, input any) func() bool {
+	return time.AfterFunc(limit, func() {
+		panic(fmt.Sprintf("fuzz: one input ran over %s: %q", limit, input))
+	}).Stop
+}
+
+// fuzzLimit is the time one input may take, however loaded the machine.
+const fuzzLimit = 20 * time.Second
+
 // fuzzJWT signs claims as a compact JWS with a fresh key under alg (ES256
 // or RS-less algorithms only: the key is ECDSA P-256).
 func fuzzJWT(tb testing.TB, key *ecdsa.PrivateKey, claims any) string {
@@ -87,6 +100,7 @@ func FuzzUnverifiedIssuer(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
+		defer watchdog(fuzzLimit, raw)()
 		iss, err := unverifiedIssuer(raw)
 		var pe *problem.Error
 		switch {
@@ -117,6 +131,7 @@ func FuzzSPIFFEID(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, id string) {
+		defer watchdog(fuzzLimit, id)()
 		td, err := spiffeTrustDomain(id)
 		if err != nil {
 			return
@@ -186,6 +201,7 @@ func FuzzDecodeClaims(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		defer watchdog(fuzzLimit, raw)()
 		m, err := decodeClaims(raw)
 		if err != nil {
 			return
@@ -310,7 +326,7 @@ var principalIssuers = []struct {
 //	go test -run '^$' -fuzz '^FuzzPrincipalFor$' -fuzztime 30s -parallel 1 ./identity/
 func FuzzPrincipalFor(f *testing.F) {
 	now := testclock.Now()
-	kc, err := ca.NewMemoryCA(context.Background(), "signet-fuzz", now)
+	kc, err := ca.NewMemoryCA(context.Background(), "signet-fuzz", now, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -329,6 +345,7 @@ func FuzzPrincipalFor(f *testing.F) {
 	}
 	cfg := Config{OIDCIssuers: map[string]Issuer{}}
 	f.Fuzz(func(t *testing.T, sel uint8, raw []byte) {
+		defer watchdog(fuzzLimit, raw)()
 		pick := principalIssuers[int(sel)%len(principalIssuers)]
 		m, err := decodeClaims(raw)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
 	"github.com/signet-dev/signet/bundle"
+	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/harness"
 	"github.com/signet-dev/signet/test/oidcmock"
@@ -264,5 +266,30 @@ func TestSignEveryKeyKind(t *testing.T) {
 				t.Errorf("sigstore-go refuses the bundle: %v", err)
 			}
 		})
+	}
+}
+
+// TestSignWithP256Keys: memory CA and TSA keys on P-256 (key-type) issue
+// bundles that sigstore-go verifies, from a P-256 chain.
+func TestSignWithP256Keys(t *testing.T) {
+	env := harness.Start(t, harness.Options{Configure: func(cfg *config.Config) {
+		cfg.CA.KeyType, cfg.TSA.KeyType = config.KeyTypeP256, config.KeyTypeP256
+	}})
+	token, _ := githubToken(t, env, nil)
+	artifact := []byte("p256")
+	resp := env.PostJSON(t, "/api/v1/sign", token, signRequest(t, newKey(t, elliptic.P256()), sub, artifact))
+	if resp.Status != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.Status, resp.Body)
+	}
+	if _, err := bundle.Verify(resp.Body, env.App.TrustedRoot, strings.NewReader(string(artifact)),
+		bundle.Identity{SANRegexp: "^https://github.com/acme/", Issuer: env.GitHub.URL()}); err != nil {
+		t.Fatalf("sigstore-go refuses the bundle: %v", err)
+	}
+	leaf, err := bundle.LeafCertificate(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaf.SignatureAlgorithm != x509.ECDSAWithSHA256 {
+		t.Errorf("leaf signed with %v, want ECDSA-SHA256 from a P-256 CA key", leaf.SignatureAlgorithm)
 	}
 }

@@ -158,7 +158,7 @@ func TestNewChecksChain(t *testing.T) {
 
 func TestNewDevChainLeaf(t *testing.T) {
 	now := testclock.Now()
-	key, err := NewDevChain("org", now)
+	key, err := NewDevChain("org", now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func (f failingSigner) SignDigest(context.Context, []byte, crypto.SignerOpts) ([
 
 func TestSignerFailureIs503(t *testing.T) {
 	now := testclock.Now()
-	key, err := NewDevChain("org", now)
+	key, err := NewDevChain("org", now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

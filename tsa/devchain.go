@@ -2,6 +2,7 @@ package tsa
 
 import (
 	"context"
+	"crypto/elliptic"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -44,11 +45,12 @@ func LeafTemplate(org, cn string, notBefore, notAfter time.Time) (*x509.Certific
 }
 
 // NewDevChain generates an in-memory TSA chain for development: a
-// self-signed ECDSA P-384 root CA (O=org) and an ECDSA P-384 TSA leaf
-// signed by it, both valid from now-1h for ten years (pki.NewDevChain). It
-// returns the leaf key and the chain leaf first, root last.
-func NewDevChain(org string, now time.Time) (pki.KeyChain, error) {
-	return pki.NewDevChain(context.Background(), org, org+" TSA root", now, func(notBefore, notAfter time.Time) (*x509.Certificate, error) {
+// self-signed ECDSA root CA (O=org) and an ECDSA TSA leaf signed by it, on
+// curve (P-384 when nil), both valid from now-1h for ten years
+// (pki.NewDevChain). It returns the leaf key and the chain leaf first,
+// root last.
+func NewDevChain(org string, now time.Time, curve elliptic.Curve) (pki.KeyChain, error) {
+	return pki.NewDevChain(context.Background(), org, org+" TSA root", now, curve, func(notBefore, notAfter time.Time) (*x509.Certificate, error) {
 		return LeafTemplate(org, org+" TSA", notBefore, notAfter)
 	})
 }

@@ -47,7 +47,7 @@ func newFixture(t testing.TB) *fixture {
 func newFixtureAt(t testing.TB, now time.Time) *fixture {
 	t.Helper()
 	now = now.UTC().Truncate(time.Second)
-	key, err := NewDevChain("signet-test", now)
+	key, err := NewDevChain("signet-test", now, nil)
 	if err != nil {
 		t.Fatalf("NewDevChain: %v", err)
 	}

@@ -105,7 +105,7 @@ same ones, and writes --out. Running it again changes nothing unless
 	cmd.Flags().StringVar(&out, "out", "signet.yaml", "config file to write (kept settings are read from it when it exists)")
 	cmd.Flags().StringVar(&csrOut, "csr-out", "signet-ca.csr", "where --external-root writes the CA's CSR")
 	cmd.Flags().StringVar(&opts.Org, "org", "", "organisation (O) of every certificate (default: the config's, else signet)")
-	cmd.Flags().StringVar(&opts.KeyType, "key-type", "ecdsa-p384", "transit key type")
+	cmd.Flags().StringVar(&opts.KeyType, "key-type", "ecdsa-p384", "transit key type of new keys: ecdsa-p384 or ecdsa-p256")
 	cmd.Flags().BoolVar(&opts.ExternalRoot, "external-root", false, "write a CSR for an offline root instead of a root key in Vault")
 	cmd.Flags().BoolVar(&opts.Rotate, "rotate", false, "create new CA and TSA key versions and chains")
 	return cmd

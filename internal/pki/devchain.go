@@ -19,16 +19,20 @@ const DevValidity = 10 * 365 * 24 * time.Hour
 type ChildTemplate func(notBefore, notAfter time.Time) (*x509.Certificate, error)
 
 // NewDevChain generates a development chain in process memory: a
-// self-signed ECDSA P-384 root (O=org, CN=rootCN) and an ECDSA P-384 key
-// certified by it with the template child makes, both valid from an hour
-// before now for DevValidity. The keys die with the process.
-func NewDevChain(ctx context.Context, org, rootCN string, now time.Time, child ChildTemplate) (KeyChain, error) {
+// self-signed ECDSA root (O=org, CN=rootCN) and an ECDSA key certified by
+// it with the template child makes, both on curve (P-384 when nil) and
+// valid from an hour before now for DevValidity. The keys die with the
+// process.
+func NewDevChain(ctx context.Context, org, rootCN string, now time.Time, curve elliptic.Curve, child ChildTemplate) (KeyChain, error) {
+	if curve == nil {
+		curve = elliptic.P384()
+	}
 	notBefore, notAfter := now.Add(-time.Hour).UTC(), now.Add(DevValidity).UTC()
-	rootKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	rootKey, err := ecdsa.GenerateKey(curve, rand.Reader)
 	if err != nil {
 		return KeyChain{}, fmt.Errorf("pki: dev root key: %w", err)
 	}
-	childKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	childKey, err := ecdsa.GenerateKey(curve, rand.Reader)
 	if err != nil {
 		return KeyChain{}, fmt.Errorf("pki: dev key: %w", err)
 	}

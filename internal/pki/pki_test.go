@@ -25,7 +25,7 @@ import (
 // devChain is a development chain whose child is a plain CA certificate.
 func devChain(t *testing.T) pki.KeyChain {
 	t.Helper()
-	kc, err := pki.NewDevChain(t.Context(), "Acme", "Acme root", testclock.Now(), func(nb, na time.Time) (*x509.Certificate, error) {
+	kc, err := pki.NewDevChain(t.Context(), "Acme", "Acme root", testclock.Now(), nil, func(nb, na time.Time) (*x509.Certificate, error) {
 		serial, err := pki.RandomSerial()
 		if err != nil {
 			return nil, err

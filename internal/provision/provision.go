@@ -25,7 +25,8 @@ import (
 type InitOptions struct {
 	// Org is the single O of every certificate; default "signet".
 	Org string
-	// KeyType is the transit key type; default ecdsa-p384.
+	// KeyType is the transit key type of new keys: ecdsa-p384 (the default,
+	// Fulcio's production intermediate curve) or ecdsa-p256.
 	KeyType string
 	// RootKey, CAKey and TSAKey name the transit keys; defaults
 	// signet-root, signet-ca and signet-tsa.
@@ -82,6 +83,9 @@ type InitResult struct {
 // and TSA. Run again, it changes nothing unless opts.Rotate is set.
 func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, error) {
 	o.applyDefaults()
+	if o.KeyType != "ecdsa-p384" && o.KeyType != "ecdsa-p256" {
+		return nil, fmt.Errorf("provision: key type %q is not ecdsa-p384 (the default) or ecdsa-p256", o.KeyType)
+	}
 	if err := c.EnsureEngines(ctx); err != nil {
 		return nil, err
 	}

@@ -71,7 +71,7 @@ func wantExtensions(issuer string, c map[string]any) certificate.Extensions {
 func fileBackedConfig(t *testing.T, issuer string) (configPath, identityPath string) {
 	t.Helper()
 	dir := t.TempDir()
-	kc, err := ca.NewMemoryCA(context.Background(), "Acme Signing", testclock.WallNow())
+	kc, err := ca.NewMemoryCA(context.Background(), "Acme Signing", testclock.WallNow(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,7 +185,7 @@ func TestVaultRefusesASmuggledChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rogue, err := ca.NewMemoryCA(ctx, "Acme Signing", testclock.WallNow())
+	rogue, err := ca.NewMemoryCA(ctx, "Acme Signing", testclock.WallNow(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -175,13 +175,13 @@ func (a *App) loadSigners(ctx context.Context, cfg *config.Config, log *slog.Log
 		a.closers = append(a.closers, k.vault.Close)
 	}
 	k.caKey, err = loadKey(ctx, cfg.CA, "ca", k.vault, func(ctx context.Context) (pki.KeyChain, error) {
-		return ca.NewMemoryCA(ctx, cfg.Organization, a.clock())
+		return ca.NewMemoryCA(ctx, cfg.Organization, a.clock(), cfg.CA.Curve())
 	})
 	if err != nil {
 		return nil, err
 	}
 	k.tsaKey, err = loadKey(ctx, cfg.TSA.Backend, "tsa", k.vault, func(context.Context) (pki.KeyChain, error) {
-		return tsa.NewDevChain(cfg.Organization, a.clock())
+		return tsa.NewDevChain(cfg.Organization, a.clock(), cfg.TSA.Curve())
 	})
 	if err != nil {
 		return nil, err
