@@ -4,7 +4,12 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/signet ./cmd/signet
+# .dockerignore drops .git: pass the revision in, e.g.
+#   docker build --build-arg REVISION=$(git rev-parse HEAD) .
+ARG REVISION=unknown
+RUN CGO_ENABLED=0 go build -trimpath \
+    -ldflags="-s -w -X github.com/signet-dev/signet/internal/version.revision=${REVISION}" \
+    -o /out/signet ./cmd/signet
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/signet /usr/local/bin/signet

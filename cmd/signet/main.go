@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/signet-dev/signet/internal/problem"
 	"github.com/spf13/cobra"
+
+	"github.com/signet-dev/signet/internal/problem"
+	"github.com/signet-dev/signet/internal/version"
 )
 
 func main() {
@@ -19,9 +21,11 @@ func main() {
 		Short:         "Keyless signing for CI: OIDC token in, Sigstore bundle out",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.Get().Version,
 	}
+	root.SetVersionTemplate(version.Get().String())
 	root.AddCommand(serveCommand(), signCommand(), attestCommand(), verifyCommand(), caCommand())
-	root.AddCommand(configCommand(), loadCommand())
+	root.AddCommand(configCommand(), loadCommand(), versionCommand())
 	if err := root.Execute(); err != nil {
 		msg := err.Error()
 		var pe *problem.Error
