@@ -1,0 +1,115 @@
+package issuancelog
+
+import (
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/transparency-dev/tessera/api/layout"
+)
+
+// Cache-Control values of the served resources.
+const (
+	cacheCheckpoint = "no-cache"
+	cacheFullTile   = "public, max-age=31536000, immutable"
+	cachePartial    = "public, max-age=60"
+	cacheKey        = "public, max-age=300"
+)
+
+// Handler serves the log read-only in the C2SP tlog-tiles layout, under a
+// prefix the caller strips: "checkpoint", "tile/<L>/<N>[.p/<W>]",
+// "tile/entries/<N>[.p/<W>]", and "key" (the verifier key as text). Any
+// other path, and any path not in its one canonical spelling, is 404:
+// there is no directory listing, and tessera's temporary files and its
+// .state directory are never served. Files are opened through an os.Root
+// of the log directory, so nothing outside it is reachable.
+func (l *Log) Handler() http.Handler {
+	return http.HandlerFunc(l.serve)
+}
+
+func (l *Log) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	switch {
+	case name == "key":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", cacheKey)
+		_, _ = w.Write([]byte(l.signer.VerifierKey()))
+		return
+	case name == layout.CheckpointPath:
+		l.serveFile(w, r, name, "text/plain; charset=utf-8", cacheCheckpoint)
+		return
+	}
+	partial, ok := tilePath(name)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	cache := cacheFullTile
+	if partial {
+		cache = cachePartial
+	}
+	l.serveFile(w, r, name, "application/octet-stream", cache)
+}
+
+// tilePath reports whether name is a tile or entry bundle path exactly as
+// tlog-tiles spells it, and whether it is a partial one.
+func tilePath(name string) (partial, ok bool) {
+	rest, found := strings.CutPrefix(name, "tile/")
+	if !found {
+		return false, false
+	}
+	var canonical string
+	if idx, isEntries := strings.CutPrefix(rest, "entries/"); isEntries {
+		n, p, err := layout.ParseTileIndexPartial(idx)
+		if err != nil {
+			return false, false
+		}
+		canonical, partial = layout.EntriesPath(n, p), p > 0
+	} else {
+		level, idx, _ := strings.Cut(rest, "/")
+		l, n, p, err := layout.ParseTileLevelIndexPartial(level, idx)
+		if err != nil {
+			return false, false
+		}
+		canonical, partial = layout.TilePath(l, n, p), p > 0
+	}
+	return partial, canonical == name
+}
+
+// serveFile answers with the regular file name of the log directory.
+func (l *Log) serveFile(w http.ResponseWriter, r *http.Request, name, contentType, cache string) {
+	f, err := l.root.Open(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			http.NotFound(w, r)
+			return
+		}
+		l.log.ErrorContext(r.Context(), "issuance log: serving a file", slog.String("path", name), slog.Any("error", err))
+		http.Error(w, "issuance log unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil || !info.Mode().IsRegular() {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Cache-Control", cache)
+	modTime := info.ModTime()
+	if name == layout.CheckpointPath {
+		// Last-Modified has whole seconds; a checkpoint replaced within the
+		// second it was fetched must not be answered 304.
+		modTime = time.Time{}
+	}
+	http.ServeContent(w, r, "", modTime, f)
+}

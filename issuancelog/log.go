@@ -1,0 +1,221 @@
+// Package issuancelog is signet's issuance log: every certificate signet
+// issues is appended, as its DER and nothing else, to an append-only
+// Merkle-tree log built on Tessera, before the certificate is returned.
+//
+// The log is stored by Tessera's POSIX driver as the C2SP tlog-tiles
+// layout; Handler serves it read-only to monitors, and its checkpoints are
+// C2SP signed notes made by an Ed25519 note key (Signer). Package audit
+// holds the client side: verifying checkpoints, proving inclusion and
+// searching the entries.
+package issuancelog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/signet-dev/signet/internal/problem"
+	"github.com/signet-dev/signet/issuancelog/internal/tlog"
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/storage/posix"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Log appends issued certificates to the issuance log and serves it.
+type Log struct {
+	cfg      Config
+	signer   Signer
+	verifier note.Verifier
+	log      *slog.Logger
+	root     *os.Root
+
+	add      tessera.AddFn
+	shutdown func(context.Context) error
+	cancel   context.CancelFunc
+
+	// mu guards closed; appends hold it for reading while they register
+	// in inflight, so Close sees every append that started.
+	mu       sync.RWMutex
+	closed   bool
+	inflight sync.WaitGroup
+}
+
+// Open checks the log directory of cfg (see checkDir: a directory signed
+// by another key, or corrupt, is refused), then starts appending to it
+// with checkpoints signed by signer, whose name must be cfg.Origin. Close
+// the Log to stop its background work.
+func Open(ctx context.Context, cfg Config, signer Signer, log *slog.Logger) (*Log, error) {
+	cfg = cfg.Effective()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("issuance log: %w", err)
+	}
+	switch cfg.Type {
+	case TypePOSIX:
+	case TypeOff:
+		return nil, errors.New("issuance log: log.type is off; check Config.Enabled before Open")
+	default:
+		return nil, fmt.Errorf("issuance log: log.type %q is not supported yet; use posix", cfg.Type)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	v, err := checkSigner(signer, cfg.Origin)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("issuance log: creating the log directory: %w", err)
+	}
+	size, err := checkDir(ctx, cfg.Dir, v)
+	if err != nil {
+		return nil, fmt.Errorf("issuance log: %w", err)
+	}
+	root, err := os.OpenRoot(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("issuance log: %w", err)
+	}
+	l := &Log{cfg: cfg, signer: signer, verifier: v, log: log, root: root}
+	if err := l.start(ctx); err != nil {
+		_ = root.Close()
+		return nil, err
+	}
+	log.InfoContext(ctx, "issuance log open", slog.String("dir", cfg.Dir), slog.String("origin", cfg.Origin),
+		slog.Uint64("checkpoint_size", size), slog.String("key", signer.VerifierKey()))
+	return l, nil
+}
+
+// start runs tessera's appender. Its goroutines live until l.cancel, not
+// until ctx (which only bounds starting).
+func (l *Log) start(ctx context.Context) error {
+	driver, err := posix.New(ctx, posix.Config{Path: l.cfg.Dir})
+	if err != nil {
+		return fmt.Errorf("issuance log: %w", err)
+	}
+	opts := tessera.NewAppendOptions().
+		WithCheckpointSigner(l.signer).
+		WithBatching(batchMaxSize, l.cfg.BatchMaxAge).
+		WithCheckpointInterval(l.cfg.CheckpointInterval).
+		// Tessera requires republishing an unchanged tree no more often
+		// than publishing a grown one.
+		WithCheckpointRepublishInterval(max(tessera.DefaultCheckpointRepublishInterval, l.cfg.CheckpointInterval))
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	app, shutdown, _, err := tessera.NewAppender(runCtx, driver, opts)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("issuance log: starting tessera: %w", err)
+	}
+	l.add, l.shutdown, l.cancel = app.Add, shutdown, cancel
+	return nil
+}
+
+// checkSigner returns signer's verifier after checking that it is named
+// origin and that its signatures verify with its own verifier key.
+func checkSigner(signer Signer, origin string) (note.Verifier, error) {
+	if signer == nil {
+		return nil, errors.New("issuance log: no checkpoint signer")
+	}
+	if signer.Name() != origin {
+		return nil, fmt.Errorf("issuance log: the checkpoint key is named %q but log.origin is %q; they must be equal", signer.Name(), origin)
+	}
+	v, err := tlog.ParseVerifier(signer.VerifierKey())
+	if err != nil {
+		return nil, fmt.Errorf("issuance log: %w", err)
+	}
+	msg, err := note.Sign(&note.Note{Text: "signet issuance log key check\n"}, signer)
+	if err != nil {
+		return nil, fmt.Errorf("issuance log: the checkpoint key cannot sign: %w", err)
+	}
+	if _, err := note.Open(msg, note.VerifierList(v)); err != nil {
+		return nil, fmt.Errorf("issuance log: the checkpoint key's signatures do not verify with its verifier key %s: %w", signer.VerifierKey(), err)
+	}
+	return v, nil
+}
+
+// VerifierKey is the note verifier key (name+hash+base64) of the log's
+// checkpoints, for auditors to pin.
+func (l *Log) VerifierKey() string { return l.signer.VerifierKey() }
+
+// Origin is the log's name, the first line of its checkpoints.
+func (l *Log) Origin() string { return l.cfg.Origin }
+
+// Append adds a certificate, as DER, to the log and returns its index
+// once the entry is sequenced and durably stored (not yet covered by a
+// published checkpoint; that follows within CheckpointInterval). It fails
+// with a 503 problem when the log cannot store it within AppendTimeout;
+// the certificate must then not be returned. An entry that timed out may
+// still be stored later. der is kept, not copied, until it is stored.
+func (l *Log) Append(ctx context.Context, der []byte) (uint64, error) {
+	if len(der) == 0 {
+		return 0, errors.New("issuance log: empty entry")
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, problem.Unavailable("the request ended before the certificate was logged").WithCause(fmt.Errorf("issuance log append: %w", err))
+	}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return 0, problem.Unavailable("the issuance log is shutting down; try again").WithRetryAfter(time.Second)
+	}
+	l.inflight.Add(1)
+	l.mu.RUnlock()
+
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.AppendTimeout)
+	defer cancel()
+	future := l.add(ctx, tessera.NewEntry(der))
+	type result struct {
+		idx tessera.Index
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer l.inflight.Done()
+		idx, err := future()
+		done <- result{idx, err}
+	}()
+	var err error
+	select {
+	case r := <-done:
+		if r.err == nil {
+			return r.idx.Index, nil
+		}
+		err = r.err
+	case <-ctx.Done():
+		err = fmt.Errorf("waiting for the entry to be stored: %w", context.Cause(ctx))
+	}
+	return 0, problem.Unavailable("the issuance log could not record the certificate; try again").
+		WithCause(fmt.Errorf("issuance log append: %w", err)).WithRetryAfter(time.Second)
+}
+
+// Close stops accepting appends, waits for those under way and for a
+// checkpoint covering them, then stops tessera's background work. ctx
+// bounds the wait; background work stops even when it expires.
+func (l *Log) Close(ctx context.Context) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	defer l.root.Close()
+	defer l.cancel()
+
+	drained := make(chan struct{})
+	go func() {
+		l.inflight.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		return fmt.Errorf("issuance log: closing with appends under way: %w", ctx.Err())
+	}
+	if err := l.shutdown(ctx); err != nil {
+		return fmt.Errorf("issuance log: waiting for the last checkpoint: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package issuancelog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/signet-dev/signet/issuancelog/internal/tlog"
+	"github.com/transparency-dev/tessera/api/layout"
+)
+
+// probeSize is written and synced by Ready: more than a batch of appends
+// usually writes, so a disk too full to append fails the probe too.
+const probeSize = 64 << 10
+
+// Ready reports whether the log can take appends, for /readyz: its
+// directory takes a synced write of probeSize bytes (a full or read-only
+// disk fails it) and its published checkpoint still verifies with this
+// log's key (another writer has not replaced it).
+func (l *Log) Ready(ctx context.Context) error {
+	l.mu.RLock()
+	closed := l.closed
+	l.mu.RUnlock()
+	if closed {
+		return errors.New("issuance log: closed")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := l.probeWrite(); err != nil {
+		return fmt.Errorf("issuance log: cannot write to %s: %w", l.cfg.Dir, err)
+	}
+	raw, err := l.root.ReadFile(layout.CheckpointPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // tessera publishes the first one within CheckpointInterval
+	}
+	if err != nil {
+		return fmt.Errorf("issuance log: reading the checkpoint: %w", err)
+	}
+	if _, err := tlog.OpenCheckpoint(raw, l.verifier); err != nil {
+		return fmt.Errorf("issuance log: the published checkpoint no longer verifies: %w", err)
+	}
+	return nil
+}
+
+// probeWrite writes, syncs and removes a temporary file in the log's
+// private .state directory, which is never served.
+func (l *Log) probeWrite() (err error) {
+	f, err := os.CreateTemp(filepath.Join(l.cfg.Dir, ".state"), "signet-ready-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if rmErr := os.Remove(f.Name()); err == nil {
+			err = rmErr
+		}
+	}()
+	if _, err := f.Write(make([]byte, probeSize)); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
