@@ -1,7 +1,9 @@
 package config_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/signet-dev/signet/config"
 )
@@ -94,6 +96,10 @@ vault:
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
+		// A hang is a finding too: crash the worker so that the fuzzer
+		// saves the input (it has no per-input timeout of its own).
+		timer := time.AfterFunc(20*time.Second, func() { panic(fmt.Sprintf("fuzz: one input ran over 20s: %q", doc)) })
+		defer timer.Stop()
 		c, err := config.Parse(doc)
 		if err != nil {
 			return

@@ -218,6 +218,13 @@ func FuzzDecodeClaims(f *testing.F) {
 		if s, ok := m["sub"].(string); !ok || s == "" {
 			t.Fatalf("%q: accepted without a non-empty string sub", raw)
 		}
+		// The lifetime cap holds: exp - iat, in seconds as sent, is at
+		// most the limit.
+		exp, errExp := m["exp"].(json.Number).Float64()
+		iat, errIat := m["iat"].(json.Number).Float64()
+		if errExp != nil || errIat != nil || exp-iat > DefaultMaxTokenLifetime.Seconds() {
+			t.Fatalf("%q: accepted a token living %g s (exp %v, iat %v), over the %s cap", raw, exp-iat, m["exp"], m["iat"], DefaultMaxTokenLifetime)
+		}
 		originals := map[string]any{}
 		for k, v := range m {
 			originals[k] = v

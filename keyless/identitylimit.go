@@ -73,7 +73,7 @@ type IdentityBuckets struct {
 	limit   string        // the limit, as messages name it
 	refill  time.Duration // time for an empty bucket to fill up again
 	mu      sync.Mutex
-	buckets map[string]*bucket
+	buckets map[string]*identityBucket
 }
 
 type metaKey struct {
@@ -101,7 +101,7 @@ func NewIdentityBuckets(cfg IdentityRateLimit, clock func() time.Time) (*Identit
 			return nil, fmt.Errorf("keyless: per-identity rate limit: issuer %s: unknown key kind %q", u, k)
 		}
 	}
-	b := &IdentityBuckets{cfg: cfg, clock: clock, buckets: map[string]*bucket{}}
+	b := &IdentityBuckets{cfg: cfg, clock: clock, buckets: map[string]*identityBucket{}}
 	for _, pattern := range slices.Sorted(maps.Keys(cfg.MetaIssuers)) {
 		kind := cfg.MetaIssuers[pattern]
 		if kind.claim() == "" {
@@ -202,7 +202,7 @@ func (b *IdentityBuckets) reserve(key string, now time.Time) (ok bool, retry tim
 		if len(b.buckets) >= b.cfg.MaxIdentities {
 			b.evict(now)
 		}
-		bk = &bucket{lim: rate.NewLimiter(rate.Limit(b.cfg.PerSecond), b.cfg.Burst)}
+		bk = &identityBucket{lim: rate.NewLimiter(rate.Limit(b.cfg.PerSecond), b.cfg.Burst)}
 		b.buckets[key] = bk
 	}
 	bk.seen = now
@@ -231,4 +231,10 @@ func (b *IdentityBuckets) evict(now time.Time) {
 	if len(b.buckets) >= b.cfg.MaxIdentities {
 		delete(b.buckets, oldest)
 	}
+}
+
+// identityBucket is one identity's token bucket and when it was last used.
+type identityBucket struct {
+	lim  *rate.Limiter
+	seen time.Time
 }

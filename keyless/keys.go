@@ -118,8 +118,3 @@ func checkDSSESignature(pub crypto.PublicKey, pae, sig []byte) error {
 // errNoContent reports a sign request with neither content kind.
 var errNoContent = errors.New("give either messageSignature or dsseEnvelope")
 
-var (
-	errNotFound = errors.New("no such endpoint")
-	errMethod   = errors.New("method not allowed on this endpoint")
-	errPanic    = errors.New("internal error")
-)

@@ -1,7 +1,8 @@
-// Package keyless is signet's signing flow and its HTTP API: it turns an
-// identity token and a public key into a short-lived certificate (the
-// Fulcio API), and a token, key and signature into a complete Sigstore
-// bundle countersigned by the timestamp authority (the one-shot API).
+// Package keyless is signet's signing flow: it turns an identity token and
+// a public key into a short-lived certificate, and a token, key and
+// signature into a complete Sigstore bundle countersigned by the timestamp
+// authority. It speaks no HTTP: keyless/httpapi serves it, and
+// keyless/client calls it from CI.
 package keyless
 
 import (

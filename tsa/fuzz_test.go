@@ -5,10 +5,12 @@ import (
 	"crypto"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/digitorus/timestamp"
 )
@@ -68,6 +70,10 @@ func FuzzTimestampRequest(f *testing.F) {
 		f.Add(true, []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, isJSON bool, body []byte) {
+		// A hang is a finding too: crash the worker so that the fuzzer
+		// saves the input (it has no per-input timeout of its own).
+		timer := time.AfterFunc(20*time.Second, func() { panic(fmt.Sprintf("fuzz: one input ran over 20s: %q", body)) })
+		defer timer.Stop()
 		ct := ContentTypeQuery
 		if isJSON {
 			ct = ContentTypeJSON

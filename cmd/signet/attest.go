@@ -9,9 +9,10 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/signet-dev/signet/bundle"
-	"github.com/signet-dev/signet/keyless"
 	"github.com/spf13/cobra"
+
+	"github.com/signet-dev/signet/bundle"
+	"github.com/signet-dev/signet/keyless/client"
 )
 
 // StatementType is the in-toto Statement version signet attests with.
@@ -91,7 +92,7 @@ signet returns as one JSON line (what gh attestation verify --bundle reads).`,
 			if err != nil {
 				return err
 			}
-			c := &keyless.Client{BaseURL: server}
+			c := &client.Client{BaseURL: server}
 			signed, err := c.SignDSSE(cmd.Context(), token, bundle.InTotoPayloadType, payload)
 			if err != nil {
 				return err

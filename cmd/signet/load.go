@@ -9,8 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/signet-dev/signet/keyless"
 	"github.com/spf13/cobra"
+
+	"github.com/signet-dev/signet/keyless/client"
 )
 
 // loadCommand is `signet load`: a bounded load test of a signet server's
@@ -35,7 +36,7 @@ would, and prints bundles per second and latency percentiles. It stops after
 			if err != nil {
 				return err
 			}
-			c := &keyless.Client{BaseURL: server}
+			c := &client.Client{BaseURL: server}
 			var next, failed atomic.Int64
 			var mu sync.Mutex
 			var lat []time.Duration

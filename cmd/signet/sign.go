@@ -8,9 +8,10 @@ import (
 	"io"
 	"os"
 
-	"github.com/signet-dev/signet/keyless"
 	"github.com/sigstore/fulcio/pkg/certificate"
 	"github.com/spf13/cobra"
+
+	"github.com/signet-dev/signet/keyless/client"
 )
 
 // tokenFlags are how a client command gets its identity token.
@@ -34,7 +35,7 @@ func (t *tokenFlags) get(cmd *cobra.Command) (string, error) {
 	if reqURL == "" || reqToken == "" {
 		return "", errors.New("no identity token: pass --identity-token, or run in GitHub Actions with `permissions: id-token: write`")
 	}
-	return keyless.GitHubActionsToken(cmd.Context(), nil, reqURL, reqToken, t.audience)
+	return client.GitHubActionsToken(cmd.Context(), nil, reqURL, reqToken, t.audience)
 }
 
 func signCommand() *cobra.Command {
@@ -54,7 +55,7 @@ func signCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c := &keyless.Client{BaseURL: server}
+			c := &client.Client{BaseURL: server}
 			signed, err := c.SignArtifact(cmd.Context(), token, digest)
 			if err != nil {
 				return err

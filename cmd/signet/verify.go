@@ -7,10 +7,11 @@ import (
 	"os"
 	"reflect"
 
-	"github.com/signet-dev/signet/bundle"
-	"github.com/signet-dev/signet/keyless"
 	"github.com/sigstore/fulcio/pkg/certificate"
 	"github.com/spf13/cobra"
+
+	"github.com/signet-dev/signet/bundle"
+	"github.com/signet-dev/signet/keyless/client"
 )
 
 func verifyCommand() *cobra.Command {
@@ -34,7 +35,7 @@ func verifyCommand() *cobra.Command {
 			case trustedRootPath != "":
 				tr, err = os.ReadFile(trustedRootPath)
 			case server != "":
-				tr, err = (&keyless.Client{BaseURL: server}).Get(cmd.Context(), "/api/v1/trustedroot")
+				tr, err = (&client.Client{BaseURL: server}).Get(cmd.Context(), "/api/v1/trustedroot")
 			default:
 				err = errors.New("give --trusted-root FILE or --server URL")
 			}

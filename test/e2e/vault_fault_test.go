@@ -19,7 +19,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
-	"github.com/signet-dev/signet/keyless"
+	"github.com/signet-dev/signet/keyless/client"
 )
 
 // oneShotBody builds a valid /api/v1/sign request with a fresh key.
@@ -33,7 +33,7 @@ func oneShotBody(t testing.TB, token string, artifact []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	challenge, err := keyless.TokenChallenge(token)
+	challenge, err := client.TokenChallenge(token)
 	if err != nil {
 		t.Fatal(err)
 	}

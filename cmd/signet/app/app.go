@@ -16,14 +16,17 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/signet-dev/signet/bundle"
 	"github.com/signet-dev/signet/ca"
 	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/identity"
 	"github.com/signet-dev/signet/internal/devissuer"
+	"github.com/signet-dev/signet/internal/httpserver"
 	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/keyless"
+	"github.com/signet-dev/signet/keyless/httpapi"
 	"github.com/signet-dev/signet/tsa"
 )
 
@@ -131,10 +134,10 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 	if svc.Limit, err = identityLimiter(cfg.RateLimit.PerIdentity, idcfg, a.clock); err != nil {
 		return err
 	}
-	api := &keyless.API{Service: svc, TrustedRoot: a.TrustedRoot, SigningConfig: signingConfig,
+	api := &httpapi.API{Service: svc, TrustedRoot: a.TrustedRoot, SigningConfig: signingConfig,
 		Issuers: issuerInfo(idcfg), Log: log}
 	routes = append(routes, api, &tsa.API{Authority: keys.authority, Log: log})
-	srv := &keyless.Server{Routes: routes, Log: log, Metrics: reg, RateLimit: keyless.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst, MaxClients: cfg.RateLimit.MaxClients}, SeparateAdmin: cfg.AdminListen != "", Ready: map[string]keyless.ReadinessCheck{
+	srv := &httpserver.Server{Routes: routes, Log: log, Metrics: reg, RateLimit: httpserver.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst, MaxClients: cfg.RateLimit.MaxClients}, SeparateAdmin: cfg.AdminListen != "", Ready: map[string]httpserver.ReadinessCheck{
 		"ca":  readiness(keys.caKey.Signer),
 		"tsa": readiness(keys.tsaKey.Signer),
 	}}
@@ -202,7 +205,7 @@ func (a *App) loadSigners(ctx context.Context, cfg *config.Config, log *slog.Log
 // identityConfig returns the trusted issuers: the configured ones (GitHub
 // Actions by default) and, in dev mode, the built-in insecure issuer
 // (logging to log) and its routes.
-func (a *App) identityConfig(cfg *config.Config, log *slog.Logger) (identity.Config, []keyless.Routes, error) {
+func (a *App) identityConfig(cfg *config.Config, log *slog.Logger) (identity.Config, []httpserver.Routes, error) {
 	idcfg := cfg.EffectiveIdentity()
 	if !cfg.Dev {
 		return idcfg, nil, nil
@@ -221,7 +224,7 @@ func (a *App) identityConfig(cfg *config.Config, log *slog.Logger) (identity.Con
 		IssuerURL: a.DevIssuer.URL(), ClientID: "sigstore", Type: identity.TypeGitHubWorkflow,
 		Description: "signet --dev built-in test issuer (insecure)",
 	}
-	return idcfg, []keyless.Routes{devRoutes{a.DevIssuer}}, nil
+	return idcfg, []httpserver.Routes{devRoutes{a.DevIssuer}}, nil
 }
 
 // trustDocuments builds the trusted root (into a.TrustedRoot) and returns
@@ -301,7 +304,7 @@ func authorities(ctx context.Context, vc *vault.Client, b config.Backend, uri st
 
 // readiness checks a signer that can report its health (a remote key
 // store); a key in memory or a file is always ready.
-func readiness(s pki.KeySigner) keyless.ReadinessCheck {
+func readiness(s pki.KeySigner) httpserver.ReadinessCheck {
 	return func(ctx context.Context) error {
 		if r, ok := s.(interface{ Ready(context.Context) error }); ok {
 			return r.Ready(ctx)
@@ -312,13 +315,13 @@ func readiness(s pki.KeySigner) keyless.ReadinessCheck {
 
 // issuerInfo lists the trusted issuers for /api/v2/configuration, each
 // with the challenge claim its type's mapping checks.
-func issuerInfo(cfg identity.Config) []keyless.IssuerInfo {
-	var out []keyless.IssuerInfo
+func issuerInfo(cfg identity.Config) []httpapi.IssuerInfo {
+	var out []httpapi.IssuerInfo
 	for u, iss := range cfg.OIDCIssuers {
-		out = append(out, keyless.IssuerInfo{IssuerURL: u, Audience: iss.ClientID, ChallengeClaim: identity.ChallengeClaim(iss)})
+		out = append(out, httpapi.IssuerInfo{IssuerURL: u, Audience: iss.ClientID, ChallengeClaim: identity.ChallengeClaim(iss)})
 	}
 	for u, iss := range cfg.MetaIssuers {
-		out = append(out, keyless.IssuerInfo{WildcardURL: u, Audience: iss.ClientID, ChallengeClaim: identity.ChallengeClaim(iss)})
+		out = append(out, httpapi.IssuerInfo{WildcardURL: u, Audience: iss.ClientID, ChallengeClaim: identity.ChallengeClaim(iss)})
 	}
 	return out
 }

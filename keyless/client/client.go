@@ -1,4 +1,9 @@
-package keyless
+// Package client is the client side of the signing flow, as `signet sign`
+// and `signet attest` use it in CI: it reads the job's OIDC token from the
+// runner, makes an ephemeral key and its proof of possession, signs the
+// artifact or DSSE statement, and asks the server's one-shot endpoint for
+// the bundle.
+package client
 
 import (
 	"bytes"

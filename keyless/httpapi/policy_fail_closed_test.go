@@ -1,4 +1,4 @@
-package keyless_test
+package httpapi_test
 
 import (
 	"testing"

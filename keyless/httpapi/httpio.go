@@ -1,9 +1,8 @@
-package keyless
+package httpapi
 
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -74,22 +73,4 @@ func bearerToken(r *http.Request, fallback string) (string, error) {
 		return "", problem.Unauthorized("Authorization header must be `Bearer <identity token>`")
 	}
 	return strings.TrimSpace(token), nil
-}
-
-// writeJSON writes v with status and content type.
-func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, fmt.Sprintf("encode response: %v", err), http.StatusInternalServerError)
-		return
-	}
-	writeBytes(w, status, contentType, body)
-}
-
-// writeBytes writes a prepared body.
-func writeBytes(w http.ResponseWriter, status int, contentType string, body []byte) {
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

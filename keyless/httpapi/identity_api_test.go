@@ -1,4 +1,4 @@
-package keyless_test
+package httpapi_test
 
 import (
 	"crypto/elliptic"
@@ -45,7 +45,7 @@ var allIssuers = []string{
 func allIssuersEnv(t *testing.T, configure func(cfg *config.Config)) (*harness.Env, *harness.IssuerFarm) {
 	t.Helper()
 	farm := harness.StartIssuerFarm(t, allIssuers...)
-	raw, err := os.ReadFile("../test/testdata/fulcio-identity-all.yaml")
+	raw, err := os.ReadFile("../../test/testdata/fulcio-identity-all.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

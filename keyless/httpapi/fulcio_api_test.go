@@ -1,4 +1,4 @@
-package keyless_test
+package httpapi_test
 
 import (
 	"bytes"
@@ -78,7 +78,7 @@ func wantReusableExtensions(issuer string) certificate.Extensions {
 func fulcioConfigEnv(t *testing.T) (env *harness.Env, ci, email *oidcmock.Issuer) {
 	t.Helper()
 	ci, email = harness.StartIssuer(t), harness.StartIssuer(t)
-	raw, err := os.ReadFile("../test/testdata/fulcio-identity.yaml")
+	raw, err := os.ReadFile("../../test/testdata/fulcio-identity.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

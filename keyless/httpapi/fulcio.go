@@ -1,4 +1,4 @@
-package keyless
+package httpapi
 
 import (
 	"crypto/x509"
@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/signet-dev/signet/internal/httpserver"
 	"github.com/signet-dev/signet/internal/problem"
+	"github.com/signet-dev/signet/keyless"
 )
 
 type credentials struct {
@@ -61,9 +63,9 @@ func (a *API) signingCertV2(w http.ResponseWriter, r *http.Request) {
 		err = problem.BadRequest("give either publicKeyRequest or certificateSigningRequest, not both")
 	case in.PublicKeyRequest != nil:
 		var pub any
-		pub, err = ParsePublicKey(in.PublicKeyRequest.PublicKey.Content)
+		pub, err = keyless.ParsePublicKey(in.PublicKeyRequest.PublicKey.Content)
 		if err == nil {
-			leaf, _, err = a.Service.Certify(r.Context(), KeyRequest{Token: token, PublicKey: pub, Proof: in.PublicKeyRequest.ProofOfPossession})
+			leaf, _, err = a.Service.Certify(r.Context(), keyless.KeyRequest{Token: token, PublicKey: pub, Proof: in.PublicKeyRequest.ProofOfPossession})
 		}
 	case len(in.CertificateSigningRequest) > 0:
 		var csr *x509.CertificateRequest
@@ -80,7 +82,7 @@ func (a *API) signingCertV2(w http.ResponseWriter, r *http.Request) {
 	}
 	var out signingCertV2Response
 	out.SignedCertificateEmbeddedSct.Chain.Certificates = pemChain(append([]*x509.Certificate{leaf}, a.Service.CA.Chain()...))
-	writeJSON(w, http.StatusOK, "application/json", out)
+	httpserver.WriteJSON(w, http.StatusOK, "application/json", out)
 }
 
 // parseCSR accepts a PEM CSR (as Fulcio does) or bare DER.
@@ -114,7 +116,7 @@ func (a *API) signingCertV1(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	pub, err := ParsePublicKey(in.PublicKey.Content)
+	pub, err := keyless.ParsePublicKey(in.PublicKey.Content)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -124,11 +126,11 @@ func (a *API) signingCertV1(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, problem.BadRequest("signedEmailAddress is not base64"))
 		return
 	}
-	leaf, _, err := a.Service.Certify(r.Context(), KeyRequest{Token: token, PublicKey: pub, Proof: proof})
+	leaf, _, err := a.Service.Certify(r.Context(), keyless.KeyRequest{Token: token, PublicKey: pub, Proof: proof})
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	body := strings.Join(pemChain(append([]*x509.Certificate{leaf}, a.Service.CA.Chain()...)), "")
-	writeBytes(w, http.StatusCreated, "application/pem-certificate-chain", []byte(body))
+	httpserver.WriteBytes(w, http.StatusCreated, "application/pem-certificate-chain", []byte(body))
 }

@@ -1,4 +1,4 @@
-package keyless
+package httpserver
 
 import (
 	"math"

@@ -1,7 +1,12 @@
-package keyless
+// Package httpserver is signet's HTTP infrastructure, shared by every API:
+// the router with /healthz, /readyz (cached) and /metrics, request metrics,
+// panic recovery, HEAD on every GET endpoint, the per-address rate limit,
+// an optional admin handler, and the JSON writers.
+package httpserver
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -11,7 +16,14 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/signet-dev/signet/internal/problem"
+)
+
+var (
+	errNotFound = errors.New("no such endpoint")
+	errMethod   = errors.New("method not allowed on this endpoint")
+	errPanic    = errors.New("internal error")
 )
 
 // Routes is a set of endpoints that mounts itself on a router.
@@ -84,7 +96,7 @@ func (s *Server) build() {
 	admin := mux.NewRouter()
 	for _, router := range []*mux.Router{r, admin} {
 		router.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
+			WriteJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
 		}).Methods(http.MethodGet)
 		if router == r && s.SeparateAdmin {
 			continue
@@ -152,7 +164,7 @@ func (rd *readiness) serve(w http.ResponseWriter, r *http.Request) {
 		cancel()
 		rd.at = time.Now()
 	}
-	writeJSON(w, rd.status, "application/json", map[string]any{"ready": rd.status == http.StatusOK, "checks": rd.report})
+	WriteJSON(w, rd.status, "application/json", map[string]any{"ready": rd.status == http.StatusOK, "checks": rd.report})
 }
 
 type statusRecorder struct {

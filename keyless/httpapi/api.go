@@ -1,4 +1,10 @@
-package keyless
+// Package httpapi is the HTTP API of the signing flow: Fulcio's v2 and
+// legacy v1 certificate endpoints, the one-shot /api/v1/sign that answers
+// a Sigstore bundle, and the trust documents (trusted root, signing
+// config, CA chain, issuer configuration). It decodes and bounds request
+// bodies, finds the token, calls keyless.Service and writes every error
+// through internal/problem.
+package httpapi
 
 import (
 	"crypto/x509"
@@ -8,8 +14,10 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/signet-dev/signet/bundle"
+	"github.com/signet-dev/signet/internal/httpserver"
 	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/internal/problem"
+	"github.com/signet-dev/signet/keyless"
 )
 
 // IssuerInfo describes one trusted issuer in GET /api/v2/configuration.
@@ -28,7 +36,7 @@ type IssuerInfo struct {
 // signing endpoint and the trust documents.
 type API struct {
 	// Service runs the flow.
-	Service *Service
+	Service *keyless.Service
 	// TrustedRoot is the trusted_root.json served at /api/v1/trustedroot.
 	TrustedRoot []byte
 	// SigningConfig is the signing config served at /api/v1/signingconfig.
@@ -56,7 +64,9 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (a *API) static(body []byte, contentType string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) { writeBytes(w, http.StatusOK, contentType, body) }
+	return func(w http.ResponseWriter, _ *http.Request) {
+		httpserver.WriteBytes(w, http.StatusOK, contentType, body)
+	}
 }
 
 func pemChain(certs []*x509.Certificate) []string {
@@ -72,17 +82,17 @@ type certChain struct {
 }
 
 func (a *API) trustBundle(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, "application/json", map[string][]certChain{
+	httpserver.WriteJSON(w, http.StatusOK, "application/json", map[string][]certChain{
 		"chains": {{Certificates: pemChain(a.Service.CA.Chain())}},
 	})
 }
 
 func (a *API) rootCert(w http.ResponseWriter, _ *http.Request) {
-	writeBytes(w, http.StatusOK, "application/pem-certificate-chain", pki.EncodeCertificatesPEM(a.Service.CA.Chain()))
+	httpserver.WriteBytes(w, http.StatusOK, "application/pem-certificate-chain", pki.EncodeCertificatesPEM(a.Service.CA.Chain()))
 }
 
 func (a *API) configuration(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, "application/json", map[string][]IssuerInfo{"issuers": a.Issuers})
+	httpserver.WriteJSON(w, http.StatusOK, "application/json", map[string][]IssuerInfo{"issuers": a.Issuers})
 }
 
 // signRequest is the JSON of POST /api/v1/sign, named as the Sigstore
@@ -119,21 +129,21 @@ func (a *API) sign(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	pub, err := ParsePublicKey(in.PublicKey.Content)
+	pub, err := keyless.ParsePublicKey(in.PublicKey.Content)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	req := SignRequest{KeyRequest: KeyRequest{Token: token, PublicKey: pub, Proof: in.ProofOfPossession}}
+	req := keyless.SignRequest{KeyRequest: keyless.KeyRequest{Token: token, PublicKey: pub, Proof: in.ProofOfPossession}}
 	if m := in.MessageSignature; m != nil {
-		req.Message = &MessageContent{Algorithm: m.MessageDigest.Algorithm, Digest: m.MessageDigest.Digest, Signature: m.Signature}
+		req.Message = &keyless.MessageContent{Algorithm: m.MessageDigest.Algorithm, Digest: m.MessageDigest.Digest, Signature: m.Signature}
 	}
 	if d := in.DSSEEnvelope; d != nil {
 		if len(d.Signatures) != 1 {
 			a.fail(w, r, problem.BadRequest("DSSE envelope must carry exactly one signature, not %d", len(d.Signatures)))
 			return
 		}
-		req.DSSE = &DSSEContent{PayloadType: d.PayloadType, Payload: d.Payload, Signature: d.Signatures[0].Sig, KeyID: d.Signatures[0].KeyID}
+		req.DSSE = &keyless.DSSEContent{PayloadType: d.PayloadType, Payload: d.Payload, Signature: d.Signatures[0].Sig, KeyID: d.Signatures[0].KeyID}
 	}
 	b, _, err := a.Service.Sign(r.Context(), req)
 	if err != nil {
@@ -145,5 +155,5 @@ func (a *API) sign(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeBytes(w, http.StatusOK, bundle.MediaType, out)
+	httpserver.WriteBytes(w, http.StatusOK, bundle.MediaType, out)
 }
