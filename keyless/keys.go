@@ -117,4 +117,3 @@ func checkDSSESignature(pub crypto.PublicKey, pae, sig []byte) error {
 
 // errNoContent reports a sign request with neither content kind.
 var errNoContent = errors.New("give either messageSignature or dsseEnvelope")
-
