@@ -63,6 +63,8 @@ type Config struct {
 	// RateLimit bounds each client address's POST requests; off by default
 	// (behind a proxy every client shares its address).
 	RateLimit RateLimit `yaml:"rate-limit,omitempty"`
+	// Log is the issuance log every certificate is recorded in.
+	Log Log `yaml:"log,omitempty"`
 	// Dev adds the built-in test issuer; set by `serve --dev` only.
 	Dev bool `yaml:"-"`
 }
@@ -234,6 +236,9 @@ func (c *Config) Validate() error {
 		if err := c.Vault.Validate(); err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
+	}
+	if err := c.validateLog(); err != nil {
+		return err
 	}
 	if len(c.Identity.OIDCIssuers) > 0 || len(c.Identity.MetaIssuers) > 0 {
 		if err := c.Identity.Validate(); err != nil {

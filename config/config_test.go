@@ -29,7 +29,13 @@ func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name, yaml, want string
 	}{
-		{"file backend", "ca: {type: file, key-file: k.pem, chain-file: c.pem}\n", ""},
+		{"file backend", "ca: {type: file, key-file: k.pem, chain-file: c.pem}\nlog: {dir: /var/lib/signet/log, key: /etc/signet/log.key}\n", ""},
+		{"file backend without a log", "ca: {type: file, key-file: k.pem, chain-file: c.pem}\n", "log.dir and log.key are required when the CA has file keys"},
+		{"file backend, log off", "ca: {type: file, key-file: k.pem, chain-file: c.pem}\nlog: {type: off}\n", ""},
+		{"log dir without key", "log: {dir: /tmp/x}\n", "log.dir and log.key go together"},
+		{"log mysql", "log: {type: mysql, dsn: x}\n", "log.type mysql is not supported"},
+		{"log bad type", "log: {type: s3}\n", `log.type "s3" is not one of`},
+		{"log bad interval", "log: {checkpoint-interval: 1ms}\n", "log.checkpoint-interval 1ms must be between"},
 		{"unknown key", "lisen: 1.2.3.4:80\n", "field lisen not found"},
 		{"bad listen", "listen: nowhere\n", "listen"},
 		{"bad public url", "public-url: ftp://x\n", "public-url"},

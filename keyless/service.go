@@ -50,6 +50,25 @@ type IdentityLimiter interface {
 	Allow(p *identity.Principal) error
 }
 
+// IssuanceLog records every certificate before it leaves the server; the
+// index it returns is the entry's place in the log. A failure is
+// problem.Unavailable, and the certificate is then never returned.
+type IssuanceLog interface {
+	Append(ctx context.Context, der []byte) (index uint64, err error)
+}
+
+// Issued is an issued certificate: the certificate, the identity it
+// certifies and its index in the issuance log (-1 without a log).
+type Issued struct {
+	// Certificate is the issued leaf.
+	Certificate *x509.Certificate
+	// Principal is the authenticated identity it certifies.
+	Principal *identity.Principal
+	// LogIndex is the certificate's entry in the issuance log, -1 when
+	// the server runs without one.
+	LogIndex int64
+}
+
 // Service is the signing flow. Its zero value is not usable; set every field.
 type Service struct {
 	// Auth verifies identity tokens.
@@ -63,6 +82,9 @@ type Service struct {
 	// Limit rate-limits each identity that passed the policy, before
 	// anything is signed (per replica); nil means no limit.
 	Limit IdentityLimiter
+	// IssuanceLog records every certificate before it is returned; nil
+	// runs without a log.
+	IssuanceLog IssuanceLog
 	// Log receives one line per issued certificate.
 	Log *slog.Logger
 	// OnIssue, when set, is called after each issued certificate (metrics).
@@ -81,29 +103,29 @@ type KeyRequest struct {
 
 // Certify authenticates the token, checks the proof of possession and
 // issues a certificate. Nothing is issued when any check fails.
-func (s *Service) Certify(ctx context.Context, req KeyRequest) (*x509.Certificate, *identity.Principal, error) {
+func (s *Service) Certify(ctx context.Context, req KeyRequest) (*Issued, error) {
 	p, err := s.authenticate(ctx, req.Token)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := CheckProofOfPossession(req.PublicKey, req.Proof, p.Challenge); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	return s.issue(ctx, req.PublicKey, p, "certificate")
 }
 
 // CertifyCSR authenticates the token and certifies the key of a PKCS #10
 // request, whose own signature is the proof of possession.
-func (s *Service) CertifyCSR(ctx context.Context, token string, csr *x509.CertificateRequest) (*x509.Certificate, *identity.Principal, error) {
+func (s *Service) CertifyCSR(ctx context.Context, token string, csr *x509.CertificateRequest) (*Issued, error) {
 	p, err := s.authenticate(ctx, token)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := csr.CheckSignature(); err != nil {
-		return nil, nil, problem.BadRequest("certificate signing request signature does not verify: %v", err)
+		return nil, problem.BadRequest("certificate signing request signature does not verify: %v", err)
 	}
 	if err := CheckKey(csr.PublicKey); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	return s.issue(ctx, csr.PublicKey, p, "certificate")
 }
@@ -130,19 +152,29 @@ func (s *Service) authenticate(ctx context.Context, token string) (*identity.Pri
 	return p, nil
 }
 
-func (s *Service) issue(ctx context.Context, pub crypto.PublicKey, p *identity.Principal, kind string) (*x509.Certificate, *identity.Principal, error) {
+// issue certifies pub for p and records the certificate in the issuance
+// log; a certificate whose append fails is never returned.
+func (s *Service) issue(ctx context.Context, pub crypto.PublicKey, p *identity.Principal, kind string) (*Issued, error) {
 	cert, err := s.CA.Issue(ctx, pub, p)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	index := int64(-1)
+	if s.IssuanceLog != nil {
+		i, err := s.IssuanceLog.Append(ctx, cert.Raw)
+		if err != nil {
+			return nil, err
+		}
+		index = int64(i)
 	}
 	if s.Log != nil {
 		s.Log.InfoContext(ctx, "certificate issued", "kind", kind, "identity", p.Name(),
-			"issuer", p.Issuer, "serial", cert.SerialNumber.Text(16), "not_after", cert.NotAfter)
+			"issuer", p.Issuer, "serial", cert.SerialNumber.Text(16), "not_after", cert.NotAfter, "log_index", index)
 	}
 	if s.OnIssue != nil {
 		s.OnIssue(kind)
 	}
-	return cert, p, nil
+	return &Issued{Certificate: cert, Principal: p, LogIndex: index}, nil
 }
 
 // SignRequest is a one-shot request: a key request plus exactly one signed
@@ -181,7 +213,7 @@ type DSSEContent struct {
 // check the content signature against the key, issue the certificate,
 // timestamp the signature bytes and assemble a v0.3 bundle. Nothing is
 // issued when a step before issuance fails.
-func (s *Service) Sign(ctx context.Context, req SignRequest) (*protobundle.Bundle, *identity.Principal, error) {
+func (s *Service) Sign(ctx context.Context, req SignRequest) (*protobundle.Bundle, *Issued, error) {
 	sig, check, err := contentCheck(req)
 	if err != nil {
 		return nil, nil, err
@@ -196,7 +228,7 @@ func (s *Service) Sign(ctx context.Context, req SignRequest) (*protobundle.Bundl
 	if err := check(); err != nil {
 		return nil, nil, err
 	}
-	cert, _, err := s.issue(ctx, req.PublicKey, p, "bundle")
+	issued, err := s.issue(ctx, req.PublicKey, p, "bundle")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -204,12 +236,12 @@ func (s *Service) Sign(ctx context.Context, req SignRequest) (*protobundle.Bundl
 	if err != nil {
 		return nil, nil, err
 	}
-	t := bundle.Timestamped{Leaf: cert, Timestamps: [][]byte{ts}}
+	t := bundle.Timestamped{Leaf: issued.Certificate, Timestamps: [][]byte{ts}}
 	if req.DSSE != nil {
-		return bundle.NewDSSE(t, req.DSSE.PayloadType, req.DSSE.Payload, sig, req.DSSE.KeyID), p, nil
+		return bundle.NewDSSE(t, req.DSSE.PayloadType, req.DSSE.Payload, sig, req.DSSE.KeyID), issued, nil
 	}
 	alg, _ := bundle.HashAlgorithm(req.Message.Algorithm)
-	return bundle.NewMessageSignature(t, alg, req.Message.Digest, sig), p, nil
+	return bundle.NewMessageSignature(t, alg, req.Message.Digest, sig), issued, nil
 }
 
 // contentCheck validates the shape of the signed content and returns its

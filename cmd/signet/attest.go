@@ -109,6 +109,7 @@ signet returns as one JSON line (what gh attestation verify --bundle reads).`,
 			}
 			printIdentity(cmd.OutOrStdout(), "Attested to "+path+" as", signed.Leaf)
 			fmt.Fprintf(cmd.OutOrStdout(), "Predicate: %s\nBundle: %s\n", predicateType, bundlePath)
+			printLogIndex(cmd.OutOrStdout(), signed)
 			return nil
 		},
 	}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/internal/provision"
+	"github.com/signet-dev/signet/issuancelog"
 )
 
 func caCommand() *cobra.Command {
@@ -77,6 +80,10 @@ same ones, and writes --out. Running it again changes nothing unless
 			cfg.Vault.Address = vc.Config().Address
 			cfg.CA = config.Backend{Type: config.BackendVault, Key: res.CA.Key, KeyVersion: res.CA.Version, ChainPath: res.CA.ChainPath}
 			cfg.TSA.Backend = config.Backend{Type: config.BackendVault, Key: res.TSA.Key, KeyVersion: res.TSA.Version, ChainPath: res.TSA.ChainPath}
+			logKey, err := ensureLogKey(cfg, out)
+			if err != nil {
+				return err
+			}
 			doc, err := cfg.Marshal()
 			if err != nil {
 				return err
@@ -98,6 +105,9 @@ same ones, and writes --out. Running it again changes nothing unless
 			}
 			fmt.Fprintf(w, "Vault setup %s: CA key %s v%d (chain %s), TSA key %s v%d (chain %s)\nWrote %s\n",
 				state, res.CA.Key, res.CA.Version, res.CA.ChainPath, res.TSA.Key, res.TSA.Version, res.TSA.ChainPath, out)
+			if logKey != "" {
+				fmt.Fprintf(w, "Issuance log %s, verifier key (pin it for `signet audit`): %s\n", cfg.Log.Dir, logKey)
+			}
 			return nil
 		},
 	}
@@ -150,4 +160,30 @@ func caImportChainCommand() *cobra.Command {
 	cmd.Flags().StringVar(&chainPath, "chain", "", "PEM chain: the CA certificate first, the offline root last")
 	_ = cmd.MarkFlagRequired("chain")
 	return cmd
+}
+
+// ensureLogKey gives a config without an issuance log one: a directory and
+// a note key file next to the config file (the key file is kept when it
+// exists, so a rerun changes nothing). It returns the log's verifier key,
+// "" when the config already had a log or turned it off. Several replicas
+// need log.dir on a filesystem they share.
+func ensureLogKey(cfg *config.Config, out string) (string, error) {
+	if cfg.Log.Type != "" || cfg.Log.Dir != "" || cfg.Log.Key != "" {
+		return "", nil
+	}
+	base := filepath.Dir(out)
+	cfg.Log.Dir, cfg.Log.Key = filepath.Join(base, "signet-log"), filepath.Join(base, "signet-log.key")
+	origin := cfg.EffectiveLog().Origin
+	cfg.Log.Origin = origin // the key's name: fixed, whatever address serve listens on
+	if signer, err := issuancelog.LoadKeySigner(cfg.Log.Key); err == nil {
+		return signer.VerifierKey(), nil
+	}
+	signer, skey, err := issuancelog.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(cfg.Log.Key, []byte(skey+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", cfg.Log.Key, err)
+	}
+	return signer.VerifierKey(), nil
 }

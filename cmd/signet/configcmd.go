@@ -8,9 +8,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/identity"
-	"github.com/spf13/cobra"
 )
 
 func configCommand() *cobra.Command {
@@ -57,6 +58,9 @@ empty come from the VAULT_* variables, as for serve.`,
 			}
 			printEffective(cmd.OutOrStdout(), args[0], cfg, idcfg, policy)
 			printWarnings(cmd.ErrOrStderr(), idcfg, policy)
+			for _, lw := range cfg.LogWarnings() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", lw)
+			}
 			return nil
 		},
 	}

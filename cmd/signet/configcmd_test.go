@@ -154,7 +154,7 @@ func TestConfigValidateWarnsOfIssuersNoRuleCovers(t *testing.T) {
 }
 
 func TestConfigValidateReadsVaultFromTheEnvironment(t *testing.T) {
-	vaultCA := "ca: {type: vault, key: signet-ca, chain-path: signet/ca-chain}\n"
+	vaultCA := "ca: {type: vault, key: signet-ca, chain-path: signet/ca-chain}\nlog: {dir: /var/lib/signet/log, key: /etc/signet/log.key}\n"
 	for _, tc := range []struct {
 		name string
 		env  map[string]string

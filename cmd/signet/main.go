@@ -25,7 +25,7 @@ func main() {
 	}
 	root.SetVersionTemplate(version.Get().String())
 	root.AddCommand(serveCommand(), signCommand(), attestCommand(), verifyCommand(), caCommand())
-	root.AddCommand(configCommand(), loadCommand(), versionCommand())
+	root.AddCommand(configCommand(), loadCommand(), versionCommand(), auditCommand())
 	if err := root.Execute(); err != nil {
 		msg := err.Error()
 		var pe *problem.Error
@@ -33,6 +33,10 @@ func main() {
 			msg += " (" + pe.Cause.Error() + ")"
 		}
 		fmt.Fprintf(os.Stderr, "signet: %s\n", msg)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
 		os.Exit(1)
 	}
 }

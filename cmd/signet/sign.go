@@ -68,6 +68,7 @@ func signCommand() *cobra.Command {
 			}
 			printIdentity(cmd.OutOrStdout(), "Signed "+path+" as", signed.Leaf)
 			fmt.Fprintf(cmd.OutOrStdout(), "Bundle: %s\n", bundlePath)
+			printLogIndex(cmd.OutOrStdout(), signed)
 			return nil
 		},
 	}
@@ -103,4 +104,12 @@ func printIdentity(w io.Writer, prefix string, leaf *x509.Certificate) {
 	}
 	exts, _ := certificate.ParseExtensions(leaf.Extensions)
 	fmt.Fprintf(w, "%s %s\n  issuer: %s\n", prefix, san, exts.Issuer)
+}
+
+// printLogIndex says where the certificate is in the issuance log, for
+// `signet audit prove`.
+func printLogIndex(w io.Writer, signed *client.Signed) {
+	if signed.LogIndex >= 0 {
+		fmt.Fprintf(w, "Log index: %d\n", signed.LogIndex)
+	}
 }

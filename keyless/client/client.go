@@ -20,6 +20,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/signet-dev/signet/identity"
 	"github.com/signet-dev/signet/internal/problem"
+	"github.com/signet-dev/signet/internal/version"
 )
 
 // Client signs through a signet server's one-shot endpoint with an
@@ -44,7 +46,13 @@ type Signed struct {
 	Bundle []byte
 	// Leaf is the certificate signet issued.
 	Leaf *x509.Certificate
+	// LogIndex is the certificate's entry in the server's issuance log
+	// (its Signet-Log-Index header), -1 when the server has no log.
+	LogIndex int64
 }
+
+// logIndexHeader is the response header carrying the issuance log index.
+const logIndexHeader = "Signet-Log-Index"
 
 // SignArtifact signs an artifact's SHA-256 digest.
 func (c *Client) SignArtifact(ctx context.Context, token string, digest [sha256.Size]byte) (*Signed, error) {
@@ -149,9 +157,15 @@ func (c *Client) post(ctx context.Context, token string, req map[string]any) (*S
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Authorization", "Bearer "+token)
-	out, err := c.do(hreq)
+	out, header, err := c.do(hreq)
 	if err != nil {
 		return nil, err
+	}
+	index := int64(-1)
+	if v := header.Get(logIndexHeader); v != "" {
+		if index, err = strconv.ParseInt(v, 10, 64); err != nil || index < 0 {
+			return nil, fmt.Errorf("keyless: server sent a malformed %s %q", logIndexHeader, v)
+		}
 	}
 	var parsed struct {
 		VerificationMaterial struct {
@@ -167,7 +181,7 @@ func (c *Client) post(ctx context.Context, token string, req map[string]any) (*S
 	if err != nil {
 		return nil, fmt.Errorf("keyless: bundle certificate: %w", err)
 	}
-	return &Signed{Bundle: out, Leaf: leaf}, nil
+	return &Signed{Bundle: out, Leaf: leaf, LogIndex: index}, nil
 }
 
 // Get fetches a document from the server, e.g. "/api/v1/trustedroot".
@@ -176,27 +190,31 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keyless: request: %w", err)
 	}
-	return c.do(req)
+	out, _, err := c.do(req)
+	return out, err
 }
 
-func (c *Client) do(req *http.Request) ([]byte, error) {
+// do sends req with signet's User-Agent and returns a 2xx answer's body
+// and headers; any other status is an error carrying the problem message.
+func (c *Client) do(req *http.Request) ([]byte, http.Header, error) {
+	req.Header.Set("User-Agent", version.UserAgent())
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("keyless: %s %s: %w", req.Method, req.URL.Path, err)
+		return nil, nil, fmt.Errorf("keyless: %s %s: %w", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, fmt.Errorf("keyless: read response: %w", err)
+		return nil, nil, fmt.Errorf("keyless: read response: %w", err)
 	}
 	if resp.StatusCode/100 != 2 {
 		var pb problem.Body
 		if json.Unmarshal(out, &pb) == nil && pb.Message != "" {
-			return nil, fmt.Errorf("keyless: server refused (%d %s): %s", resp.StatusCode, pb.Code, pb.Message)
+			return nil, nil, fmt.Errorf("keyless: server refused (%d %s): %s", resp.StatusCode, pb.Code, pb.Message)
 		}
-		return nil, fmt.Errorf("keyless: server answered %s", resp.Status)
+		return nil, nil, fmt.Errorf("keyless: server answered %s", resp.Status)
 	}
-	return out, nil
+	return out, resp.Header, nil
 }
 
 // GitHubActionsToken asks the GitHub Actions runner for an identity token
@@ -218,7 +236,7 @@ func GitHubActionsToken(ctx context.Context, client *http.Client, requestURL, re
 		return "", fmt.Errorf("keyless: token request: %w", err)
 	}
 	req.Header.Set("Authorization", "bearer "+requestToken)
-	out, err := (&Client{HTTP: client}).do(req)
+	out, _, err := (&Client{HTTP: client}).do(req)
 	if err != nil {
 		return "", fmt.Errorf("keyless: GitHub Actions token: %w", err)
 	}

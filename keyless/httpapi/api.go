@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/signet-dev/signet/internal/httpserver"
 	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/internal/problem"
+	"github.com/signet-dev/signet/internal/version"
 	"github.com/signet-dev/signet/keyless"
 )
 
@@ -57,6 +59,9 @@ func (a *API) Register(r *mux.Router) {
 	r.HandleFunc("/api/v2/configuration", a.configuration).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/trustedroot", a.static(a.TrustedRoot, "application/json")).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/signingconfig", a.static(a.SigningConfig, "application/json")).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/version", func(w http.ResponseWriter, _ *http.Request) {
+		httpserver.WriteJSON(w, http.StatusOK, "application/json", version.Get())
+	}).Methods(http.MethodGet)
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -145,7 +150,7 @@ func (a *API) sign(w http.ResponseWriter, r *http.Request) {
 		}
 		req.DSSE = &keyless.DSSEContent{PayloadType: d.PayloadType, Payload: d.Payload, Signature: d.Signatures[0].Sig, KeyID: d.Signatures[0].KeyID}
 	}
-	b, _, err := a.Service.Sign(r.Context(), req)
+	b, issued, err := a.Service.Sign(r.Context(), req)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -155,5 +160,17 @@ func (a *API) sign(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	setLogIndex(w, issued)
 	httpserver.WriteBytes(w, http.StatusOK, bundle.MediaType, out)
+}
+
+// LogIndexHeader carries an issued certificate's index in the issuance
+// log, on every certificate and bundle response of a server with a log.
+const LogIndexHeader = "Signet-Log-Index"
+
+// setLogIndex sets LogIndexHeader when the certificate was logged.
+func setLogIndex(w http.ResponseWriter, issued *keyless.Issued) {
+	if issued.LogIndex >= 0 {
+		w.Header().Set(LogIndexHeader, strconv.FormatInt(issued.LogIndex, 10))
+	}
 }

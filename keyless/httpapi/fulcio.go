@@ -57,7 +57,7 @@ func (a *API) signingCertV2(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	var leaf *x509.Certificate
+	var issued *keyless.Issued
 	switch {
 	case in.PublicKeyRequest != nil && len(in.CertificateSigningRequest) > 0:
 		err = problem.BadRequest("give either publicKeyRequest or certificateSigningRequest, not both")
@@ -65,13 +65,13 @@ func (a *API) signingCertV2(w http.ResponseWriter, r *http.Request) {
 		var pub any
 		pub, err = keyless.ParsePublicKey(in.PublicKeyRequest.PublicKey.Content)
 		if err == nil {
-			leaf, _, err = a.Service.Certify(r.Context(), keyless.KeyRequest{Token: token, PublicKey: pub, Proof: in.PublicKeyRequest.ProofOfPossession})
+			issued, err = a.Service.Certify(r.Context(), keyless.KeyRequest{Token: token, PublicKey: pub, Proof: in.PublicKeyRequest.ProofOfPossession})
 		}
 	case len(in.CertificateSigningRequest) > 0:
 		var csr *x509.CertificateRequest
 		csr, err = parseCSR(in.CertificateSigningRequest)
 		if err == nil {
-			leaf, _, err = a.Service.CertifyCSR(r.Context(), token, csr)
+			issued, err = a.Service.CertifyCSR(r.Context(), token, csr)
 		}
 	default:
 		err = problem.BadRequest("request needs publicKeyRequest or certificateSigningRequest")
@@ -81,7 +81,8 @@ func (a *API) signingCertV2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var out signingCertV2Response
-	out.SignedCertificateEmbeddedSct.Chain.Certificates = pemChain(append([]*x509.Certificate{leaf}, a.Service.CA.Chain()...))
+	out.SignedCertificateEmbeddedSct.Chain.Certificates = pemChain(append([]*x509.Certificate{issued.Certificate}, a.Service.CA.Chain()...))
+	setLogIndex(w, issued)
 	httpserver.WriteJSON(w, http.StatusOK, "application/json", out)
 }
 
@@ -126,11 +127,12 @@ func (a *API) signingCertV1(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, problem.BadRequest("signedEmailAddress is not base64"))
 		return
 	}
-	leaf, _, err := a.Service.Certify(r.Context(), keyless.KeyRequest{Token: token, PublicKey: pub, Proof: proof})
+	issued, err := a.Service.Certify(r.Context(), keyless.KeyRequest{Token: token, PublicKey: pub, Proof: proof})
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	body := strings.Join(pemChain(append([]*x509.Certificate{leaf}, a.Service.CA.Chain()...)), "")
+	body := strings.Join(pemChain(append([]*x509.Certificate{issued.Certificate}, a.Service.CA.Chain()...)), "")
+	setLogIndex(w, issued)
 	httpserver.WriteBytes(w, http.StatusCreated, "application/pem-certificate-chain", []byte(body))
 }

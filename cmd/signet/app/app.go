@@ -134,13 +134,24 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 	if svc.Limit, err = identityLimiter(cfg.RateLimit.PerIdentity, idcfg, a.clock); err != nil {
 		return err
 	}
+	ready := map[string]httpserver.ReadinessCheck{
+		"ca":  readiness(keys.caKey.Signer),
+		"tsa": readiness(keys.tsaKey.Signer),
+	}
+	il, err := a.openLog(ctx, cfg, log, reg)
+	if err != nil {
+		return err
+	}
+	if il != nil {
+		svc.IssuanceLog = il
+		routes = append(routes, il)
+		ready["log"] = il.Ready
+	}
 	api := &httpapi.API{Service: svc, TrustedRoot: a.TrustedRoot, SigningConfig: signingConfig,
 		Issuers: issuerInfo(idcfg), Log: log}
 	routes = append(routes, api, &tsa.API{Authority: keys.authority, Log: log})
-	srv := &httpserver.Server{Routes: routes, Log: log, Metrics: reg, RateLimit: httpserver.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst, MaxClients: cfg.RateLimit.MaxClients}, SeparateAdmin: cfg.AdminListen != "", Ready: map[string]httpserver.ReadinessCheck{
-		"ca":  readiness(keys.caKey.Signer),
-		"tsa": readiness(keys.tsaKey.Signer),
-	}}
+	srv := &httpserver.Server{Routes: routes, Log: log, Metrics: reg, Ready: ready, SeparateAdmin: cfg.AdminListen != "",
+		RateLimit: httpserver.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst, MaxClients: cfg.RateLimit.MaxClients}}
 	a.Handler, a.AdminHandler = srv.Handler(), srv.AdminHandler()
 	return nil
 }

@@ -1,0 +1,104 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/issuancelog"
+)
+
+// LogPath is where the issuance log is served, in the C2SP tlog-tiles
+// layout: LogPath+"/checkpoint", LogPath+"/tile/...", LogPath+"/key".
+const LogPath = "/api/v1/log"
+
+// issuanceLog is the opened log with its metrics; it is the service's
+// keyless.IssuanceLog and mounts itself under LogPath.
+type issuanceLog struct {
+	log      *issuancelog.Log
+	latency  prometheus.Histogram
+	failures prometheus.Counter
+	size     prometheus.Gauge
+}
+
+// openLog opens the issuance log the configuration asks for: nil when it
+// is off; a temporary directory and a key made now when it is ephemeral
+// (development); else the configured directory and key file.
+func (a *App) openLog(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometheus.Registry) (*issuanceLog, error) {
+	lc := cfg.EffectiveLog()
+	if !lc.Enabled() {
+		log.Warn("issuance log is off: certificates are issued without a record")
+		return nil, nil
+	}
+	var signer issuancelog.Signer
+	var err error
+	if lc.Ephemeral() {
+		if lc.Dir, err = os.MkdirTemp("", "signet-log-"); err != nil {
+			return nil, fmt.Errorf("app: log: temporary directory: %w", err)
+		}
+		dir := lc.Dir
+		a.closers = append(a.closers, func() { _ = os.RemoveAll(dir) })
+		if signer, _, err = issuancelog.GenerateKey(rand.Reader, lc.Origin); err != nil {
+			return nil, fmt.Errorf("app: log: %w", err)
+		}
+		log.Warn("issuance log is temporary (development): it is deleted when signet stops", "dir", dir)
+	} else if signer, err = issuancelog.LoadKeySigner(lc.Key); err != nil {
+		return nil, fmt.Errorf("app: log.key %s: %w", lc.Key, err)
+	}
+	l, err := issuancelog.Open(ctx, lc.Config, signer, log)
+	if err != nil {
+		return nil, fmt.Errorf("app: log: %w", err)
+	}
+	a.closers = append(a.closers, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := l.Close(cctx); err != nil {
+			log.Error("closing the issuance log", "error", err)
+		}
+	})
+	il := &issuanceLog{
+		log: l,
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "signet_log_append_duration_seconds", Help: "Time to store an issued certificate in the issuance log.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "signet_log_append_failures_total", Help: "Certificates not issued because the issuance log could not store them.",
+		}),
+		size: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "signet_log_size", Help: "Entries in the issuance log as this replica last appended (index + 1).",
+		}),
+	}
+	reg.MustRegister(il.latency, il.failures, il.size)
+	log.Info("issuance log open", "origin", lc.Origin, "verifier_key", l.VerifierKey())
+	return il, nil
+}
+
+// Append stores der and records the append's latency and outcome.
+func (il *issuanceLog) Append(ctx context.Context, der []byte) (uint64, error) {
+	start := time.Now()
+	index, err := il.log.Append(ctx, der)
+	il.latency.Observe(time.Since(start).Seconds())
+	if err != nil {
+		il.failures.Inc()
+		return 0, err
+	}
+	il.size.Set(float64(index + 1))
+	return index, nil
+}
+
+// Register serves the log read-only under LogPath.
+func (il *issuanceLog) Register(r *mux.Router) {
+	r.PathPrefix(LogPath + "/").Handler(http.StripPrefix(LogPath, il.log.Handler())).Methods(http.MethodGet)
+}
+
+// Ready reports whether the log can take appends.
+func (il *issuanceLog) Ready(ctx context.Context) error { return il.log.Ready(ctx) }
