@@ -12,9 +12,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+
 	"github.com/signet-dev/signet/cmd/signet/app"
 	"github.com/signet-dev/signet/config"
-	"github.com/spf13/cobra"
 )
 
 func serveCommand() *cobra.Command {
@@ -61,6 +63,7 @@ identity config file as is.`,
 
 func serve(parent context.Context, cfg *config.Config) error {
 	log := newLogger(slog.LevelInfo)
+	klog.SetSlogLogger(log.With("component", "tessera")) // the issuance log library logs through klog
 	cfg.Vault.FromEnv(os.LookupEnv)
 	if err := cfg.Validate(); err != nil {
 		return err

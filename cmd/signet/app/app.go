@@ -56,9 +56,10 @@ type App struct {
 
 // Close releases background work (the Vault login renewal).
 func (a *App) Close() {
-	for _, c := range a.closers {
-		c()
+	for i := len(a.closers) - 1; i >= 0; i-- { // last opened, first closed
+		a.closers[i]()
 	}
+	a.closers = nil
 }
 
 // Env is what New takes from its caller beside the configuration.
