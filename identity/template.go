@@ -5,6 +5,7 @@ import (
 	"maps"
 	"reflect"
 	"strings"
+	"text/template"
 	"text/template/parse"
 
 	"github.com/signet-dev/signet/internal/problem"
@@ -22,12 +23,12 @@ const roleSAN = "subject alternative name"
 // string, for an extension a string, a number or a boolean. role names
 // what is rendered, for messages. Every refusal is problem.Unauthorized.
 func render(tmpl string, tok verified, defaults map[string]string, role string, strict bool) (string, error) {
-	t, err := parseTemplate(tmpl)
-	if !strings.Contains(tmpl, "{{") {
-		t, err = nil, nil
-	}
-	if err != nil {
-		return "", problem.Unauthorized("the %s template of this issuer does not parse", role).WithCause(err)
+	var t *template.Template
+	if strings.Contains(tmpl, "{{") {
+		var err error
+		if t, err = parseTemplate(tmpl); err != nil {
+			return "", problem.Unauthorized("the %s template of this issuer does not parse", role).WithCause(err)
+		}
 	}
 	fields := []string{tmpl}
 	if t != nil {

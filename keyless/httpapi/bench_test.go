@@ -8,17 +8,28 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/issuancelog"
 	"github.com/signet-dev/signet/test/harness"
 )
 
 // BenchmarkSignOneShot measures the whole one-shot flow in process on
 // memory backends: token verification (JWKS cached), proof of possession,
 // signature check, certificate issuance (P-384 CA), RFC 3161 timestamp
-// (P-384 TSA) and bundle assembly, through the real handler.
+// (P-384 TSA) and bundle assembly, through the real handler; with the
+// issuance log off, and with the (temporary, POSIX) log on, which adds the
+// durable append.
 //
-//	go test -run '^$' -bench SignOneShot -benchmem ./keyless/
+//	go test -run '^$' -bench SignOneShot -benchmem ./keyless/httpapi/
 func BenchmarkSignOneShot(b *testing.B) {
-	env := harness.Start(b, harness.Options{})
+	b.Run("log=off", func(b *testing.B) {
+		benchmarkSignOneShot(b, func(cfg *config.Config) { cfg.Log.Type = issuancelog.TypeOff })
+	})
+	b.Run("log=on", func(b *testing.B) { benchmarkSignOneShot(b, nil) })
+}
+
+func benchmarkSignOneShot(b *testing.B, configure func(*config.Config)) {
+	env := harness.Start(b, harness.Options{Configure: configure})
 	token, _ := githubToken(b, env, nil)
 	body, err := json.Marshal(signRequest(b, newKey(b, elliptic.P256()), sub, []byte("artifact")))
 	if err != nil {
