@@ -90,8 +90,10 @@ func checkClaims(raw map[string]any, maxLifetime time.Duration) error {
 		}
 		times[name] = f
 	}
-	if life := time.Duration(times["exp"]-times["iat"]) * time.Second; maxLifetime > 0 && life > maxLifetime {
-		return problem.Unauthorized("identity token lives %s (exp - iat), over this issuer's limit of %s", life, maxLifetime)
+	// In float seconds: a Duration would overflow on a token minted for
+	// centuries and wrap below the cap.
+	if life := times["exp"] - times["iat"]; maxLifetime > 0 && life > maxLifetime.Seconds() {
+		return problem.Unauthorized("identity token lives %.0fs (exp - iat), over this issuer's limit of %s", life, maxLifetime)
 	}
 	return cleanStrings("", raw)
 }

@@ -2,10 +2,13 @@ package identity
 
 import (
 	"fmt"
+	"net"
 	"net/url"
+	"strings"
+
+	"github.com/sigstore/fulcio/pkg/certificate"
 
 	"github.com/signet-dev/signet/internal/problem"
-	"github.com/sigstore/fulcio/pkg/certificate"
 )
 
 // verified is what a verified token offers the mappings.
@@ -101,8 +104,8 @@ func encodable(p *Principal) error {
 		return problem.Unauthorized("identity token maps to the URI %q, which cannot be certified: a URI SAN must be ASCII", s)
 	}
 	back, err := url.Parse(s)
-	if err != nil || !printableASCII(back.Host) {
-		return problem.Unauthorized("identity token maps to the URI %q, whose host cannot be certified: it must be printable ASCII", s)
+	if err != nil || !printableASCII(back.Host) || !validDomain(back.Hostname()) {
+		return problem.Unauthorized("identity token maps to the URI %q, whose host cannot be certified: it must be printable ASCII with no empty label", s)
 	}
 	return nil
 }
@@ -111,6 +114,21 @@ func encodable(p *Principal) error {
 func isIA5(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] > 127 {
+			return false
+		}
+	}
+	return true
+}
+
+// validDomain applies crypto/x509's rule for the host of a URI SAN (which
+// it refuses to parse back otherwise): empty, an IP literal, or dot-separated
+// labels none of which is empty.
+func validDomain(host string) bool {
+	if host == "" || strings.HasPrefix(host, "[") || net.ParseIP(host) != nil {
+		return true
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" {
 			return false
 		}
 	}
