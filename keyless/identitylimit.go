@@ -7,13 +7,11 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/signet-dev/signet/identity"
 	"github.com/signet-dev/signet/internal/problem"
+	"github.com/signet-dev/signet/internal/ratelimit"
 )
 
 // IdentityKey is what makes two tokens of one issuer the same identity for
@@ -70,10 +68,8 @@ type IdentityBuckets struct {
 	cfg     IdentityRateLimit
 	clock   func() time.Time
 	metas   []metaKey
-	limit   string        // the limit, as messages name it
-	refill  time.Duration // time for an empty bucket to fill up again
-	mu      sync.Mutex
-	buckets map[string]*identityBucket
+	limit   string // the limit, as messages name it
+	buckets *ratelimit.Buckets
 }
 
 type metaKey struct {
@@ -87,12 +83,8 @@ func NewIdentityBuckets(cfg IdentityRateLimit, clock func() time.Time) (*Identit
 	if !(cfg.PerSecond > 0) || math.IsInf(cfg.PerSecond, 0) {
 		return nil, fmt.Errorf("keyless: per-identity rate limit: rate %v must be a positive finite number", cfg.PerSecond)
 	}
-	if cfg.Burst <= 0 {
-		cfg.Burst = max(1, int(math.Ceil(2*cfg.PerSecond)))
-	}
-	if cfg.MaxIdentities <= 0 {
-		cfg.MaxIdentities = 10_000
-	}
+	buckets := ratelimit.New(ratelimit.Limits{PerSecond: cfg.PerSecond, Burst: cfg.Burst, MaxKeys: cfg.MaxIdentities})
+	cfg.Burst, cfg.MaxIdentities = buckets.Limits().Burst, buckets.Limits().MaxKeys
 	if clock == nil {
 		clock = time.Now
 	}
@@ -101,7 +93,7 @@ func NewIdentityBuckets(cfg IdentityRateLimit, clock func() time.Time) (*Identit
 			return nil, fmt.Errorf("keyless: per-identity rate limit: issuer %s: unknown key kind %q", u, k)
 		}
 	}
-	b := &IdentityBuckets{cfg: cfg, clock: clock, buckets: map[string]*identityBucket{}}
+	b := &IdentityBuckets{cfg: cfg, clock: clock, buckets: buckets}
 	for _, pattern := range slices.Sorted(maps.Keys(cfg.MetaIssuers)) {
 		kind := cfg.MetaIssuers[pattern]
 		if kind.claim() == "" {
@@ -118,7 +110,6 @@ func NewIdentityBuckets(cfg IdentityRateLimit, clock func() time.Time) (*Identit
 		unit = "request/s"
 	}
 	b.limit = fmt.Sprintf("%s %s (burst %d)", strconv.FormatFloat(cfg.PerSecond, 'g', -1, 64), unit, cfg.Burst)
-	b.refill = time.Duration(float64(cfg.Burst) / cfg.PerSecond * float64(time.Second))
 	return b, nil
 }
 
@@ -174,7 +165,7 @@ func (b *IdentityBuckets) kindOf(iss string) (IdentityKey, bool) {
 // RetryAfter.
 func (b *IdentityBuckets) Allow(p *identity.Principal) error {
 	k := b.keyOf(p)
-	ok, retry := b.reserve(k.id, b.clock())
+	ok, retry := b.buckets.Reserve(k.id, b.clock())
 	if ok {
 		return nil
 	}
@@ -190,51 +181,4 @@ func (b *IdentityBuckets) Allow(p *identity.Principal) error {
 	secs := problem.RetryAfterSeconds(retry)
 	return problem.TooManyRequests("rate limit of %s per %s reached for %s: retry in %ds", b.limit, per, k.desc, secs).
 		WithRetryAfter(time.Duration(secs) * time.Second)
-}
-
-// reserve takes a token for key; when none is left it returns how long
-// until one is.
-func (b *IdentityBuckets) reserve(key string, now time.Time) (ok bool, retry time.Duration) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	bk, found := b.buckets[key]
-	if !found {
-		if len(b.buckets) >= b.cfg.MaxIdentities {
-			b.evict(now)
-		}
-		bk = &identityBucket{lim: rate.NewLimiter(rate.Limit(b.cfg.PerSecond), b.cfg.Burst)}
-		b.buckets[key] = bk
-	}
-	bk.seen = now
-	r := bk.lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
-}
-
-// evict drops every bucket idle long enough to be full again (dropping it
-// changes nothing) or, when none is, the one seen longest ago: memory stays
-// bounded at the price of resetting that one identity's bucket.
-func (b *IdentityBuckets) evict(now time.Time) {
-	oldest, oldestSeen := "", now
-	for k, bk := range b.buckets {
-		if now.Sub(bk.seen) >= b.refill {
-			delete(b.buckets, k)
-			continue
-		}
-		if oldest == "" || bk.seen.Before(oldestSeen) {
-			oldest, oldestSeen = k, bk.seen
-		}
-	}
-	if len(b.buckets) >= b.cfg.MaxIdentities {
-		delete(b.buckets, oldest)
-	}
-}
-
-// identityBucket is one identity's token bucket and when it was last used.
-type identityBucket struct {
-	lim  *rate.Limiter
-	seen time.Time
 }

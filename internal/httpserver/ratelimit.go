@@ -5,12 +5,10 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/signet-dev/signet/internal/problem"
+	"github.com/signet-dev/signet/internal/ratelimit"
 )
 
 // RateLimit bounds the POST requests (certificates, bundles, timestamps)
@@ -25,65 +23,10 @@ type RateLimit struct {
 }
 
 // clientLimiter holds one token bucket per client address.
-type clientLimiter struct {
-	cfg     RateLimit
-	mu      sync.Mutex
-	clients map[string]*bucket
-}
-
-type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
+type clientLimiter struct{ buckets *ratelimit.Buckets }
 
 func newClientLimiter(cfg RateLimit) *clientLimiter {
-	if cfg.Burst <= 0 {
-		cfg.Burst = max(1, int(math.Ceil(2*cfg.PerSecond)))
-	}
-	if cfg.MaxClients <= 0 {
-		cfg.MaxClients = 10_000
-	}
-	return &clientLimiter{cfg: cfg, clients: map[string]*bucket{}}
-}
-
-// reserve takes a token for client; when none is left it returns how long
-// until one is.
-func (l *clientLimiter) reserve(client string, now time.Time) (ok bool, retry time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, found := l.clients[client]
-	if !found {
-		if len(l.clients) >= l.cfg.MaxClients {
-			l.evict(now)
-		}
-		b = &bucket{lim: rate.NewLimiter(rate.Limit(l.cfg.PerSecond), l.cfg.Burst)}
-		l.clients[client] = b
-	}
-	b.seen = now
-	r := b.lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
-}
-
-// evict drops idle clients or, when none is idle, the one seen longest
-// ago, to bound memory without resetting anyone else's bucket.
-func (l *clientLimiter) evict(now time.Time) {
-	oldest, oldestSeen := "", now
-	for k, b := range l.clients {
-		if now.Sub(b.seen) > time.Minute {
-			delete(l.clients, k)
-			continue
-		}
-		if b.seen.Before(oldestSeen) || oldest == "" {
-			oldest, oldestSeen = k, b.seen
-		}
-	}
-	if len(l.clients) >= l.cfg.MaxClients {
-		delete(l.clients, oldest)
-	}
+	return &clientLimiter{buckets: ratelimit.New(ratelimit.Limits{PerSecond: cfg.PerSecond, Burst: cfg.Burst, MaxKeys: cfg.MaxClients})}
 }
 
 // clientKey is the rate-limited identity of a remote address: the IPv4
@@ -105,7 +48,7 @@ func (l *clientLimiter) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			host := clientKey(r.RemoteAddr)
-			if ok, retry := l.reserve(host, time.Now()); !ok {
+			if ok, retry := l.buckets.Reserve(host, time.Now()); !ok {
 				secs := int(math.Ceil(retry.Seconds()))
 				w.Header().Set("Retry-After", strconv.Itoa(secs))
 				problem.Write(w, nil, r, problem.TooManyRequests("too many requests from %s: retry in %d s", host, secs))

@@ -27,7 +27,7 @@ import (
 // re-parses from its own DER to the same request, and the checks the
 // flow then runs on it (signature, key) never panic.
 //
-//	go test -run '^$' -fuzz '^FuzzParseCSR$' -fuzztime 30s -parallel 1 ./keyless/
+//	go test -run '^$' -fuzz '^FuzzParseCSR$' -fuzztime 30s -parallel 1 ./keyless/httpapi/
 func FuzzParseCSR(f *testing.F) {
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {

@@ -28,12 +28,13 @@ import (
 	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/keyless"
 	"github.com/signet-dev/signet/test/harness"
+	"github.com/signet-dev/signet/test/oidcmock"
 	"github.com/signet-dev/signet/test/testclock"
 )
 
 // Run one target at a time, e.g.
 //
-//	go test -run '^$' -fuzz '^FuzzSign$' -fuzztime 30s -parallel 1 ./keyless/
+//	go test -run '^$' -fuzz '^FuzzSign$' -fuzztime 30s -parallel 1 ./keyless/httpapi/
 //
 // or all of them with `make fuzz`.
 
@@ -125,7 +126,7 @@ func sameKey(cert *x509.Certificate, want crypto.PublicKey) bool {
 // endpoint that parses untrusted JSON: no input may panic or get a status
 // other than success or a client fault.
 //
-//	go test -run '^$' -fuzz '^FuzzAPIBodies$' -fuzztime 30s -parallel 1 ./keyless/
+//	go test -run '^$' -fuzz '^FuzzAPIBodies$' -fuzztime 30s -parallel 1 ./keyless/httpapi/
 func FuzzAPIBodies(f *testing.F) {
 	env, token := fuzzEnv(f)
 	key := newKey(f, elliptic.P256())
@@ -156,7 +157,7 @@ func FuzzAPIBodies(f *testing.F) {
 // supported key or a 400, never panics. An accepted key re-encodes, as PEM
 // and as base64 of PEM, to the same key.
 //
-//	go test -run '^$' -fuzz '^FuzzParsePublicKey$' -fuzztime 30s -parallel 1 ./keyless/
+//	go test -run '^$' -fuzz '^FuzzParsePublicKey$' -fuzztime 30s -parallel 1 ./keyless/httpapi/
 func FuzzParsePublicKey(f *testing.F) {
 	_, edKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -212,7 +213,7 @@ func FuzzParsePublicKey(f *testing.F) {
 // token: the status must be success or a client fault; a 201 must carry a
 // PEM chain whose leaf certifies the key sent.
 //
-//	go test -run '^$' -fuzz '^FuzzSigningCertV1$' -fuzztime 30s -parallel 1 ./keyless/
+//	go test -run '^$' -fuzz '^FuzzSigningCertV1$' -fuzztime 30s -parallel 1 ./keyless/httpapi/
 func FuzzSigningCertV1(f *testing.F) {
 	env, token := fuzzEnv(f)
 	for _, k := range []testKey{newKey(f, elliptic.P256()), newKey(f, elliptic.P384()), newRSAKey(f, 2048)} {
@@ -250,7 +251,7 @@ func FuzzSigningCertV1(f *testing.F) {
 // status must be success or a client fault; a 200 must carry a chain whose
 // leaf certifies the CSR's key or the key sent.
 //
-//	go test -run '^$' -fuzz '^FuzzSigningCertV2$' -fuzztime 30s -parallel 1 ./keyless/
+//	go test -run '^$' -fuzz '^FuzzSigningCertV2$' -fuzztime 30s -parallel 1 ./keyless/httpapi/
 func FuzzSigningCertV2(f *testing.F) {
 	env, token := fuzzEnv(f)
 	_, edKey, err := ed25519.GenerateKey(rand.Reader)
@@ -340,7 +341,7 @@ func FuzzSigningCertV2(f *testing.F) {
 // dsseEnvelope. The status must be success or a client fault; a 200 must
 // be a bundle whose certificate certifies the key sent.
 //
-//	go test -run '^$' -fuzz '^FuzzSign$' -fuzztime 30s -parallel 1 ./keyless/
+//	go test -run '^$' -fuzz '^FuzzSign$' -fuzztime 30s -parallel 1 ./keyless/httpapi/
 func FuzzSign(f *testing.F) {
 	env, token := fuzzEnv(f)
 	const payloadType = "application/vnd.in-toto+json"
@@ -397,4 +398,96 @@ func FuzzSign(f *testing.F) {
 			t.Fatalf("%q: the bundle's certificate is not over the key sent (%v)", body, err)
 		}
 	})
+}
+
+// FuzzBearerToken sends a valid one-shot body with an arbitrary identity
+// token, in the Authorization header (inHeader) or in the body's
+// credentials, to the real handler, whose trusted GitHub issuer is a live
+// mock: the token goes through the unverified parsing, discovery, the JWKS
+// and go-oidc's verification. The status must be success or a client
+// fault, and only a token the issuer really signed may succeed.
+//
+//	go test -run '^$' -fuzz '^FuzzBearerToken$' -fuzztime 30s -parallel 1 ./keyless/httpapi/
+func FuzzBearerToken(f *testing.F) {
+	env, token := fuzzEnv(f)
+	other := harness.StartIssuer(f)
+	now := testclock.Now()
+	claims := func(edit map[string]any) map[string]any {
+		c := oidcmock.GitHubClaims("acme/widgets")
+		c["iat"], c["nbf"], c["exp"] = now.Unix(), now.Add(-5*time.Second).Unix(), now.Add(time.Hour).Unix()
+		for k, v := range edit {
+			c[k] = v
+		}
+		return c
+	}
+	mint := func(iss *oidcmock.Issuer, c map[string]any, opts oidcmock.MintOptions) string {
+		tok, err := iss.MintWith(c, opts)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return tok
+	}
+	seeds := []string{
+		token,
+		mint(env.GitHub, claims(nil), oidcmock.MintOptions{Algorithm: oidcmock.AlgRS384}),
+		mint(env.GitHub, claims(nil), oidcmock.MintOptions{Algorithm: oidcmock.AlgHS256}),
+		mint(env.GitHub, claims(nil), oidcmock.MintOptions{Algorithm: oidcmock.AlgNone}),
+		mint(env.GitHub, claims(nil), oidcmock.MintOptions{KID: "unknown"}),
+		mint(env.GitHub, claims(nil), oidcmock.MintOptions{UnpublishedKey: true}),
+		mint(env.GitHub, claims(map[string]any{"aud": "other"}), oidcmock.MintOptions{}),
+		mint(env.GitHub, claims(map[string]any{"sub": 7}), oidcmock.MintOptions{}),
+		mint(env.GitHub, claims(map[string]any{"exp": now.Add(-time.Hour).Unix()}), oidcmock.MintOptions{}),
+		mint(env.GitHub, claims(map[string]any{"exp": "tomorrow"}), oidcmock.MintOptions{}),
+		mint(env.GitHub, claims(map[string]any{"job_workflow_ref": "a\u202eb"}), oidcmock.MintOptions{}),
+		mint(other, claims(nil), oidcmock.MintOptions{}),
+		mint(other, claims(map[string]any{"iss": env.GitHub.URL()}), oidcmock.MintOptions{}),
+		"", "a.b.c", "Bearer", strings.Repeat("A", 17<<10),
+	}
+	for _, s := range seeds {
+		f.Add(true, s)
+		f.Add(false, s)
+	}
+	key := newKey(f, elliptic.P256())
+	doc := signRequest(f, key, sub, []byte("artifact"))
+	const path = "/api/v1/sign"
+	f.Fuzz(func(t *testing.T, inHeader bool, tok string) {
+		defer watchdog(tok)()
+		bodyToken, headerToken := tok, ""
+		if inHeader {
+			bodyToken, headerToken = "", tok
+		}
+		d := map[string]any{"credentials": map[string]string{"oidcIdentityToken": bodyToken}}
+		for k, v := range doc {
+			d[k] = v
+		}
+		body := mustJSON(t, d)
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		if inHeader {
+			req.Header.Set("Authorization", "Bearer "+headerToken)
+		}
+		rec := httptest.NewRecorder()
+		env.App.Handler.ServeHTTP(rec, req)
+		checkStatus(t, path, []byte(tok), rec)
+		if rec.Code == http.StatusOK && !sameJWS(tok, token) {
+			t.Fatalf("a token the issuer did not sign was accepted: %q", tok)
+		}
+	})
+}
+
+// sameJWS reports whether two compact JWS carry the same header, payload
+// and signature bytes (padding and surrounding blanks aside).
+func sameJWS(a, b string) bool {
+	pa, pb := strings.Split(strings.TrimSpace(a), "."), strings.Split(strings.TrimSpace(b), ".")
+	if len(pa) != 3 || len(pb) != 3 {
+		return false
+	}
+	for i := range pa {
+		da, errA := base64.RawURLEncoding.DecodeString(strings.TrimRight(pa[i], "="))
+		db, errB := base64.RawURLEncoding.DecodeString(strings.TrimRight(pb[i], "="))
+		if errA != nil || errB != nil || string(da) != string(db) {
+			return false
+		}
+	}
+	return true
 }
