@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/signet-dev/signet/ca"
 	"github.com/signet-dev/signet/internal/pki"
+	"github.com/signet-dev/signet/issuancelog"
 	"github.com/signet-dev/signet/test/oidcmock"
 	"github.com/signet-dev/signet/test/testclock"
 )
@@ -91,8 +93,14 @@ func fileBackedConfig(t *testing.T, issuer string) (configPath, identityPath str
 	chainPath := write("ca-chain.pem", pki.EncodeCertificatesPEM(kc.Chain))
 	identityPath = write("identity.yaml", []byte("oidc-issuers:\n  "+issuer+":\n    issuer-url: "+issuer+
 		"\n    client-id: sigstore\n    type: github-workflow\n"))
+	_, logKey, err := issuancelog.GenerateKey(rand.Reader, "signet.test/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logKeyPath := write("log.key", []byte(logKey+"\n"))
 	configPath = write("signet.yaml", []byte("organization: Acme Signing\ncertificate-lifetime: 10m\nca:\n  type: file\n  key-file: "+
-		keyPath+"\n  chain-file: "+chainPath+"\ntsa:\n  type: memory\n"))
+		keyPath+"\n  chain-file: "+chainPath+"\ntsa:\n  type: memory\nlog:\n  dir: "+filepath.Join(dir, "log")+
+		"\n  key: "+logKeyPath+"\n  origin: signet.test/log\n"))
 	return configPath, identityPath
 }
 

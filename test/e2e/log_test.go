@@ -1,0 +1,589 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/signet-dev/signet/bundle"
+	"github.com/signet-dev/signet/issuancelog"
+	"github.com/signet-dev/signet/issuancelog/audit"
+	"github.com/signet-dev/signet/test/oidcmock"
+	"github.com/signet-dev/signet/test/testclock"
+)
+
+// proveWait bounds how long a proof waits for a checkpoint covering a
+// fresh certificate: several checkpoint intervals (1s by default).
+const proveWait = 10 * time.Second
+
+// proveAll proves every certificate of certs in the log served at
+// server, at the index its response carried.
+func proveAll(t *testing.T, server, vkey string, certs []issuedCert) {
+	t.Helper()
+	c, err := audit.New(server+"/api/v1/log", vkey, logHTTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ic := range certs {
+		inc, err := c.Prove(context.Background(), ic.der, proveWait)
+		if err != nil {
+			t.Errorf("%s: the certificate of %s (log index %d) is not proven: %v", server, ic.via, ic.index, err)
+			continue
+		}
+		if inc.Index != ic.index {
+			t.Errorf("%s: the certificate of %s is entry %d, its response said %d", server, ic.via, inc.Index, ic.index)
+		}
+	}
+}
+
+// auditEntries parses the JSON lines of `signet audit search`.
+func auditEntries(t *testing.T, stdout string) []audit.Entry {
+	t.Helper()
+	var out []audit.Entry
+	sc := bufio.NewScanner(strings.NewReader(stdout))
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		var e audit.Entry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("audit search printed %q, not a JSON entry: %v", sc.Text(), err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// entryIndices returns the sorted indices of entries.
+func entryIndices(entries []audit.Entry) []uint64 {
+	var out []uint64
+	for _, e := range entries {
+		out = append(out, e.Index)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// certIndices returns the sorted indices of certs.
+func certIndices(certs ...issuedCert) []uint64 {
+	var out []uint64
+	for _, c := range certs {
+		out = append(out, c.index)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// proveIndexRE reads the entry index `signet audit prove` printed.
+var proveIndexRE = regexp.MustCompile(`is entry (\d+), proven in checkpoint of size (\d+)`)
+
+// auditProve runs `signet audit prove` on a bundle and returns the entry
+// index it printed.
+func auditProve(t *testing.T, server, vkey, bundlePath string) uint64 {
+	t.Helper()
+	r := mustRun(t, nil, signetBin, "audit", "prove", "--server", server, "--log-key", vkey, "--bundle", bundlePath, "--wait", proveWait.String())
+	m := proveIndexRE.FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("audit prove --bundle %s printed no entry index:\n%s%s", bundlePath, r.stdout, r.stderr)
+	}
+	n, _ := strconv.ParseUint(m[1], 10, 64)
+	return n
+}
+
+// leafOf returns the DER of a bundle file's certificate.
+func leafOf(t *testing.T, bundlePath string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(bundlePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := bundle.LeafCertificate(b)
+	if err != nil {
+		t.Fatalf("%s: %v", bundlePath, err)
+	}
+	return leaf.Raw
+}
+
+// parseDER parses a certificate.
+func parseDER(t *testing.T, der []byte) *x509.Certificate {
+	t.Helper()
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestLogEndToEnd runs one signet with a POSIX issuance log: every
+// certificate endpoint answers with its log index, `signet sign` prints
+// it, bundles made by signet and by cosign v3 are proven in the log, the
+// audit commands verify, search and alert, and a tampered log is refused
+// by the auditor and by signet itself.
+func TestLogEndToEnd(t *testing.T) {
+	started := testclock.WallNow()
+	f := newLogFixture(t, "")
+	srv := startLogServer(t, f.serveArgs()...)
+	release, gadgets := releaseClaims(), oidcmock.GitHubClaims(otherRepo)
+	f.iss.SetRunnerClaims(release)
+	dir := t.TempDir()
+	state := filepath.Join(dir, "audit-state")
+	vkeyFile := f.write(t, "log.pub", []byte(f.vkey+"\n"))
+
+	if got := strings.TrimSpace(string(fetch(t, srv.URL+"/api/v1/log/key"))); got != f.vkey {
+		t.Errorf("GET /api/v1/log/key = %q, want the verifier key %q", got, f.vkey)
+	}
+
+	// signet sign prints the index of the certificate in its bundle.
+	artifact := filepath.Join(dir, "widget.tar.gz")
+	if err := os.WriteFile(artifact, []byte("the release artifact\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runner := []string{
+		"ACTIONS_ID_TOKEN_REQUEST_URL=" + f.iss.URL() + "/token?api-version=2.0",
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN=" + f.iss.RequestToken(),
+	}
+	signetBundle := filepath.Join(dir, "widget.sigstore.json")
+	out := mustRun(t, runner, signetBin, "sign", artifact, "--server", srv.URL, "--bundle", signetBundle)
+	m := regexp.MustCompile(`(?m)^Log index: (\d+)$`).FindStringSubmatch(out.stdout)
+	if m == nil {
+		t.Fatalf("signet sign did not print its log index:\n%s", out.stdout)
+	}
+	signIndex, _ := strconv.ParseUint(m[1], 10, 64)
+	signed := issuedCert{via: "signet sign", der: leafOf(t, signetBundle), index: signIndex}
+
+	// The first audit run keeps the checkpoint it saw.
+	r := mustRun(t, nil, signetBin, "audit", "verify", "--server", srv.URL, "--log-key", f.vkey, "--state", state)
+	wantOutput(t, r, logOrigin+": size ")
+
+	// Each certificate endpoint answers with the entry's index.
+	v2 := certifyV2(t, srv.URL, f.token(t, gadgets))
+	v1 := certifyV1(t, srv.URL, f.token(t, gadgets))
+	oneShot, err := signOneShot(context.Background(), logHTTP, srv.URL, f.token(t, release), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// cosign v3 through the signing config: its certificate is logged too.
+	trustedRoot := filepath.Join(dir, "trusted_root.json")
+	signingConfig := filepath.Join(dir, "signing_config.json")
+	if err := os.WriteFile(trustedRoot, fetch(t, srv.URL+"/api/v1/trustedroot"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(signingConfig, fetch(t, srv.URL+"/api/v1/signingconfig"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cosignBundle := filepath.Join(dir, "cosign.sigstore.json")
+	mustRun(t, nil, cosignPath(t), "sign-blob", artifact, "--signing-config", signingConfig, "--trusted-root", trustedRoot,
+		"--identity-token", f.token(t, release), "--bundle", cosignBundle, "--yes")
+
+	// audit prove: signet's bundle at the index sign printed; cosign's.
+	if got := auditProve(t, srv.URL, f.vkey, signetBundle); got != signIndex {
+		t.Errorf("audit prove: the signet sign bundle is entry %d, sign printed %d", got, signIndex)
+	}
+	cosigned := issuedCert{via: "cosign sign-blob", der: leafOf(t, cosignBundle), index: auditProve(t, srv.URL, vkeyFile, cosignBundle)}
+	all := []issuedCert{signed, v2, v1, oneShot, cosigned}
+	checkUniqueIndices(t, all)
+	proveAll(t, srv.URL, f.vkey, all)
+
+	// The second audit run proves the grown log extends the first one seen.
+	r = mustRun(t, nil, signetBin, "audit", "verify", "--server", srv.URL, "--log-key", vkeyFile, "--state", state)
+	wantOutput(t, r, logOrigin+": size 5,", "consistent with ")
+
+	// search: by identity, by serial, and the --not-identity alert.
+	search := func(args ...string) result {
+		return run(t, nil, signetBin, append([]string{"audit", "search", "--server", srv.URL, "--log-key", f.vkey}, args...)...)
+	}
+	r = search("--identity", `^https://github\.com/acme/widgets/`)
+	if r.code != 0 {
+		t.Fatalf("audit search --identity: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	widgets := auditEntries(t, r.stdout)
+	if got, want := entryIndices(widgets), certIndices(signed, oneShot, cosigned); !slices.Equal(got, want) {
+		t.Errorf("audit search --identity widgets: entries %v, want %v\n%s", got, want, r.stdout)
+	}
+	for _, e := range widgets {
+		if e.SAN != wantSAN || e.Issuer != f.iss.URL() || e.NotBefore.Before(started.Add(-time.Minute)) {
+			t.Errorf("audit search entry %+v: want SAN %s, issuer %s, a fresh not_before", e, wantSAN, f.iss.URL())
+		}
+	}
+	v2Cert := parseDER(t, v2.der)
+	r = search("--serial", v2Cert.SerialNumber.Text(16))
+	if got := entryIndices(auditEntries(t, r.stdout)); r.code != 0 || !slices.Equal(got, []uint64{v2.index}) {
+		t.Errorf("audit search --serial: exit %d, entries %v, want [%d]\n%s", r.code, got, v2.index, r.stderr)
+	}
+	r = search("--not-identity", `^https://github\.com/acme/widgets/`)
+	if r.code != 3 {
+		t.Errorf("audit search --not-identity widgets: exit %d, want 3 for the gadgets certificates\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	unexpected := auditEntries(t, r.stdout)
+	if got, want := entryIndices(unexpected), certIndices(v2, v1); !slices.Equal(got, want) {
+		t.Errorf("audit search --not-identity widgets: entries %v, want %v\n%s", got, want, r.stdout)
+	}
+	for _, e := range unexpected {
+		if e.SAN != otherSAN {
+			t.Errorf("audit search --not-identity listed %+v, want only SAN %s", e, otherSAN)
+		}
+	}
+	wantOutput(t, r, "2 certificate(s)")
+	if r = search("--not-identity", `^https://github\.com/acme/`); r.code != 0 || strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("audit search --not-identity acme: exit %d, want 0 and nothing listed\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// A verifier key of another log (same origin, other key) is refused.
+	_, otherKey, err := issuancelog.GenerateKey(rand.Reader, logOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSigner, err := issuancelog.NewKeySigner(otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustFailWith(t, "not signed by the pinned log key", nil, signetBin, "audit", "verify", "--server", srv.URL,
+		"--log-key", otherSigner.VerifierKey(), "--state", filepath.Join(dir, "other-state"))
+
+	srv.stop(t)
+	tamperChecks(t, f, state, signetBundle, otherKey)
+	t.Logf("TestLogEndToEnd took %s", testclock.WallNow().Sub(started).Round(time.Millisecond))
+}
+
+// tamperChecks alters the stopped server's log directory in the ways an
+// attacker or a broken disk would, and checks that `signet audit` and
+// `signet serve` refuse each with a message naming the problem. state is
+// where an audit run kept the genuine checkpoint; otherKey is a note
+// private key of another log with the same origin.
+func tamperChecks(t *testing.T, f *logFixture, state, bundlePath, otherKey string) {
+	cpPath := filepath.Join(f.logDir, "checkpoint")
+	genuine, err := os.ReadFile(cpPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitN(string(genuine), "\n", 4)
+	if len(lines) < 4 {
+		t.Fatalf("checkpoint %q is not origin, size, root and signatures", genuine)
+	}
+	restore := func() {
+		if err := os.WriteFile(cpPath, genuine, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("altered checkpoint", func(t *testing.T) {
+		defer restore()
+		altered := lines[0] + "\n" + lines[1] + "\n" + flipBase64(lines[2], 5) + "\n" + lines[3]
+		if err := os.WriteFile(cpPath, []byte(altered), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mustFailWith(t, "checkpoint signature is invalid", nil, signetBin, "audit", "verify", "--server", f.logDir,
+			"--log-key", f.vkey, "--state", state)
+		mustFailWith(t, "checkpoint signature is invalid", nil, signetBin, "audit", "verify", "--server", "file://"+f.logDir,
+			"--log-key", f.vkey, "--state", state)
+		out := f.serveMustRefuse(t, f.config)
+		for _, want := range []string{"refusing to append", "checkpoint signature is invalid", f.logDir} {
+			if !strings.Contains(out, want) {
+				t.Errorf("signet serve on an altered checkpoint: output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("history rewritten under the log key", func(t *testing.T) {
+		// The log's own key signs another root for the same size: what an
+		// operator rewriting history (or a stolen key) would publish.
+		defer restore()
+		signer, err := note.NewSigner(f.skey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged, err := note.Sign(&note.Note{Text: lines[0] + "\n" + lines[1] + "\n" + flipBase64(lines[2], 5) + "\n"}, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cpPath, forged, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := mustFail(t, nil, signetBin, "audit", "verify", "--server", f.logDir, "--log-key", f.vkey, "--state", state)
+		for _, want := range []string{"not consistent with the checkpoint seen before", "two different roots"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("audit verify of a rewritten log: stderr lacks %q:\n%s", want, r.stderr)
+			}
+		}
+		mustFailWith(t, "tiles and checkpoint of", nil, signetBin, "audit", "prove", "--server", f.logDir,
+			"--log-key", f.vkey, "--bundle", bundlePath, "--wait", "1s")
+		out := f.serveMustRefuse(t, f.config)
+		for _, want := range []string{"not to the root", "of its signed checkpoint", f.logDir} {
+			if !strings.Contains(out, want) {
+				t.Errorf("signet serve on a rewritten checkpoint: output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("corrupt tiles", func(t *testing.T) {
+		// A copy of the log whose hash tiles are corrupt: every leaf hash of
+		// level 0 changed, the entries and the checkpoint left genuine.
+		tampered := filepath.Join(t.TempDir(), "log")
+		copyTree(t, f.logDir, tampered)
+		var n int
+		err := filepath.WalkDir(filepath.Join(tampered, "tile", "0"), func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			for i := 0; i < len(b); i += 32 {
+				b[i] ^= 0x01
+			}
+			n++
+			return os.WriteFile(p, b, 0o644)
+		})
+		if err != nil || n == 0 {
+			t.Fatalf("corrupting tiles under %s: %d files, %v", tampered, n, err)
+		}
+		mustFailWith(t, "tiles and checkpoint of", nil, signetBin, "audit", "prove", "--server", tampered,
+			"--log-key", f.vkey, "--bundle", bundlePath, "--wait", "1s")
+		out := f.serveMustRefuse(t, f.writeConfig(t, "tampered-tiles.yaml", tampered, f.logKey, ""))
+		for _, want := range []string{"the tiles are corrupt", tampered} {
+			if !strings.Contains(out, want) {
+				t.Errorf("signet serve on corrupt tiles: output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("another log's key", func(t *testing.T) {
+		otherKeyFile := f.write(t, "other-log.key", []byte(otherKey+"\n"))
+		out := f.serveMustRefuse(t, f.writeConfig(t, "other-key.yaml", f.logDir, otherKeyFile, ""))
+		for _, want := range []string{"not signed by the pinned log key", "belongs to another log", f.logDir} {
+			if !strings.Contains(out, want) {
+				t.Errorf("signet serve with another log's key: output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	// The genuine directory, restored, is accepted again and the kept
+	// checkpoint still verifies against it.
+	r := mustRun(t, nil, signetBin, "audit", "verify", "--server", f.logDir, "--log-key", f.vkey, "--state", state)
+	wantOutput(t, r, "consistent with ")
+}
+
+// TestLogSurvivesSIGKILL kills signet with SIGKILL in the middle of a
+// concurrent signing load: after a restart on the same directory every
+// certificate that a client received a 200 for is proven in the log at
+// the index its response carried, no index was given twice, the log is
+// consistent with a checkpoint seen before the crash, and appends go on.
+func TestLogSurvivesSIGKILL(t *testing.T) {
+	started := testclock.WallNow()
+	f := newLogFixture(t, "")
+	srv := startLogServer(t, f.serveArgs()...)
+	claims := releaseClaims()
+	state := filepath.Join(t.TempDir(), "audit-state")
+
+	first, err := signOneShot(context.Background(), logHTTP, srv.URL, f.token(t, claims), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proveAll(t, srv.URL, f.vkey, []issuedCert{first})
+	mustRun(t, nil, signetBin, "audit", "verify", "--server", srv.URL, "--log-key", f.vkey, "--state", state)
+
+	const total, workers, killAfter = 150, 4, 75
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: 15 * time.Second}
+	var (
+		mu       sync.Mutex
+		ok       = []issuedCert{first}
+		failures []error
+		next     atomic.Int64
+		killed   atomic.Bool
+		lost     atomic.Int64 // requests that failed after the kill
+		wg       sync.WaitGroup
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n := next.Add(1)
+				if n > total || killed.Load() {
+					return
+				}
+				tok, err := f.iss.Mint(claims)
+				if err != nil {
+					mu.Lock()
+					failures = append(failures, err)
+					mu.Unlock()
+					return
+				}
+				c, err := signOneShot(context.Background(), hc, srv.URL, tok, int(n))
+				if err != nil {
+					if killed.Load() {
+						lost.Add(1)
+						return
+					}
+					mu.Lock()
+					failures = append(failures, fmt.Errorf("request %d before the kill: %w", n, err))
+					mu.Unlock()
+					return
+				}
+				mu.Lock()
+				ok = append(ok, c)
+				kill := len(ok) == killAfter+1
+				mu.Unlock()
+				if kill {
+					killed.Store(true) // before the signal: any later error is the kill's
+					_ = srv.cmd.Process.Kill()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	srv.kill(t)
+	for _, err := range failures {
+		t.Error(err)
+	}
+	if !killed.Load() {
+		t.Fatalf("the load ended with %d certificates before the kill at %d", len(ok)-1, killAfter)
+	}
+	t.Logf("SIGKILL after %d certificates; %d certificates received in all, %d requests cut off", killAfter, len(ok)-1, lost.Load())
+	checkUniqueIndices(t, ok)
+
+	// Restarted on the same directory: every 200 is in the log.
+	srv2 := startLogServer(t, f.serveArgs()...)
+	proveAll(t, srv2.URL, f.vkey, ok)
+	last := ok[len(ok)-1]
+	lastBundle := f.write(t, "last.sigstore.json", last.bundle)
+	if got := auditProve(t, srv2.URL, f.vkey, lastBundle); got != last.index {
+		t.Errorf("audit prove of the last bundle before the kill: entry %d, its response said %d", got, last.index)
+	}
+	r := mustRun(t, nil, signetBin, "audit", "verify", "--server", srv2.URL, "--log-key", f.vkey, "--state", state)
+	wantOutput(t, r, "consistent with ")
+
+	// Appends go on after the last index handed out before the crash.
+	maxIndex := slices.Max(certIndices(ok...))
+	var after []issuedCert
+	for i := range 5 {
+		c, err := signOneShot(context.Background(), logHTTP, srv2.URL, f.token(t, claims), 1000+i)
+		if err != nil {
+			t.Fatalf("signing after the restart: %v", err)
+		}
+		if c.index <= maxIndex {
+			t.Errorf("after the restart, index %d was handed out, not after the %d of before the crash", c.index, maxIndex)
+		}
+		after = append(after, c)
+	}
+	checkUniqueIndices(t, append(slices.Clone(ok), after...))
+	proveAll(t, srv2.URL, f.vkey, after)
+	srv2.stop(t)
+	t.Logf("TestLogSurvivesSIGKILL took %s", testclock.WallNow().Sub(started).Round(time.Millisecond))
+}
+
+// TestLogSharedByReplicas runs two signet processes on one config, and
+// so one log directory and key: certificates signed through either, at
+// once, are all in the one log, provable from either replica, with no
+// index given twice.
+func TestLogSharedByReplicas(t *testing.T) {
+	started := testclock.WallNow()
+	f := newLogFixture(t, "  checkpoint-interval: 100ms\n")
+	replicas := []*logProc{startLogServer(t, f.serveArgs()...), startLogServer(t, f.serveArgs()...)}
+	claims := releaseClaims()
+
+	const perReplica, workers = 20, 4
+	var (
+		mu       sync.Mutex
+		certs    []issuedCert
+		failures []error
+		wg       sync.WaitGroup
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < perReplica*len(replicas); i += workers {
+				p := replicas[i%len(replicas)]
+				tok, err := f.iss.Mint(claims)
+				if err == nil {
+					var c issuedCert
+					if c, err = signOneShot(context.Background(), logHTTP, p.URL, tok, i); err == nil {
+						c.via = fmt.Sprintf("%s (request %d)", p.URL, i)
+						mu.Lock()
+						certs = append(certs, c)
+						mu.Unlock()
+						continue
+					}
+				}
+				mu.Lock()
+				failures = append(failures, fmt.Errorf("request %d through %s: %w", i, p.URL, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	var alive []*logProc
+	for _, p := range replicas {
+		grace := time.Duration(0)
+		if len(failures) > 0 {
+			grace = 2 * time.Second // a request cut off: did the replica die?
+		}
+		if gone, why := p.exited(grace); gone {
+			if strings.Contains(why, tesseraLockBug) {
+				// Tessera v1.0.4's POSIX driver locks with fcntl, whose
+				// per-process locks make Linux report a false deadlock
+				// when two processes share a log; it then panics. Upstream
+				// switched to flock (transparency-dev/tessera#973) after
+				// v1.0.4. Every certificate already returned must still be
+				// in the log: that is checked below on the survivor.
+				t.Logf("replica %s hit the known Tessera v1.0.4 fcntl lock bug: %s", p.URL, why)
+			} else {
+				t.Errorf("replica %s exited during the load: %s", p.URL, why)
+			}
+			continue
+		}
+		alive = append(alive, p)
+	}
+	if len(alive) == len(replicas) {
+		for _, err := range failures {
+			t.Error(err)
+		}
+		if len(certs) != perReplica*len(replicas) {
+			t.Fatalf("%d certificates signed, want %d", len(certs), perReplica*len(replicas))
+		}
+	}
+	checkUniqueIndices(t, certs)
+	if got, want := slices.Max(certIndices(certs...)), uint64(len(certs)-1); len(alive) == len(replicas) && got != want {
+		t.Errorf("the highest index is %d, want %d: one log holds %d certificates", got, want, len(certs))
+	}
+	// Every certificate that was returned is in the log, served by every
+	// replica still running.
+	state := filepath.Join(t.TempDir(), "audit-state")
+	for _, p := range alive {
+		proveAll(t, p.URL, f.vkey, certs)
+		r := mustRun(t, nil, signetBin, "audit", "verify", "--server", p.URL, "--log-key", f.vkey, "--state", state)
+		wantOutput(t, r, logOrigin+": size ")
+	}
+	for _, p := range alive {
+		p.stop(t)
+	}
+	if len(alive) == 0 {
+		t.Fatal("no replica survived the load")
+	}
+	t.Logf("TestLogSharedByReplicas took %s", testclock.WallNow().Sub(started).Round(time.Millisecond))
+}
+
+// tesseraLockBug is how Tessera v1.0.4 panics when Linux calls its fcntl
+// lock a deadlock (see TestLogSharedByReplicas).
+const tesseraLockBug = "resource deadlock avoided"
