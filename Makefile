@@ -60,8 +60,12 @@ FUZZ_TARGETS = \
 	keyless/httpapi:FuzzSigningCertV1 \
 	keyless/httpapi:FuzzSigningCertV2 \
 	keyless/httpapi:FuzzSign \
+	keyless/httpapi:FuzzBearerToken \
 	tsa:FuzzTimestampRequest \
-	config:FuzzParse
+	config:FuzzParse \
+	issuancelog:FuzzTilePath \
+	issuancelog/audit:FuzzParseEntry \
+	issuancelog/internal/tlog:FuzzOpenCheckpoint
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 10s), one at a time: make fuzz FUZZTIME=2m
 .PHONY: fuzz

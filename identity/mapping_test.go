@@ -72,3 +72,27 @@ func TestEmailVerifiedAcceptsWhatFulcioAccepts(t *testing.T) {
 		})
 	}
 }
+
+func TestTemplateFieldsSeeIndexedClaims(t *testing.T) {
+	for _, tc := range []struct {
+		tmpl string
+		want string
+	}{
+		{`{{ .url }}/{{ .job_workflow_ref }}`, "url job_workflow_ref"},
+		{`https://circleci.com/api/v2/projects/{{index . "oidc.circleci.com/project-id"}}/x`, "oidc.circleci.com/project-id"},
+		{`{{if eq .ref_type "branch"}}heads/{{ else }}tags/{{end}}{{ .ref }}`, "ref_type ref"},
+	} {
+		tmpl, err := parseTemplate(tc.tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(templateFields(tmpl.Tree.Root), " "); got != tc.want {
+			t.Errorf("templateFields(%q) = %q, want %q", tc.tmpl, got, tc.want)
+		}
+	}
+	tok := verified{claims: map[string]string{}, kinds: map[string]string{}}
+	if _, err := render(`x/{{index . "oidc.circleci.com/project-id"}}`, tok, nil, roleSAN, true); err == nil ||
+		!strings.Contains(err.Error(), `lacks the oidc.circleci.com/project-id claim`) {
+		t.Errorf("a missing indexed claim: %v", err)
+	}
+}

@@ -70,8 +70,8 @@ func usable(tok verified, defaults map[string]string, name, role string, strict 
 	return nil
 }
 
-// templateFields lists the top-level keys ({{ .name }}) a template reads,
-// in order of appearance, each once.
+// templateFields lists the top-level keys a template reads ({{ .name }}
+// and {{ index . "name" }}), in order of appearance, each once.
 func templateFields(root parse.Node) []string {
 	var out []string
 	seen := map[string]bool{}
@@ -95,6 +95,17 @@ func templateFields(root parse.Node) []string {
 				walk(c)
 			}
 		case *parse.CommandNode:
+			// {{ index . "claim.with.dots" }}, as the CircleCI profile reads
+			// claim names that are not identifiers.
+			if len(n.Args) >= 3 {
+				fn, isIdent := n.Args[0].(*parse.IdentifierNode)
+				_, isDot := n.Args[1].(*parse.DotNode)
+				key, isString := n.Args[2].(*parse.StringNode)
+				if isIdent && fn.Ident == "index" && isDot && isString && !seen[key.Text] {
+					seen[key.Text] = true
+					out = append(out, key.Text)
+				}
+			}
 			for _, a := range n.Args {
 				walk(a)
 			}

@@ -190,7 +190,18 @@ func TestConfigValidateWarnsOfGitHubTypesElsewhere(t *testing.T) {
 		t.Fatalf("valid config refused: %v\n%s", err, out)
 	}
 	want := "warning: issuer https://ci-*.example.com is type github-workflow but not a GitHub URL; its SANs will name https://github.com\n"
-	if !strings.Contains(out, want) || strings.Count(out, "warning:") != 1 {
-		t.Errorf("output lacks exactly the warning %q:\n%s", want, out)
+	logWarning := "warning: log has no dir and key" // memory keys: a temporary log
+	if !strings.Contains(out, want) || !strings.Contains(out, logWarning) || strings.Count(out, "warning:") != 2 {
+		t.Errorf("output lacks exactly the warnings %q and %q:\n%s", want, logWarning, out)
+	}
+}
+
+func TestConfigValidateWarnsOfNoLog(t *testing.T) {
+	out, err := runConfigValidate(t, "log: {type: off}\n", validIdentity)
+	if err != nil {
+		t.Fatalf("valid config refused: %v\n%s", err, out)
+	}
+	if want := "warning: log.type is off: certificates are issued without a record"; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 }
