@@ -7,8 +7,8 @@
 #   eval "$(test/tools/install.sh)"      # sets SIGNET_COSIGN, SIGNET_VAULT, ...
 #
 # Tools: cosign (v3), cosign-v2, sigstore-go and sigstore-go-sign (the
-# example verifier and signer of sigstore-go), gh, sigstore-js (npm, needs
-# node and npm), vault.
+# example verifier and signer of sigstore-go), gh, notation, sigstore-js
+# (npm, needs node and npm), vault.
 # Progress and timings go to stderr; stdout carries only `export NAME=PATH`
 # lines. The cache is $SIGNET_TOOLS_DIR, else ~/.cache/signet-tools.
 #
@@ -38,6 +38,7 @@ GH_VERSION=v2.86.0 # must match the require in test/tools/gh/go.mod
 SIGSTORE_GO_VERSION=v1.3.0
 SIGSTORE_JS_VERSION=5.0.1 # must match the sigstore dependency in test/tools/sigstore-js/package.json
 VAULT_VERSION=v1.21.0 # must match the require in test/tools/vault/go.mod
+NOTATION_VERSION=v1.3.2 # must match the require in test/tools/notation/go.mod
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TOOLS_DIR="${SIGNET_TOOLS_DIR:-$HOME/.cache/signet-tools}"
@@ -153,6 +154,15 @@ build_gh() {
 	module_build "$1" gh "$mod" github.com/cli/cli/v2/cmd/gh --version
 }
 
+# notation cannot be `go install`ed at a version here (the proxy refuses
+# its version list); like gh it is a tool of a nested module.
+build_notation() {
+	local mod="$SCRIPT_DIR/notation"
+	grep -q "github.com/notaryproject/notation $NOTATION_VERSION\b" "$mod/go.mod" ||
+		die "$mod/go.mod does not require github.com/notaryproject/notation $NOTATION_VERSION"
+	module_build "$1" notation "$mod" github.com/notaryproject/notation/cmd/notation version
+}
+
 # sigstore_js_hash: a short hash of test/tools/sigstore-js's files, which
 # names the cache directory (test/e2e computes the same one).
 sigstore_js_hash() {
@@ -207,7 +217,7 @@ build_vault() {
 }
 
 # ALL_TOOLS is every tool, in install order (cheapest first).
-ALL_TOOLS=(cosign cosign-v2 sigstore-go sigstore-go-sign gh sigstore-js vault)
+ALL_TOOLS=(cosign cosign-v2 sigstore-go sigstore-go-sign gh notation sigstore-js vault)
 
 # install TOOL: ensures TOOL is in the cache and prints its export line.
 install() {
@@ -217,6 +227,7 @@ install() {
 	cosign) version=$COSIGN_VERSION var=SIGNET_COSIGN ;;
 	cosign-v2) version=$COSIGN_V2_VERSION var=SIGNET_COSIGN_V2 name=cosign ;;
 	gh) version=$GH_VERSION var=SIGNET_GH ;;
+	notation) version=$NOTATION_VERSION var=SIGNET_NOTATION ;;
 	sigstore-go) version=$SIGSTORE_GO_VERSION var=SIGNET_SIGSTORE_GO_VERIFY name=sigstore-go-verification ;;
 	sigstore-go-sign) version=$SIGSTORE_GO_VERSION var=SIGNET_SIGSTORE_GO_SIGN name=sigstore-go-signing ;;
 	sigstore-js) version="$SIGSTORE_JS_VERSION-$(sigstore_js_hash)" var=SIGNET_SIGSTORE_JS name=verify.mjs ;;
