@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/signet-dev/signet/internal/problem"
@@ -186,8 +188,24 @@ func (l *Log) Append(ctx context.Context, der []byte) (uint64, error) {
 	case <-ctx.Done():
 		err = fmt.Errorf("waiting for the entry to be stored: %w", context.Cause(ctx))
 	}
-	return 0, problem.Unavailable("the issuance log could not record the certificate; try again").
+	msg := "the issuance log could not record the certificate; try again"
+	if storageFull(err) {
+		msg = "the issuance log's storage is full (no space left), so no certificate was issued; try again later"
+	}
+	return 0, problem.Unavailable("%s", msg).
 		WithCause(fmt.Errorf("issuance log append: %w", err)).WithRetryAfter(time.Second)
+}
+
+// storageFull reports whether err is the log's disk or quota running out.
+// Tessera's POSIX driver formats some write errors with %v, which breaks
+// the chain, so the error text is matched as well.
+func storageFull(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT} {
+		if errors.Is(err, errno) || strings.Contains(err.Error(), errno.Error()) {
+			return true
+		}
+	}
+	return false
 }
 
 // Close stops accepting appends, waits for those under way and for a

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/signet-dev/signet/issuancelog/internal/tlog"
 	"github.com/transparency-dev/tessera/api/layout"
+
+	"github.com/signet-dev/signet/internal/problem"
+	"github.com/signet-dev/signet/issuancelog/internal/tlog"
 )
 
 // probeSize is written and synced by Ready: more than a batch of appends
@@ -29,15 +31,20 @@ func (l *Log) Ready(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// /readyz shows these messages: they name the fault, never the
+	// directory; the detail is the problem's cause, for the logs.
 	if err := l.probeWrite(); err != nil {
-		return fmt.Errorf("issuance log: cannot write to %s: %w", l.cfg.Dir, err)
+		if storageFull(err) {
+			return problem.Unavailable("issuance log: its storage is full (no space left)").WithCause(err)
+		}
+		return problem.Unavailable("issuance log: its directory cannot be written").WithCause(err)
 	}
 	raw, err := l.root.ReadFile(layout.CheckpointPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // tessera publishes the first one within CheckpointInterval
 	}
 	if err != nil {
-		return fmt.Errorf("issuance log: reading the checkpoint: %w", err)
+		return problem.Unavailable("issuance log: its checkpoint cannot be read").WithCause(err)
 	}
 	if _, err := tlog.OpenCheckpoint(raw, l.verifier); err != nil {
 		return fmt.Errorf("issuance log: the published checkpoint no longer verifies: %w", err)
