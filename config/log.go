@@ -9,13 +9,25 @@ import (
 	"github.com/signet-dev/signet/issuancelog"
 )
 
-// Log is the issuance log: where it is stored (issuancelog.Config) and the
-// file holding its checkpoint key.
+// Log is the issuance log: where it is stored (issuancelog.Config) and
+// its checkpoint key.
 type Log struct {
 	issuancelog.Config `yaml:",inline"`
-	// Key is a file holding the log's note private key (PRIVATE+KEY+...),
-	// which `signet ca init` writes; its name must be the log's origin.
+	// Key is the log's checkpoint key. A path is a file holding a note
+	// private key (PRIVATE+KEY+...) whose name must be the log's origin.
+	// When the CA is in Vault, "transit:NAME" names a transit ed25519 key
+	// instead (its latest version signs; the key never leaves Vault), which
+	// `signet ca init --backend vault` creates as transit:signet-log.
 	Key string `yaml:"key,omitempty"`
+}
+
+// TransitKeyPrefix marks a log.key that names a Vault transit key.
+const TransitKeyPrefix = "transit:"
+
+// TransitKey returns the transit key name of a log.key of the form
+// transit:NAME; ok is false for a key file.
+func (l Log) TransitKey() (name string, ok bool) {
+	return strings.CutPrefix(l.Key, TransitKeyPrefix)
 }
 
 // EffectiveLog returns the log settings with defaults filled in: posix
@@ -63,6 +75,14 @@ func (c *Config) validateLog() error {
 		l.Dir = "(temporary)"
 	case l.Dir == "" || l.Key == "":
 		return errors.New("config: log.dir and log.key go together: set both, or neither for a temporary development log")
+	}
+	if name, ok := l.TransitKey(); ok {
+		switch {
+		case c.CA.Type != BackendVault:
+			return fmt.Errorf("config: log.key %q names a Vault transit key, which needs ca.type vault (the CA is %s): use a key file", l.Key, c.CA.Type)
+		case name == "" || strings.ContainsAny(name, "/ \t\n"):
+			return fmt.Errorf("config: log.key %q: want transit:NAME, NAME a transit key name", l.Key)
+		}
 	}
 	if err := l.Config.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)

@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"crypto"
+	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -83,18 +84,31 @@ func (c *Client) ReadKey(ctx context.Context, name string) (info *KeyInfo, ok bo
 			continue
 		}
 		m, _ := v.(map[string]any)
-		pemStr, _ := m["public_key"].(string)
-		block, _ := pem.Decode([]byte(pemStr))
-		if block == nil {
-			return nil, false, fmt.Errorf("vault: transit key %s version %d has no PEM public key (type %s is not an asymmetric signing key)", name, ver, info.Type)
-		}
-		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+		pubStr, _ := m["public_key"].(string)
+		pub, err := parsePublicKey(info.Type, pubStr)
 		if err != nil {
 			return nil, false, fmt.Errorf("vault: transit key %s version %d: %w", name, ver, err)
 		}
 		info.Public[ver] = pub
 	}
 	return info, true, nil
+}
+
+// parsePublicKey parses a transit key version's public_key: PEM (PKIX) for
+// ECDSA and RSA keys, the base64 of the raw 32 bytes for ed25519 keys.
+func parsePublicKey(typ, s string) (crypto.PublicKey, error) {
+	if typ == "ed25519" {
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+		if err != nil || len(raw) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("public key is not the base64 of a %d-byte ed25519 key", ed25519.PublicKeySize)
+		}
+		return ed25519.PublicKey(raw), nil
+	}
+	block, _ := pem.Decode([]byte(s))
+	if block == nil {
+		return nil, fmt.Errorf("no PEM public key (type %s is not an asymmetric signing key)", typ)
+	}
+	return x509.ParsePKIXPublicKey(block.Bytes)
 }
 
 // Signer is a pki.KeySigner over one pinned version of a transit key. The
@@ -151,17 +165,37 @@ func (s *Signer) SignDigest(ctx context.Context, digest []byte, opts crypto.Sign
 	if err != nil {
 		return nil, err
 	}
+	return parseSignature(sec, s.key)
+}
+
+// SignMessage asks Vault to sign msg itself (not a digest of it) with
+// version of transit key key. For an ed25519 key this is a plain Ed25519
+// signature of msg. Errors are classified like SignDigest's.
+func (c *Client) SignMessage(ctx context.Context, key string, version int, msg []byte) ([]byte, error) {
+	sec, err := c.write(ctx, "sign with transit key "+key, c.cfg.TransitMount+"/sign/"+key, map[string]any{
+		"input":       base64.StdEncoding.EncodeToString(msg),
+		"key_version": version,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return parseSignature(sec, key)
+}
+
+// parseSignature extracts the signature of a transit sign response,
+// vault:vN:<base64>.
+func parseSignature(sec *api.Secret, key string) ([]byte, error) {
 	if sec == nil {
-		return nil, problem.Unavailable("vault returned no signature for transit key %s", s.key)
+		return nil, problem.Unavailable("vault returned no signature for transit key %s", key)
 	}
 	raw, _ := sec.Data["signature"].(string)
 	parts := strings.Split(raw, ":")
 	if len(parts) != 3 || parts[0] != "vault" {
-		return nil, problem.Unavailable("vault returned a malformed signature for transit key %s", s.key)
+		return nil, problem.Unavailable("vault returned a malformed signature for transit key %s", key)
 	}
 	sig, err := base64.StdEncoding.DecodeString(parts[2])
 	if err != nil {
-		return nil, problem.Unavailable("vault returned a malformed signature for transit key %s", s.key)
+		return nil, problem.Unavailable("vault returned a malformed signature for transit key %s", key)
 	}
 	return sig, nil
 }

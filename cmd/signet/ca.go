@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/config"
@@ -80,7 +81,7 @@ same ones, and writes --out. Running it again changes nothing unless
 			cfg.Vault.Address = vc.Config().Address
 			cfg.CA = config.Backend{Type: config.BackendVault, Key: res.CA.Key, KeyVersion: res.CA.Version, ChainPath: res.CA.ChainPath}
 			cfg.TSA.Backend = config.Backend{Type: config.BackendVault, Key: res.TSA.Key, KeyVersion: res.TSA.Version, ChainPath: res.TSA.ChainPath}
-			logKey, err := ensureLogKey(cfg, out)
+			logKey, err := ensureLogKey(cmd.Context(), cfg, out, vc)
 			if err != nil {
 				return err
 			}
@@ -162,19 +163,31 @@ func caImportChainCommand() *cobra.Command {
 	return cmd
 }
 
-// ensureLogKey gives a config without an issuance log one: a directory and
-// a note key file next to the config file (the key file is kept when it
-// exists, so a rerun changes nothing). It returns the log's verifier key,
-// "" when the config already had a log or turned it off. Several replicas
-// need log.dir on a filesystem they share.
-func ensureLogKey(cfg *config.Config, out string) (string, error) {
+// ensureLogKey gives a config without an issuance log one: a directory
+// next to the config file and a checkpoint key. With a Vault CA (vc set)
+// the key is the transit ed25519 key provision.LogKey, written as
+// log.key: transit:signet-log; else a note key file next to the config.
+// Either key is kept when it exists, so a rerun changes nothing. It
+// returns the log's verifier key: "" when the config already had a log
+// with a key file or turned it off. Several replicas need log.dir on a
+// filesystem they share.
+func ensureLogKey(ctx context.Context, cfg *config.Config, out string, vc *vault.Client) (string, error) {
+	if name, ok := cfg.Log.TransitKey(); ok && vc != nil && cfg.Log.Type != issuancelog.TypeOff {
+		// Configured by an earlier run: keep it, check the key is there.
+		return transitLogVerifierKey(ctx, vc, name, cfg.EffectiveLog().Origin)
+	}
 	if cfg.Log.Type != "" || cfg.Log.Dir != "" || cfg.Log.Key != "" {
 		return "", nil
 	}
 	base := filepath.Dir(out)
-	cfg.Log.Dir, cfg.Log.Key = filepath.Join(base, "signet-log"), filepath.Join(base, "signet-log.key")
+	cfg.Log.Dir = filepath.Join(base, "signet-log")
 	origin := cfg.EffectiveLog().Origin
 	cfg.Log.Origin = origin // the key's name: fixed, whatever address serve listens on
+	if cfg.CA.Type == config.BackendVault && vc != nil {
+		cfg.Log.Key = config.TransitKeyPrefix + provision.LogKey
+		return transitLogVerifierKey(ctx, vc, provision.LogKey, origin)
+	}
+	cfg.Log.Key = filepath.Join(base, "signet-log.key")
 	if signer, err := issuancelog.LoadKeySigner(cfg.Log.Key); err == nil {
 		return signer.VerifierKey(), nil
 	}
@@ -186,4 +199,19 @@ func ensureLogKey(cfg *config.Config, out string) (string, error) {
 		return "", fmt.Errorf("write %s: %w", cfg.Log.Key, err)
 	}
 	return signer.VerifierKey(), nil
+}
+
+// transitLogVerifierKey creates the transit ed25519 key name unless it
+// exists and returns the note verifier key of its latest version under
+// origin.
+func transitLogVerifierKey(ctx context.Context, vc *vault.Client, name, origin string) (string, error) {
+	pub, err := provision.EnsureLogKey(ctx, vc, name)
+	if err != nil {
+		return "", fmt.Errorf("issuance log key: %w", err)
+	}
+	vkey, err := note.NewEd25519VerifierKey(origin, pub)
+	if err != nil {
+		return "", fmt.Errorf("issuance log key: %w", err)
+	}
+	return vkey, nil
 }

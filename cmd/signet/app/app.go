@@ -139,7 +139,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 		"ca":  readiness(keys.caKey.Signer),
 		"tsa": readiness(keys.tsaKey.Signer),
 	}
-	il, err := a.openLog(ctx, cfg, log, reg)
+	il, err := a.openLog(ctx, cfg, keys.vault, log, reg)
 	if err != nil {
 		return err
 	}

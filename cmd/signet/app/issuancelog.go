@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/issuancelog"
 )
@@ -31,8 +34,9 @@ type issuanceLog struct {
 
 // openLog opens the issuance log the configuration asks for: nil when it
 // is off; a temporary directory and a key made now when it is ephemeral
-// (development); else the configured directory and key file.
-func (a *App) openLog(ctx context.Context, cfg *config.Config, log *slog.Logger, reg *prometheus.Registry) (*issuanceLog, error) {
+// (development); else the configured directory and key, a file or a Vault
+// transit key (through vc, the app's Vault client).
+func (a *App) openLog(ctx context.Context, cfg *config.Config, vc *vault.Client, log *slog.Logger, reg *prometheus.Registry) (*issuanceLog, error) {
 	lc := cfg.EffectiveLog()
 	if !lc.Enabled() {
 		log.Warn("issuance log is off: certificates are issued without a record")
@@ -50,6 +54,10 @@ func (a *App) openLog(ctx context.Context, cfg *config.Config, log *slog.Logger,
 			return nil, fmt.Errorf("app: log: %w", err)
 		}
 		log.Warn("issuance log is temporary (development): it is deleted when signet stops", "dir", dir)
+	} else if name, ok := lc.TransitKey(); ok {
+		if signer, err = transitLogSigner(ctx, vc, name, lc.Origin); err != nil {
+			return nil, fmt.Errorf("app: log.key %s: %w", lc.Key, err)
+		}
 	} else if signer, err = issuancelog.LoadKeySigner(lc.Key); err != nil {
 		return nil, fmt.Errorf("app: log.key %s: %w", lc.Key, err)
 	}
@@ -80,6 +88,30 @@ func (a *App) openLog(ctx context.Context, cfg *config.Config, log *slog.Logger,
 	reg.MustRegister(il.latency, il.failures, il.size)
 	log.Info("issuance log open", "origin", lc.Origin, "verifier_key", l.VerifierKey())
 	return il, nil
+}
+
+// transitLogSigner is the checkpoint signer of the latest version of the
+// Vault transit ed25519 key name: Vault signs each checkpoint, the key
+// never leaves it.
+func transitLogSigner(ctx context.Context, vc *vault.Client, name, origin string) (issuancelog.Signer, error) {
+	if vc == nil {
+		return nil, errors.New("a transit key needs the CA in Vault")
+	}
+	info, ok, err := vc.ReadKey(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("transit key %s does not exist: run `signet ca init --backend vault`", name)
+	}
+	pub, ok := info.Public[info.Latest].(ed25519.PublicKey)
+	if info.Type != "ed25519" || !ok {
+		return nil, fmt.Errorf("transit key %s is %s, not ed25519", name, info.Type)
+	}
+	version := info.Latest
+	return issuancelog.NewEd25519Signer(origin, pub, vc.Config().Timeout, func(ctx context.Context, msg []byte) ([]byte, error) {
+		return vc.SignMessage(ctx, name, version, msg)
+	})
 }
 
 // Append stores der and records the append's latency and outcome.
