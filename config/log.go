@@ -65,8 +65,10 @@ func (c *Config) validateLog() error {
 	switch {
 	case l.Type == issuancelog.TypeOff:
 		return nil
+	case l.Type == issuancelog.TypeMySQL && l.Key == "":
+		return errors.New("config: log.key is required for a mysql log (the checkpoint key; `signet ca init` writes one)")
 	case l.Type == issuancelog.TypeMySQL:
-		return errors.New("config: log.type mysql is not supported by this build: use posix (on a shared filesystem for several replicas)")
+		// validated below: log.dsn is required
 	case l.Type != issuancelog.TypePOSIX:
 		return fmt.Errorf("config: log.type %q is not one of posix, mysql, off", l.Type)
 	case l.Ephemeral() && c.CA.Type != BackendMemory:

@@ -10,10 +10,11 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/signet-dev/signet/issuancelog/internal/tlog"
 	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/signet-dev/signet/issuancelog/internal/tlog"
 )
 
 // treeStatePath is where tessera's POSIX storage keeps the integrated

@@ -106,7 +106,7 @@ func (c Config) Validate() error {
 	}{
 		{"append-timeout", c.AppendTimeout, time.Millisecond, time.Minute},
 		{"batch-max-age", c.BatchMaxAge, 0, time.Second},
-		{"checkpoint-interval", c.CheckpointInterval, MinCheckpointInterval, time.Hour},
+		{"checkpoint-interval", c.CheckpointInterval, minInterval(c.Type), time.Hour},
 	} {
 		if f.v < f.min || f.v > f.max {
 			errs = append(errs, fmt.Errorf("log.%s %s must be between %s and %s", f.name, f.v, f.min, f.max))
@@ -125,4 +125,13 @@ func validOrigin(origin string) error {
 		return fmt.Errorf("log.origin %q must contain no spaces and no '+'", origin)
 	}
 	return nil
+}
+
+// minInterval is the least checkpoint interval a storage accepts:
+// tessera's MySQL driver publishes at most once a second.
+func minInterval(typ string) time.Duration {
+	if typ == TypeMySQL {
+		return time.Second
+	}
+	return MinCheckpointInterval
 }

@@ -1,10 +1,12 @@
 package issuancelog
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -44,6 +46,9 @@ func (l *Log) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", cacheKey)
 		_, _ = w.Write([]byte(l.signer.VerifierKey()))
 		return
+	case name == layout.CheckpointPath && l.root == nil:
+		l.serveRead(w, r, "text/plain; charset=utf-8", cacheCheckpoint, l.reader.ReadCheckpoint)
+		return
 	case name == layout.CheckpointPath:
 		l.serveFile(w, r, name, "text/plain; charset=utf-8", cacheCheckpoint)
 		return
@@ -57,7 +62,48 @@ func (l *Log) serve(w http.ResponseWriter, r *http.Request) {
 	if partial {
 		cache = cachePartial
 	}
+	if l.root == nil {
+		l.serveRead(w, r, "application/octet-stream", cache, func(ctx context.Context) ([]byte, error) { return l.readTile(ctx, name) })
+		return
+	}
 	l.serveFile(w, r, name, "application/octet-stream", cache)
+}
+
+// readTile reads a tile or entry bundle, named as tlog-tiles names it,
+// through tessera's LogReader (a database log has no files).
+func (l *Log) readTile(ctx context.Context, name string) ([]byte, error) {
+	rest := strings.TrimPrefix(name, "tile/")
+	if idx, isEntries := strings.CutPrefix(rest, "entries/"); isEntries {
+		n, p, err := layout.ParseTileIndexPartial(idx)
+		if err != nil {
+			return nil, os.ErrNotExist
+		}
+		return l.reader.ReadEntryBundle(ctx, n, p)
+	}
+	level, idx, _ := strings.Cut(rest, "/")
+	lv, n, p, err := layout.ParseTileLevelIndexPartial(level, idx)
+	if err != nil {
+		return nil, os.ErrNotExist
+	}
+	return l.reader.ReadTile(ctx, lv, n, p)
+}
+
+// serveRead answers with what read returns: 404 when it does not exist,
+// 503 (cause logged) when the storage fails.
+func (l *Log) serveRead(w http.ResponseWriter, r *http.Request, contentType, cache string, read func(context.Context) ([]byte, error)) {
+	b, err := read(r.Context())
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || (err == nil && len(b) == 0):
+		http.NotFound(w, r)
+		return
+	case err != nil:
+		l.log.ErrorContext(r.Context(), "issuance log: reading for a client", slog.String("path", r.URL.Path), slog.Any("error", err))
+		http.Error(w, "issuance log unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Cache-Control", cache)
+	_, _ = w.Write(b)
 }
 
 // tilePath reports whether name is a tile or entry bundle path exactly as

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/signet-dev/signet/issuancelog/internal/logtest"
 	"github.com/transparency-dev/tessera/api/layout"
+
+	"github.com/signet-dev/signet/issuancelog/internal/logtest"
 )
 
 // TestHandler serves the tlog-tiles resources with their cache headers,

@@ -11,6 +11,7 @@ package issuancelog
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,11 +21,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/signet-dev/signet/internal/problem"
-	"github.com/signet-dev/signet/issuancelog/internal/tlog"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/signet-dev/signet/internal/problem"
+	"github.com/signet-dev/signet/issuancelog/internal/tlog"
 )
 
 // Log appends issued certificates to the issuance log and serves it.
@@ -33,7 +35,9 @@ type Log struct {
 	signer   Signer
 	verifier note.Verifier
 	log      *slog.Logger
-	root     *os.Root
+	root     *os.Root          // the log directory (posix); nil for mysql
+	db       *sql.DB           // the log database (mysql); nil for posix
+	reader   tessera.LogReader // what Handler serves, from either storage
 
 	add      tessera.AddFn
 	shutdown func(context.Context) error
@@ -55,15 +59,17 @@ func Open(ctx context.Context, cfg Config, signer Signer, log *slog.Logger) (*Lo
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("issuance log: %w", err)
 	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	switch cfg.Type {
 	case TypePOSIX:
+	case TypeMySQL:
+		return openDatabase(ctx, cfg, signer, log)
 	case TypeOff:
 		return nil, errors.New("issuance log: log.type is off; check Config.Enabled before Open")
 	default:
-		return nil, fmt.Errorf("issuance log: log.type %q is not supported yet; use posix", cfg.Type)
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		return nil, fmt.Errorf("issuance log: log.type %q is not supported", cfg.Type)
 	}
 	v, err := checkSigner(signer, cfg.Origin)
 	if err != nil {
@@ -90,13 +96,45 @@ func Open(ctx context.Context, cfg Config, signer Signer, log *slog.Logger) (*Lo
 	return l, nil
 }
 
-// start runs tessera's appender. Its goroutines live until l.cancel, not
-// until ctx (which only bounds starting).
+// openDatabase opens a mysql log: it connects, applies tessera's schema,
+// refuses a database whose checkpoint another key signed, and starts
+// appending.
+func openDatabase(ctx context.Context, cfg Config, signer Signer, log *slog.Logger) (*Log, error) {
+	v, err := checkSigner(signer, cfg.Origin)
+	if err != nil {
+		return nil, err
+	}
+	db, st, err := openMySQL(ctx, cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("issuance log: %w", err)
+	}
+	size, err := checkStoredCheckpoint(ctx, st, v)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("issuance log: %w", err)
+	}
+	l := &Log{cfg: cfg, signer: signer, verifier: v, log: log, db: db}
+	if err := l.run(ctx, st); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	log.InfoContext(ctx, "issuance log open", slog.String("storage", "mysql"), slog.String("origin", cfg.Origin),
+		slog.Uint64("checkpoint_size", size), slog.String("key", signer.VerifierKey()))
+	return l, nil
+}
+
+// start runs tessera's appender on the log directory.
 func (l *Log) start(ctx context.Context) error {
 	driver, err := posix.New(ctx, posix.Config{Path: l.cfg.Dir})
 	if err != nil {
 		return fmt.Errorf("issuance log: %w", err)
 	}
+	return l.run(ctx, driver)
+}
+
+// run runs tessera's appender over driver. Its goroutines live until
+// l.cancel, not until ctx (which only bounds starting).
+func (l *Log) run(ctx context.Context, driver tessera.Driver) error {
 	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(l.signer).
 		WithBatching(batchMaxSize, l.cfg.BatchMaxAge).
@@ -105,12 +143,12 @@ func (l *Log) start(ctx context.Context) error {
 		// than publishing a grown one.
 		WithCheckpointRepublishInterval(max(tessera.DefaultCheckpointRepublishInterval, l.cfg.CheckpointInterval))
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	app, shutdown, _, err := tessera.NewAppender(runCtx, driver, opts)
+	app, shutdown, reader, err := tessera.NewAppender(runCtx, driver, opts)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("issuance log: starting tessera: %w", err)
 	}
-	l.add, l.shutdown, l.cancel = app.Add, shutdown, cancel
+	l.add, l.shutdown, l.cancel, l.reader = app.Add, shutdown, cancel, reader
 	return nil
 }
 
@@ -219,7 +257,12 @@ func (l *Log) Close(ctx context.Context) error {
 	}
 	l.closed = true
 	l.mu.Unlock()
-	defer l.root.Close()
+	if l.root != nil {
+		defer l.root.Close()
+	}
+	if l.db != nil {
+		defer l.db.Close()
+	}
 	defer l.cancel()
 
 	drained := make(chan struct{})

@@ -31,6 +31,9 @@ func (l *Log) Ready(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if l.db != nil {
+		return l.readyDatabase(ctx)
+	}
 	// /readyz shows these messages: they name the fault, never the
 	// directory; the detail is the problem's cause, for the logs.
 	if err := l.probeWrite(); err != nil {
@@ -73,4 +76,23 @@ func (l *Log) probeWrite() (err error) {
 		return err
 	}
 	return f.Close()
+}
+
+// readyDatabase reports whether the log database answers and its
+// published checkpoint still verifies with this log's key.
+func (l *Log) readyDatabase(ctx context.Context) error {
+	if err := l.db.PingContext(ctx); err != nil {
+		return problem.Unavailable("issuance log: its database does not answer").WithCause(err)
+	}
+	raw, err := l.reader.ReadCheckpoint(ctx)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return problem.Unavailable("issuance log: its checkpoint cannot be read").WithCause(err)
+	}
+	if _, err := tlog.OpenCheckpoint(raw, l.verifier); err != nil {
+		return fmt.Errorf("issuance log: the published checkpoint no longer verifies: %w", err)
+	}
+	return nil
 }

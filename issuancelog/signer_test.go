@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/signet-dev/signet/issuancelog"
 	"github.com/signet-dev/signet/issuancelog/audit"
 	"github.com/signet-dev/signet/issuancelog/internal/logtest"
-	"golang.org/x/mod/sumdb/note"
 )
 
 // TestKeySigner round-trips a generated note key through a file, and its

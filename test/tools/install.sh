@@ -216,6 +216,26 @@ build_vault() {
 	rm -rf "$tmp"
 }
 
+# APT_PACKAGES are Debian packages the tests run for real, each with a
+# command that shows it is there: MariaDB for the issuance log's MySQL
+# storage.
+APT_PACKAGES=("mariadb-server:mariadbd")
+
+# ensure_apt_packages installs the missing APT_PACKAGES (as root, with one
+# apt-get update first); with all present it does nothing.
+ensure_apt_packages() {
+	local missing=() p
+	for p in "${APT_PACKAGES[@]}"; do
+		command -v "${p#*:}" >/dev/null 2>&1 || missing+=("${p%%:*}")
+	done
+	((${#missing[@]})) || return 0
+	[[ $(id -u) == 0 ]] || die "missing Debian packages ${missing[*]}: run as root, or apt-get install them"
+	log "installing Debian packages: ${missing[*]}"
+	apt-get update -qq >&2 || die "apt-get update failed"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2 ||
+		die "apt-get install ${missing[*]} failed"
+}
+
 # ALL_TOOLS is every tool, in install order (cheapest first).
 ALL_TOOLS=(cosign cosign-v2 sigstore-go sigstore-go-sign gh notation sigstore-js vault)
 
@@ -258,6 +278,7 @@ main() {
 	esac
 	command -v go >/dev/null 2>&1 ||
 		die "go is not on PATH: install Go 1.26 or later and retry"
+	ensure_apt_packages
 	mkdir -p "$TOOLS_DIR"
 	TOOLS_DIR="$(cd "$TOOLS_DIR" && pwd)"
 	local tools=("$@")

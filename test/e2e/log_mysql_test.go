@@ -1,0 +1,76 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/signet-dev/signet/test/mariadbdev"
+	"github.com/signet-dev/signet/test/testclock"
+)
+
+// TestLogOnMariaDBSharedByReplicas runs two signet processes whose one
+// issuance log lives in a real MariaDB (Tessera's MySQL storage, no shared
+// filesystem): certificates signed through either replica, at once, are
+// all in the one log, each index once, provable from both; `signet audit
+// verify` agrees with both.
+func TestLogOnMariaDBSharedByReplicas(t *testing.T) {
+	started := testclock.WallNow()
+	db := mariadbdev.Start(t)
+	f := newLogFixture(t, "")
+	config := f.write(t, "mysql.yaml", []byte("organization: Acme Signing\ncertificate-lifetime: 10m\n"+f.keysYAML+
+		"log:\n  type: mysql\n  dsn: \""+db.DSN+"\"\n  key: "+f.logKey+"\n  origin: "+logOrigin+"\n"))
+	args := []string{"--config", config, "--identity-config", f.identity}
+	replicas := []*logProc{startLogServer(t, args...), startLogServer(t, args...)}
+	claims := releaseClaims()
+
+	const perReplica, workers = 20, 4
+	var (
+		mu       sync.Mutex
+		certs    []issuedCert
+		failures []error
+		wg       sync.WaitGroup
+	)
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < perReplica*len(replicas); i += workers {
+				p := replicas[i%len(replicas)]
+				tok, err := f.iss.Mint(claims)
+				if err == nil {
+					var c issuedCert
+					if c, err = signOneShot(context.Background(), logHTTP, p.URL, tok, i); err == nil {
+						mu.Lock()
+						certs = append(certs, c)
+						mu.Unlock()
+						continue
+					}
+				}
+				mu.Lock()
+				failures = append(failures, fmt.Errorf("request %d through %s: %w", i, p.URL, err))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range failures {
+		t.Error(err)
+	}
+	if len(certs) != perReplica*len(replicas) {
+		t.Fatalf("%d certificates signed, want %d", len(certs), perReplica*len(replicas))
+	}
+	checkUniqueIndices(t, certs)
+	for _, p := range replicas {
+		if gone, why := p.exited(0); gone {
+			t.Fatalf("replica %s exited: %s", p.URL, why)
+		}
+		proveAll(t, p.URL, f.vkey, certs)
+		r := mustRun(t, nil, signetBin, "audit", "verify", "--server", p.URL, "--log-key", f.vkey, "--state", t.TempDir())
+		wantOutput(t, r, logOrigin+": size ")
+	}
+	for _, p := range replicas {
+		p.stop(t)
+	}
+	t.Logf("took %s", testclock.WallNow().Sub(started).Round(time.Millisecond))
+}
