@@ -56,8 +56,10 @@ type boundSigner struct {
 	s   KeySigner
 }
 
+// Public returns the key's public half.
 func (b boundSigner) Public() crypto.PublicKey { return b.s.Public() }
 
+// Sign signs digest through the KeySigner under the bound context.
 func (b boundSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	return b.s.SignDigest(b.ctx, digest, opts)
 }

@@ -8,7 +8,9 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -109,4 +111,28 @@ func issuedCount(t testing.TB, env *harness.Env) string {
 		return "none"
 	}
 	return strings.Join(out, "; ")
+}
+
+// certEndpoints are the three ways to get a certificate, each with a body
+// built for a key and a proof of possession over challenge.
+var certEndpoints = []struct {
+	path string
+	ok   int
+	body func(t *testing.T, k testKey, challenge string) map[string]any
+}{
+	{"/api/v2/signingCert", http.StatusOK, func(t *testing.T, k testKey, challenge string) map[string]any {
+		return map[string]any{"publicKeyRequest": map[string]any{
+			"publicKey":         map[string]string{"algorithm": "ECDSA", "content": k.pem(t)},
+			"proofOfPossession": k.sign(t, []byte(challenge)),
+		}}
+	}},
+	{"/api/v1/signingCert", http.StatusCreated, func(t *testing.T, k testKey, challenge string) map[string]any {
+		return map[string]any{
+			"publicKey":          map[string]string{"algorithm": "ecdsa", "content": base64.StdEncoding.EncodeToString([]byte(k.pem(t)))},
+			"signedEmailAddress": base64.StdEncoding.EncodeToString(k.sign(t, []byte(challenge))),
+		}
+	}},
+	{"/api/v1/sign", http.StatusOK, func(t *testing.T, k testKey, challenge string) map[string]any {
+		return signRequest(t, k, challenge, []byte("artifact"))
+	}},
 }

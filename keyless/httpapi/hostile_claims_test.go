@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"crypto/elliptic"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -17,30 +16,6 @@ import (
 	"github.com/signet-dev/signet/test/oidcmock"
 	"github.com/signet-dev/signet/test/testclock"
 )
-
-// certEndpoints are the three ways to get a certificate, each with a body
-// built for a key and a proof of possession over challenge.
-var certEndpoints = []struct {
-	path string
-	ok   int
-	body func(t *testing.T, k testKey, challenge string) map[string]any
-}{
-	{"/api/v2/signingCert", http.StatusOK, func(t *testing.T, k testKey, challenge string) map[string]any {
-		return map[string]any{"publicKeyRequest": map[string]any{
-			"publicKey":         map[string]string{"algorithm": "ECDSA", "content": k.pem(t)},
-			"proofOfPossession": k.sign(t, []byte(challenge)),
-		}}
-	}},
-	{"/api/v1/signingCert", http.StatusCreated, func(t *testing.T, k testKey, challenge string) map[string]any {
-		return map[string]any{
-			"publicKey":          map[string]string{"algorithm": "ecdsa", "content": base64.StdEncoding.EncodeToString([]byte(k.pem(t)))},
-			"signedEmailAddress": base64.StdEncoding.EncodeToString(k.sign(t, []byte(challenge))),
-		}
-	}},
-	{"/api/v1/sign", http.StatusOK, func(t *testing.T, k testKey, challenge string) map[string]any {
-		return signRequest(t, k, challenge, []byte("artifact"))
-	}},
-}
 
 // TestHostileClaimsRefused sends tokens that the test issuer really signs
 // but whose claims a certificate cannot faithfully hold, to every

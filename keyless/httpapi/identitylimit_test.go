@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"crypto/elliptic"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,35 +20,11 @@ import (
 	"github.com/signet-dev/signet/test/testclock"
 )
 
-// limitEndpoints are the three ways to get a certificate, each with a
-// valid request body for a fresh key and the status of success.
-var limitEndpoints = []struct {
-	path string
-	ok   int
-	body func(t *testing.T, k testKey, sub string) map[string]any
-}{
-	{"/api/v1/sign", http.StatusOK, func(t *testing.T, k testKey, sub string) map[string]any {
-		return signRequest(t, k, sub, []byte("artifact"))
-	}},
-	{"/api/v2/signingCert", http.StatusOK, func(t *testing.T, k testKey, sub string) map[string]any {
-		return map[string]any{"publicKeyRequest": map[string]any{
-			"publicKey":         map[string]string{"algorithm": "ECDSA", "content": k.pem(t)},
-			"proofOfPossession": k.sign(t, []byte(sub)),
-		}}
-	}},
-	{"/api/v1/signingCert", http.StatusCreated, func(t *testing.T, k testKey, sub string) map[string]any {
-		return map[string]any{
-			"publicKey":          map[string]string{"algorithm": "ecdsa", "content": base64.StdEncoding.EncodeToString([]byte(k.pem(t)))},
-			"signedEmailAddress": base64.StdEncoding.EncodeToString(k.sign(t, []byte(sub))),
-		}
-	}},
-}
-
 // postAs asks endpoint e for a certificate as a job of repository repo.
 func postAs(t *testing.T, env *harness.Env, e int, repo string) harness.Response {
 	t.Helper()
 	claims := oidcmock.GitHubClaims(repo)
-	ep := limitEndpoints[e]
+	ep := certEndpoints[e]
 	return env.PostJSON(t, ep.path, env.Mint(t, claims), ep.body(t, newKey(t, elliptic.P256()), claims["sub"].(string)))
 }
 
@@ -81,7 +56,7 @@ func onlyIssuer(t *testing.T, c *config.Config) string {
 
 func TestIdentityRateLimitPerRepository(t *testing.T) {
 	widgets, gadgets := oidcmock.GitHubClaims("acme/widgets"), oidcmock.GitHubClaims("acme/gadgets")
-	for e, ep := range limitEndpoints {
+	for e, ep := range certEndpoints {
 		t.Run(ep.path, func(t *testing.T) {
 			env := harness.Start(t, harness.Options{Configure: func(c *config.Config) {
 				c.RateLimit.PerIdentity = config.IdentityRateLimit{PerSecond: 0.001, Burst: 2}
@@ -95,7 +70,7 @@ func TestIdentityRateLimitPerRepository(t *testing.T) {
 			want := fmt.Sprintf("rate limit of 0.001 requests/s (burst 2) per repository reached for repository_id %s of %s: retry in ",
 				widgets["repository_id"], env.GitHub.URL())
 			wantLimited(t, postAs(t, env, e, "acme/widgets"), want)
-			for other := range limitEndpoints { // one bucket for every endpoint
+			for other := range certEndpoints { // one bucket for every endpoint
 				wantLimited(t, postAs(t, env, other, "acme/widgets"), want)
 			}
 			if after := issuedCount(t, env); after != before {

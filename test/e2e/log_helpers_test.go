@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -446,4 +447,41 @@ func copyTree(t *testing.T, src, dst string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// signThroughReplicas signs perReplica artifacts through each replica, with
+// four workers at once, a fresh token each, requests spread round-robin.
+// It returns what was issued and the requests that failed.
+func signThroughReplicas(t *testing.T, f *logFixture, replicas []*logProc, perReplica int, claims map[string]any) ([]issuedCert, []error) {
+	t.Helper()
+	const workers = 4
+	var (
+		mu       sync.Mutex
+		certs    []issuedCert
+		failures []error
+		wg       sync.WaitGroup
+	)
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < perReplica*len(replicas); i += workers {
+				p := replicas[i%len(replicas)]
+				tok, err := f.iss.Mint(claims)
+				if err == nil {
+					var c issuedCert
+					if c, err = signOneShot(context.Background(), logHTTP, p.URL, tok, i); err == nil {
+						c.via = fmt.Sprintf("%s (request %d)", p.URL, i)
+						mu.Lock()
+						certs = append(certs, c)
+						mu.Unlock()
+						continue
+					}
+				}
+				mu.Lock()
+				failures = append(failures, fmt.Errorf("request %d through %s: %w", i, p.URL, err))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return certs, failures
 }

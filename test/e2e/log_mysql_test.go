@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,34 +23,8 @@ func TestLogOnMariaDBSharedByReplicas(t *testing.T) {
 	replicas := []*logProc{startLogServer(t, args...), startLogServer(t, args...)}
 	claims := releaseClaims()
 
-	const perReplica, workers = 20, 4
-	var (
-		mu       sync.Mutex
-		certs    []issuedCert
-		failures []error
-		wg       sync.WaitGroup
-	)
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < perReplica*len(replicas); i += workers {
-				p := replicas[i%len(replicas)]
-				tok, err := f.iss.Mint(claims)
-				if err == nil {
-					var c issuedCert
-					if c, err = signOneShot(context.Background(), logHTTP, p.URL, tok, i); err == nil {
-						mu.Lock()
-						certs = append(certs, c)
-						mu.Unlock()
-						continue
-					}
-				}
-				mu.Lock()
-				failures = append(failures, fmt.Errorf("request %d through %s: %w", i, p.URL, err))
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	const perReplica = 20
+	certs, failures := signThroughReplicas(t, f, replicas, perReplica, claims)
 	for _, err := range failures {
 		t.Error(err)
 	}

@@ -502,37 +502,8 @@ func TestLogSharedByReplicas(t *testing.T) {
 	replicas := []*logProc{startLogServer(t, f.serveArgs()...), startLogServer(t, f.serveArgs()...)}
 	claims := releaseClaims()
 
-	const perReplica, workers = 20, 4
-	var (
-		mu       sync.Mutex
-		certs    []issuedCert
-		failures []error
-		wg       sync.WaitGroup
-	)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < perReplica*len(replicas); i += workers {
-				p := replicas[i%len(replicas)]
-				tok, err := f.iss.Mint(claims)
-				if err == nil {
-					var c issuedCert
-					if c, err = signOneShot(context.Background(), logHTTP, p.URL, tok, i); err == nil {
-						c.via = fmt.Sprintf("%s (request %d)", p.URL, i)
-						mu.Lock()
-						certs = append(certs, c)
-						mu.Unlock()
-						continue
-					}
-				}
-				mu.Lock()
-				failures = append(failures, fmt.Errorf("request %d through %s: %w", i, p.URL, err))
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	const perReplica = 20
+	certs, failures := signThroughReplicas(t, f, replicas, perReplica, claims)
 	var alive []*logProc
 	for _, p := range replicas {
 		grace := time.Duration(0)

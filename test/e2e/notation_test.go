@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/signet-dev/signet/internal/pki"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 func notationPath(t *testing.T) string {
@@ -66,7 +67,7 @@ func TestNotationTimestampsWithSignet(t *testing.T) {
 	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, "config"), "XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "NOTATION_EXPERIMENTAL=1"}
 
 	mustRun(t, env, notation, "cert", "generate-test", "--default", "signet-test")
-	minted := time.Now()
+	minted := testclock.WallNow() // notation compares its key's notBefore with the wall clock
 
 	chain, err := pki.ParseCertificatesPEM(fetch(t, srv.URL+"/api/v1/timestamp/certchain"))
 	if err != nil {
@@ -82,7 +83,7 @@ func TestNotationTimestampsWithSignet(t *testing.T) {
 	// notation refuses a timestamp whose accuracy window starts before the
 	// signing certificate's notBefore: never sign in the second the test
 	// key was minted.
-	if wait := time.Second + 100*time.Millisecond - time.Since(minted); wait > 0 {
+	if wait := time.Second + 100*time.Millisecond - testclock.WallNow().Sub(minted); wait > 0 {
 		time.Sleep(wait)
 	}
 	out := mustRun(t, env, notation, "sign", "--oci-layout", layout+":v1",

@@ -341,6 +341,7 @@ func issuerInfo(cfg identity.Config) []httpapi.IssuerInfo {
 // devRoutes mounts the dev issuer under DevIssuerPath.
 type devRoutes struct{ iss *devissuer.Issuer }
 
+// Register mounts the dev issuer under DevIssuerPath.
 func (d devRoutes) Register(r *mux.Router) {
 	r.PathPrefix(DevIssuerPath + "/").Handler(http.StripPrefix(DevIssuerPath, d.iss.Handler()))
 }
