@@ -62,6 +62,8 @@ type Config struct {
 	RateLimit RateLimit `yaml:"rate-limit,omitempty"`
 	// Log is the issuance log every certificate is recorded in.
 	Log Log `yaml:"log,omitempty"`
+	// TUF is the TUF repository the trust documents are published in.
+	TUF TUF `yaml:"tuf,omitempty"`
 	// Dev adds the built-in test issuer; set by `serve --dev` only.
 	Dev bool `yaml:"-"`
 }
@@ -233,6 +235,9 @@ func (c *Config) Validate() error {
 		if err := c.Vault.Validate(); err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
+	}
+	if err := c.validateTUF(); err != nil {
+		return err
 	}
 	if err := c.validateLog(); err != nil {
 		return err

@@ -32,3 +32,9 @@ echo "== signet verify artifact.txt"
 "$bin" verify "$work/artifact.txt" --server "$url" \
   --certificate-identity https://github.com/acme/widgets/.github/workflows/release.yml@refs/heads/main \
   --certificate-oidc-issuer "$url/dev/oidc"
+echo "== signet verify artifact.txt over TUF (--dev makes its TUF root at start; a real"
+echo "   server's root.json comes from 'signet tuf init' and verifiers pin it once)"
+curl -fsS "$url/tuf/1.root.json" >"$work/root.json"
+"$bin" verify "$work/artifact.txt" --server "$url" --tuf-root "$work/root.json" --tuf-cache "$work/tuf" \
+  --certificate-identity https://github.com/acme/widgets/.github/workflows/release.yml@refs/heads/main \
+  --certificate-oidc-issuer "$url/dev/oidc"

@@ -25,7 +25,7 @@ func main() {
 	}
 	root.SetVersionTemplate(version.Get().String())
 	root.AddCommand(serveCommand(), signCommand(), attestCommand(), verifyCommand(), caCommand())
-	root.AddCommand(configCommand(), loadCommand(), versionCommand(), auditCommand())
+	root.AddCommand(configCommand(), loadCommand(), versionCommand(), auditCommand(), tufCommand())
 	if err := root.Execute(); err != nil {
 		msg := err.Error()
 		var pe *problem.Error

@@ -5,17 +5,21 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 
 	"github.com/sigstore/fulcio/pkg/certificate"
+	"github.com/sigstore/sigstore-go/pkg/tuf"
 	"github.com/spf13/cobra"
 
 	"github.com/signet-dev/signet/bundle"
+	"github.com/signet-dev/signet/cmd/signet/app"
 	"github.com/signet-dev/signet/keyless/client"
 )
 
 func verifyCommand() *cobra.Command {
-	var bundlePath, trustedRootPath, server string
+	var bundlePath, trustedRootPath, server, tufRoot, tufCache string
 	var want bundle.Identity
 	var printStatement bool
 	cmd := &cobra.Command{
@@ -34,10 +38,14 @@ func verifyCommand() *cobra.Command {
 			switch {
 			case trustedRootPath != "":
 				tr, err = os.ReadFile(trustedRootPath)
+			case tufRoot != "" && server == "":
+				err = errors.New("--tuf-root needs --server URL, the server whose TUF repository it pins")
+			case tufRoot != "":
+				tr, err = trustedRootOverTUF(server, tufRoot, tufCache)
 			case server != "":
 				tr, err = (&client.Client{BaseURL: server}).Get(cmd.Context(), "/api/v1/trustedroot")
 			default:
-				err = errors.New("give --trusted-root FILE or --server URL")
+				err = errors.New("give --trusted-root FILE, or --server URL with --tuf-root root.json")
 			}
 			if err != nil {
 				return fmt.Errorf("trusted root: %w", err)
@@ -74,13 +82,46 @@ func verifyCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&bundlePath, "bundle", "", "bundle path (default FILE.sigstore.json)")
 	cmd.Flags().StringVar(&trustedRootPath, "trusted-root", "", "trusted_root.json to verify against")
-	cmd.Flags().StringVar(&server, "server", "", "fetch the trusted root from this signet server")
+	cmd.Flags().StringVar(&server, "server", "", "fetch the trusted root from this signet server: over TUF with --tuf-root, else unsigned over HTTP")
+	cmd.Flags().StringVar(&tufRoot, "tuf-root", "", "TUF root.json pinned for --server (`signet tuf init` wrote it); the trusted root is then fetched signed, fresh and rollback-protected")
+	cmd.Flags().StringVar(&tufCache, "tuf-cache", "", "TUF metadata cache, which keeps rollback protection between runs (default: the user cache dir's signet/tuf)")
 	cmd.Flags().StringVar(&want.SAN, "certificate-identity", "", "expected identity (SAN), exactly")
 	cmd.Flags().StringVar(&want.SANRegexp, "certificate-identity-regexp", "", "expected identity (SAN), as a regular expression")
 	cmd.Flags().StringVar(&want.Issuer, "certificate-oidc-issuer", "", "expected OIDC issuer, exactly")
 	cmd.Flags().StringVar(&want.IssuerRegexp, "certificate-oidc-issuer-regexp", "", "expected OIDC issuer, as a regular expression")
 	cmd.Flags().BoolVar(&printStatement, "print-statement", false, "print the in-toto statement of a DSSE bundle")
 	return cmd
+}
+
+// trustedRootOverTUF fetches the server's trusted_root.json target from
+// its TUF repository at server+"/tuf", trusting the root in rootPath, with
+// sigstore-go's TUF client (go-tuf underneath); the cache keeps the
+// versions seen, so a later rollback is refused.
+func trustedRootOverTUF(server, rootPath, cacheDir string) ([]byte, error) {
+	root, err := os.ReadFile(rootPath)
+	if err != nil {
+		return nil, err
+	}
+	if cacheDir == "" {
+		if cacheDir, err = os.UserCacheDir(); err != nil {
+			return nil, fmt.Errorf("no cache directory (give --tuf-cache): %w", err)
+		}
+		cacheDir = filepath.Join(cacheDir, "signet", "tuf")
+	}
+	opts := tuf.DefaultOptions()
+	opts.Root = root
+	opts.RepositoryBaseURL = strings.TrimSuffix(server, "/") + "/tuf"
+	opts.CachePath = cacheDir
+	opts.CacheValidity = tuf.NoCache
+	c, err := tuf.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("TUF update from %s: %w", opts.RepositoryBaseURL, err)
+	}
+	tr, err := c.GetTarget(app.TrustedRootTarget)
+	if err != nil {
+		return nil, fmt.Errorf("TUF target %s: %w", app.TrustedRootTarget, err)
+	}
+	return tr, nil
 }
 
 // printExtensions prints every non-empty Fulcio extension.

@@ -17,6 +17,12 @@ const LogKey = "signet-log"
 // latest version's public key. It never rotates the key: verifiers pin
 // it, and a log refuses to open under another key.
 func EnsureLogKey(ctx context.Context, c *vault.Client, name string) (ed25519.PublicKey, error) {
+	return EnsureEd25519Key(ctx, c, name)
+}
+
+// EnsureEd25519Key creates a non-exportable transit ed25519 key called
+// name unless it exists, and returns its latest version's public key.
+func EnsureEd25519Key(ctx context.Context, c *vault.Client, name string) (ed25519.PublicKey, error) {
 	version, err := c.EnsureKey(ctx, name, "ed25519", false)
 	if err != nil {
 		return nil, err

@@ -218,8 +218,8 @@ build_vault() {
 
 # APT_PACKAGES are Debian packages the tests run for real, each with a
 # command that shows it is there: MariaDB for the issuance log's MySQL
-# storage.
-APT_PACKAGES=("mariadb-server:mariadbd")
+# storage, HAProxy to load-balance several replicas end to end.
+APT_PACKAGES=("mariadb-server:mariadbd" "haproxy:haproxy")
 
 # ensure_apt_packages installs the missing APT_PACKAGES (as root, with one
 # apt-get update first); with all present it does nothing.

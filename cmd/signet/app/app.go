@@ -117,9 +117,17 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 		return err
 	}
 	tsaURL := a.PublicURL + "/api/v1/timestamp"
-	signingConfig, err := a.trustDocuments(ctx, cfg, keys, tsaURL)
+	signingConfig, since, err := a.trustDocuments(ctx, cfg, keys, tsaURL)
 	if err != nil {
 		return err
+	}
+	repo, err := a.openTUF(ctx, cfg, keys.vault, map[string][]byte{
+		TrustedRootTarget: a.TrustedRoot, SigningConfigTarget: signingConfig}, since, log)
+	if err != nil {
+		return err
+	}
+	if repo != nil {
+		routes = append(routes, tufRoutes{repo})
 	}
 
 	reg := prometheus.NewRegistry()
@@ -240,25 +248,34 @@ func (a *App) identityConfig(cfg *config.Config, log *slog.Logger) (identity.Con
 }
 
 // trustDocuments builds the trusted root (into a.TrustedRoot) and returns
-// the signing config.
-func (a *App) trustDocuments(ctx context.Context, cfg *config.Config, k *signers, tsaURL string) ([]byte, error) {
-	caAuthorities, err := authorities(ctx, k.vault, cfg.CA, a.PublicURL, k.issuer.Chain(), cfg.CertificateLifetime)
+// the signing config and when the newest current chain became current.
+func (a *App) trustDocuments(ctx context.Context, cfg *config.Config, k *signers, tsaURL string) ([]byte, time.Time, error) {
+	caAuthorities, caSince, err := authorities(ctx, k.vault, cfg.CA, a.PublicURL, k.issuer.Chain(), cfg.CertificateLifetime)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	tsaAuthorities, err := authorities(ctx, k.vault, cfg.TSA.Backend, tsaURL, k.authority.Chain(), cfg.CertificateLifetime)
+	tsaAuthorities, tsaSince, err := authorities(ctx, k.vault, cfg.TSA.Backend, tsaURL, k.authority.Chain(), cfg.CertificateLifetime)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	if a.TrustedRoot, err = bundle.TrustedRoot(caAuthorities, tsaAuthorities); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	start := k.issuer.Chain()[0].NotBefore
 	if now := a.clock(); start.After(now) {
 		start = now
 	}
 	u, _ := url.Parse(a.PublicURL)
-	return bundle.SigningConfig(a.PublicURL, tsaURL, u.Hostname(), start)
+	sc, err := bundle.SigningConfig(a.PublicURL, tsaURL, u.Hostname(), start)
+	return sc, later(caSince, tsaSince), err
+}
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // loadKey is the one place a key backend is chosen.
@@ -289,29 +306,32 @@ const rotationGrace = time.Hour
 // authorities lists an authority for the trusted root: its current chain
 // and, for a Vault backend, every checked chain a rotation replaced, each
 // trusted for the period it was current (plus a grace period), so older
-// bundles keep verifying.
-func authorities(ctx context.Context, vc *vault.Client, b config.Backend, uri string, current []*x509.Certificate, lifetime time.Duration) ([]bundle.Authority, error) {
+// bundles keep verifying. since is when the current chain became current:
+// when it was stored in Vault, else its certificate's start.
+func authorities(ctx context.Context, vc *vault.Client, b config.Backend, uri string, current []*x509.Certificate, lifetime time.Duration) (out []bundle.Authority, since time.Time, err error) {
+	since = current[0].NotBefore
 	if b.Type != config.BackendVault {
-		return []bundle.Authority{{URI: uri, Chain: current}}, nil
+		return []bundle.Authority{{URI: uri, Chain: current}}, since, nil
 	}
 	history, err := vc.ChainHistory(ctx, b.ChainPath)
 	if err != nil {
-		return nil, fmt.Errorf("app: chain history of %s: %w", b.ChainPath, err)
+		return nil, since, fmt.Errorf("app: chain history of %s: %w", b.ChainPath, err)
 	}
 	var past []vault.ChainPeriod
 	for _, p := range history {
 		if !p.Until.IsZero() {
 			past = append(past, p)
+		} else if p.From.After(since) {
+			since = p.From
 		}
 	}
 	if err := vc.CheckHistory(ctx, b.Key, past, current); err != nil {
-		return nil, fmt.Errorf("app: chain history of %s: %w", b.ChainPath, err)
+		return nil, since, fmt.Errorf("app: chain history of %s: %w", b.ChainPath, err)
 	}
-	var out []bundle.Authority
 	for _, p := range past {
 		out = append(out, bundle.Authority{URI: uri, Chain: p.Chain, ValidUntil: p.Until.Add(lifetime + rotationGrace)})
 	}
-	return append(out, bundle.Authority{URI: uri, Chain: current}), nil
+	return append(out, bundle.Authority{URI: uri, Chain: current}), since, nil
 }
 
 // readiness checks a signer that can report its health (a remote key

@@ -1,0 +1,126 @@
+package app
+
+import (
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/signet-dev/signet/ca/vault"
+	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/tufrepo"
+)
+
+// TUFPath is where the TUF repository is served: metadata at its base,
+// target files under TUFPath+"/targets/".
+const TUFPath = "/tuf"
+
+// Target names of the repository: the names cosign, sigstore-go and
+// sigstore-js look for.
+const (
+	TrustedRootTarget   = "trusted_root.json"
+	SigningConfigTarget = "signing_config.v0.2.json"
+)
+
+// devTUFRootLifetime is how long the root made at start in dev mode lasts.
+const devTUFRootLifetime = 365 * 24 * time.Hour
+
+// tufRoutes mounts a TUF repository under TUFPath.
+type tufRoutes struct{ repo *tufrepo.Repository }
+
+// Register serves the repository read-only under TUFPath.
+func (t tufRoutes) Register(r *mux.Router) {
+	r.PathPrefix(TUFPath+"/").Handler(http.StripPrefix(TUFPath, t.repo.Handler())).Methods(http.MethodGet, http.MethodHead)
+}
+
+// openTUF builds the TUF repository over the trust documents, or nil when
+// the configuration has none. In dev mode without a configured root, the
+// root and online keys are made now and the root is signed at start.
+func (a *App) openTUF(ctx context.Context, cfg *config.Config, vc *vault.Client, files map[string][]byte, since time.Time, log *slog.Logger) (*tufrepo.Repository, error) {
+	if !cfg.TUFEnabled() {
+		return nil, nil
+	}
+	tc := cfg.EffectiveTUF()
+	var online tufrepo.Signer
+	var root []byte
+	var err error
+	if cfg.TUFEphemeral() {
+		if online, root, err = devTUF(ctx, a.clock()); err != nil {
+			return nil, fmt.Errorf("app: tuf: %w", err)
+		}
+		log.Warn("TUF repository under keys made at start (development): its root changes on every restart", "root", a.PublicURL+TUFPath+"/1.root.json")
+	} else {
+		if online, err = tufSigner(ctx, vc, tc.Key); err != nil {
+			return nil, fmt.Errorf("app: tuf.key %s: %w", tc.Key, err)
+		}
+		if root, err = os.ReadFile(tc.Root); err != nil {
+			return nil, fmt.Errorf("app: tuf.root: %w", err)
+		}
+	}
+	repo, err := tufrepo.New(tufrepo.Options{
+		Root: root, Signer: online, Period: tc.Period, Expiry: tc.Expiry, Clock: a.clock, Log: log,
+		Targets: func() tufrepo.Targets { return tufrepo.Targets{Files: files, Since: since} },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: tuf: %w", err)
+	}
+	log.Info("TUF repository", "path", TUFPath, "root_version", repo.RootVersion(), "period", tc.Period, "expiry", tc.Expiry)
+	return repo, nil
+}
+
+// devTUF makes a root key and an online key in memory and a root signed now.
+func devTUF(ctx context.Context, now time.Time) (tufrepo.Signer, []byte, error) {
+	var keys [2]tufrepo.Signer
+	for i := range keys {
+		k, err := tufrepo.GenerateKey()
+		if err != nil {
+			return nil, nil, err
+		}
+		if keys[i], err = tufrepo.NewKeySigner(k); err != nil {
+			return nil, nil, err
+		}
+	}
+	root, err := tufrepo.NewRoot(ctx, keys[0], keys[1].Public(), now.Add(devTUFRootLifetime))
+	return keys[1], root, err
+}
+
+// tufSigner opens the online key: a key file or a Vault transit key.
+func tufSigner(ctx context.Context, vc *vault.Client, key string) (tufrepo.Signer, error) {
+	name, ok := (config.TUF{Key: key}).TransitKey()
+	if !ok {
+		return tufrepo.LoadKeyFile(key)
+	}
+	if vc == nil {
+		return nil, errors.New("a transit key needs the CA in Vault")
+	}
+	return TransitTUFSigner(ctx, vc, name)
+}
+
+// TransitTUFSigner is a TUF signer over the latest version of the Vault
+// transit key name, ed25519 or ecdsa-p256; the key never leaves Vault.
+func TransitTUFSigner(ctx context.Context, vc *vault.Client, name string) (tufrepo.Signer, error) {
+	s, err := vault.NewSigner(ctx, vc, name, 0)
+	if err != nil {
+		return nil, err
+	}
+	version := s.Version()
+	if err := tufrepo.CheckKeyType(s.Public()); err != nil {
+		return nil, fmt.Errorf("transit key %s: %w", name, err)
+	}
+	_, ed := s.Public().(ed25519.PublicKey)
+	return tufrepo.NewRemoteSigner(s.Public(), func(ctx context.Context, msg []byte) ([]byte, error) {
+		if ed {
+			return vc.SignMessage(ctx, name, version, msg)
+		}
+		sum := sha256.Sum256(msg)
+		return s.SignDigest(ctx, sum[:], crypto.SHA256)
+	})
+}
