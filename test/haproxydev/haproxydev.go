@@ -27,6 +27,10 @@ type Options struct {
 	// HealthPath is checked with GET on every backend, e.g. "/readyz";
 	// only status 200 counts as healthy. Empty means a plain TCP check.
 	HealthPath string
+	// Port is the frontend's loopback port; 0 picks a free one. Give one
+	// when the backends must know the balancer's URL before it starts
+	// (signet's public-url).
+	Port int
 	// CheckInterval is the time between health checks (default 200ms).
 	// A backend goes down after 2 failed checks and up after 1 good one.
 	CheckInterval time.Duration
@@ -67,9 +71,11 @@ func Start(ctx context.Context, opts Options) (*LB, error) {
 	if opts.CheckInterval <= 0 {
 		opts.CheckInterval = 200 * time.Millisecond
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	port := opts.Port
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	dir, err := os.MkdirTemp("", "signet-haproxy-")
 	if err != nil {
