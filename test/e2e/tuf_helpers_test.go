@@ -3,8 +3,8 @@ package e2e
 import (
 	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,9 +19,9 @@ import (
 
 	"github.com/signet-dev/signet/bundle"
 	"github.com/signet-dev/signet/internal/pki"
+	"github.com/signet-dev/signet/test/oidcmock"
 	"github.com/signet-dev/signet/test/testclock"
 	"github.com/signet-dev/signet/tsa"
-	"github.com/signet-dev/signet/test/oidcmock"
 )
 
 // tufFixture is a mock GitHub issuer, a file-backed signet configuration
