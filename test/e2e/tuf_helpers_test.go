@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -74,6 +77,18 @@ func newTUFFixture(t *testing.T, logOff bool) *tufFixture {
 	out := mustRun(t, nil, signetBin, "tuf", "init", "--config", f.config, "--root-key", rootKey)
 	wantOutput(t, out, "Made the TUF root key", "Wrote the TUF root", "cosign initialize --mirror")
 	mustFailWith(t, "--force", nil, signetBin, "tuf", "init", "--config", f.config, "--root-key", rootKey)
+	mustRun(t, nil, signetBin, "tuf", "init", "--config", f.config, "--root-key", rootKey, "--force")
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(p384)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384Path := f.write(t, "p384.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	mustFailWith(t, "must be Ed25519 or ECDSA P-256", nil, signetBin, "tuf", "init", "--config", f.config,
+		"--root-key", p384Path, "--out", filepath.Join(f.dir, "other-root.json"))
 	f.root = filepath.Join(filepath.Dir(f.config), "tuf-root.json")
 	f.artifact = f.write(t, "widget.tar.gz", []byte("the release artifact\n"))
 	f.runnerEnv = []string{"ACTIONS_ID_TOKEN_REQUEST_URL=" + iss.URL() + "/token?api-version=2.0",

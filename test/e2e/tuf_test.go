@@ -3,7 +3,11 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
@@ -27,6 +31,29 @@ func TestTUFOneReplica(t *testing.T) {
 	srv := startSignet(t, nil, f.serveArgs()...)
 	f.sign(t, srv.URL)
 	runTUFMatrix(t, f, srv.URL)
+
+	t.Run("no role key in a response or the log", func(t *testing.T) {
+		served := string(readFile(t, srv.log))
+		ts := fetch(t, srv.URL+"/tuf/timestamp.json")
+		v := itoa(metadataVersion(t, ts))
+		for _, p := range []string{"/tuf/1.root.json", "/tuf/" + v + ".snapshot.json", "/tuf/" + v + ".targets.json"} {
+			served += string(fetch(t, srv.URL+p))
+		}
+		served += string(ts)
+		for _, key := range []string{filepath.Join(filepath.Dir(f.config), "signet-tuf.key"), filepath.Join(f.dir, "tuf-root.key")} {
+			block, _ := pem.Decode(readFile(t, key))
+			if block == nil {
+				t.Fatalf("%s holds no PEM key", key)
+			}
+			seed := block.Bytes[len(block.Bytes)-ed25519.SeedSize:]
+			for _, enc := range []string{hex.EncodeToString(seed), base64.StdEncoding.EncodeToString(seed),
+				base64.StdEncoding.EncodeToString(block.Bytes)} {
+				if strings.Contains(served, enc) {
+					t.Errorf("the private key of %s appears in a response or the log", filepath.Base(key))
+				}
+			}
+		}
+	})
 
 	t.Run("cosign signs with the signing config from TUF", func(t *testing.T) {
 		cosign, cache := cosignPath(t), t.TempDir()
