@@ -65,7 +65,8 @@ FUZZ_TARGETS = \
 	config:FuzzParse \
 	issuancelog:FuzzTilePath \
 	issuancelog/audit:FuzzParseEntry \
-	issuancelog/internal/tlog:FuzzOpenCheckpoint
+	issuancelog/internal/tlog:FuzzOpenCheckpoint \
+	tufrepo:FuzzHandlerPath
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 10s), one at a time: make fuzz FUZZTIME=2m
 .PHONY: fuzz

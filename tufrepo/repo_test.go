@@ -41,7 +41,7 @@ const (
 	expiry = 10 * time.Minute
 )
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{clock: testclock.New(), content: Targets{Files: map[string][]byte{
 		"trusted_root.json": []byte(`{"version":1}`), "signing_config.v0.2.json": []byte(`{"cfg":1}`)}}}
@@ -58,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) newRepo(t *testing.T, online Signer) *Repository {
+func (f *fixture) newRepo(t testing.TB, online Signer) *Repository {
 	t.Helper()
 	r, err := New(Options{Root: f.root, Signer: online, Period: period, Expiry: expiry, Clock: f.clock.Now,
 		Targets: func() Targets { f.mu.Lock(); defer f.mu.Unlock(); return f.content }})
@@ -97,7 +97,7 @@ func (f *fixture) setRewrite(rw func(path string, body []byte) []byte) {
 	f.rewrite = rw
 }
 
-func mustSigner(t *testing.T) Signer {
+func mustSigner(t testing.TB) Signer {
 	t.Helper()
 	k, err := GenerateKey()
 	if err != nil {
@@ -339,4 +339,40 @@ func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 	return rec
+}
+
+func TestECDSAOnlineKey(t *testing.T) {
+	f := newFixture(t)
+	p256, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	online, err := NewKeySigner(p256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.root, err = NewRoot(context.Background(), mustSigner(t), online.Public(), f.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.repo = f.newRepo(t, online)
+	f.srv.Config.Handler = http.StripPrefix("/tuf", f.mirror(f.repo.Handler()))
+	if b, _, err := f.client(t).refresh(); err != nil || !bytes.Equal(b, []byte(`{"version":1}`)) {
+		t.Fatalf("a client of a P-256 online key: %s, %v", b, err)
+	}
+}
+
+func FuzzHandlerPath(f *testing.F) {
+	fx := newFixture(f)
+	for _, seed := range []string{"/timestamp.json", "/1.root.json", "/99999999999999999999.snapshot.json", "/targets/x", "/-0.targets.json", "/1.root.json.", "/%2e%2e/x"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.URL.Path = "/" + path
+		rec := httptest.NewRecorder()
+		fx.repo.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK && rec.Code != http.StatusNotFound {
+			t.Fatalf("GET %q = %d", path, rec.Code)
+		}
+	})
 }
