@@ -39,7 +39,7 @@ type Log struct {
 	db       *sql.DB           // the log database (mysql); nil for posix
 	reader   tessera.LogReader // what Handler serves, from either storage
 
-	add      tessera.AddFn
+	group    *groupCommitter
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc
 
@@ -137,7 +137,7 @@ func (l *Log) start(ctx context.Context) error {
 func (l *Log) run(ctx context.Context, driver tessera.Driver) error {
 	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(l.signer).
-		WithBatching(batchMaxSize, l.cfg.BatchMaxAge).
+		WithBatching(batchMaxSize, tesseraFlushAge).
 		WithCheckpointInterval(l.cfg.CheckpointInterval).
 		// Tessera requires republishing an unchanged tree no more often
 		// than publishing a grown one.
@@ -148,7 +148,9 @@ func (l *Log) run(ctx context.Context, driver tessera.Driver) error {
 		cancel()
 		return fmt.Errorf("issuance log: starting tessera: %w", err)
 	}
-	l.add, l.shutdown, l.cancel, l.reader = app.Add, shutdown, cancel, reader
+	l.group = newGroupCommitter(app.Add, l.cfg.BatchMaxAge)
+	l.shutdown, l.cancel, l.reader = shutdown, cancel, reader
+	go l.group.run(runCtx)
 	return nil
 }
 
@@ -205,26 +207,21 @@ func (l *Log) Append(ctx context.Context, der []byte) (uint64, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.AppendTimeout)
 	defer cancel()
-	future := l.add(ctx, tessera.NewEntry(der))
-	type result struct {
-		idx tessera.Index
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer l.inflight.Done()
-		idx, err := future()
-		done <- result{idx, err}
-	}()
-	var err error
-	select {
-	case r := <-done:
-		if r.err == nil {
-			return r.idx.Index, nil
+	p := &pendingEntry{entry: tessera.NewEntry(der), result: make(chan addResult, 1), done: l.inflight.Done}
+	err := l.group.submit(ctx, p)
+	if err != nil {
+		l.inflight.Done()
+		err = fmt.Errorf("waiting for the entry to be queued: %w", err)
+	} else {
+		select {
+		case r := <-p.result:
+			if r.err == nil {
+				return r.index.Index, nil
+			}
+			err = r.err
+		case <-ctx.Done():
+			err = fmt.Errorf("waiting for the entry to be stored: %w", context.Cause(ctx))
 		}
-		err = r.err
-	case <-ctx.Done():
-		err = fmt.Errorf("waiting for the entry to be stored: %w", context.Cause(ctx))
 	}
 	msg := "the issuance log could not record the certificate; try again"
 	if storageFull(err) {

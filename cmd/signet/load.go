@@ -19,6 +19,7 @@ import (
 func loadCommand() *cobra.Command {
 	var server string
 	var clients, requests int
+	var rate float64
 	var tf tokenFlags
 	cmd := &cobra.Command{
 		Use:   "load",
@@ -26,11 +27,16 @@ func loadCommand() *cobra.Command {
 		Long: `load signs --requests artifacts through the server's one-shot endpoint from
 --clients concurrent clients, each with a fresh ephemeral key as a CI job
 would, and prints bundles per second and latency percentiles. It stops after
---requests; point it only at a server you run.`,
+--requests; point it only at a server you run.
+
+With --rate R it is an open loop instead: request i starts at i/R seconds
+(at most --clients in flight; one that must wait for a free client counts
+its wait), so latency is measured at a fixed load, e.g. half of the max
+bundles/s a closed-loop run reached.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if clients < 1 || requests < 1 || requests > 100_000 {
-				return errors.New("--clients must be at least 1 and --requests between 1 and 100000")
+			if clients < 1 || requests < 1 || requests > 100_000 || rate < 0 || rate > 100_000 {
+				return errors.New("--clients must be at least 1, --requests between 1 and 100000, --rate between 0 and 100000")
 			}
 			token, err := tf.get(cmd)
 			if err != nil {
@@ -42,25 +48,41 @@ would, and prints bundles per second and latency percentiles. It stops after
 			var lat []time.Duration
 			var firstErr error
 			var wg sync.WaitGroup
-			start := time.Now()
-			for range clients {
-				wg.Go(func() {
-					for i := next.Add(1); i <= int64(requests); i = next.Add(1) {
-						t0 := time.Now()
-						_, err := c.SignArtifact(cmd.Context(), token, sha256.Sum256(fmt.Appendf(nil, "artifact %d", i)))
-						d := time.Since(t0)
-						mu.Lock()
-						if err != nil {
-							failed.Add(1)
-							if firstErr == nil {
-								firstErr = err
-							}
-						} else {
-							lat = append(lat, d)
-						}
-						mu.Unlock()
+			// one signs artifact i and records its latency from t0.
+			one := func(i int64, t0 time.Time) {
+				_, err := c.SignArtifact(cmd.Context(), token, sha256.Sum256(fmt.Appendf(nil, "artifact %d", i)))
+				d := time.Since(t0)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					failed.Add(1)
+					if firstErr == nil {
+						firstErr = err
 					}
-				})
+					return
+				}
+				lat = append(lat, d)
+			}
+			start := time.Now()
+			if rate > 0 {
+				slots := make(chan struct{}, clients)
+				for i := range int64(requests) {
+					due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+					time.Sleep(time.Until(due))
+					slots <- struct{}{}
+					wg.Go(func() {
+						defer func() { <-slots }()
+						one(i+1, due)
+					})
+				}
+			} else {
+				for range clients {
+					wg.Go(func() {
+						for i := next.Add(1); i <= int64(requests); i = next.Add(1) {
+							one(i, time.Now())
+						}
+					})
+				}
 			}
 			wg.Wait()
 			elapsed := time.Since(start)
@@ -72,7 +94,7 @@ would, and prints bundles per second and latency percentiles. It stops after
 				return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "requests: %d, clients: %d, elapsed: %s\n", requests, clients, elapsed.Round(time.Millisecond))
+			fmt.Fprintf(out, "requests: %d, clients: %d, rate: %g/s, elapsed: %s\n", requests, clients, rate, elapsed.Round(time.Millisecond))
 			fmt.Fprintf(out, "bundles/s: %.1f\n", float64(len(lat))/elapsed.Seconds())
 			fmt.Fprintf(out, "latency p50: %s, p95: %s, p99: %s\n", pct(0.50).Round(time.Microsecond), pct(0.95).Round(time.Microsecond), pct(0.99).Round(time.Microsecond))
 			fmt.Fprintf(out, "errors: %d\n", failed.Load())
@@ -85,6 +107,7 @@ would, and prints bundles per second and latency percentiles. It stops after
 	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "signet server URL")
 	cmd.Flags().IntVar(&clients, "clients", 4, "concurrent clients")
 	cmd.Flags().IntVar(&requests, "requests", 200, "total requests")
+	cmd.Flags().Float64Var(&rate, "rate", 0, "open loop: start this many requests per second (0: each client sends its next request when the last returns)")
 	tf.register(cmd)
 	return cmd
 }
