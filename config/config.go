@@ -64,6 +64,13 @@ type Config struct {
 	Log Log `yaml:"log,omitempty"`
 	// TUF is the TUF repository the trust documents are published in.
 	TUF TUF `yaml:"tuf,omitempty"`
+	// ShutdownDelay is how long a server that got SIGTERM reports not
+	// ready while still serving, so load balancers take it out of rotation
+	// before it closes its listeners; default 5s, 0 in dev mode.
+	ShutdownDelay *time.Duration `yaml:"shutdown-delay,omitempty"`
+	// ShutdownTimeout bounds the wait for requests in flight once the
+	// listeners are closed; default 20s.
+	ShutdownTimeout time.Duration `yaml:"shutdown-timeout,omitempty"`
 	// Dev adds the built-in test issuer; set by `serve --dev` only.
 	Dev bool `yaml:"-"`
 }
@@ -187,6 +194,28 @@ func (c *Config) applyDefaults() {
 	c.Vault.ApplyDefaults()
 }
 
+// Shutdown defaults.
+const (
+	DefaultShutdownDelay   = 5 * time.Second
+	DefaultShutdownTimeout = 20 * time.Second
+)
+
+// EffectiveShutdown returns the shutdown delay and timeout with defaults:
+// no delay in dev mode unless one is set.
+func (c *Config) EffectiveShutdown() (delay, timeout time.Duration) {
+	timeout = c.ShutdownTimeout
+	switch {
+	case c.ShutdownDelay != nil:
+		delay = *c.ShutdownDelay
+	case !c.Dev:
+		delay = DefaultShutdownDelay
+	}
+	if timeout == 0 {
+		timeout = DefaultShutdownTimeout
+	}
+	return delay, timeout
+}
+
 // EffectivePublicURL is PublicURL, or http://<listen> when it is unset.
 func (c *Config) EffectivePublicURL() string {
 	if c.PublicURL != "" {
@@ -212,6 +241,9 @@ func (c *Config) Validate() error {
 	u, err := url.Parse(c.EffectivePublicURL())
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return fmt.Errorf("config: public-url %q must be an http(s) URL", c.PublicURL)
+	}
+	if delay, timeout := c.EffectiveShutdown(); delay < 0 || delay > 5*time.Minute || timeout < 0 || timeout > 10*time.Minute {
+		return fmt.Errorf("config: shutdown-delay (at most 5m) and shutdown-timeout (at most 10m) must not be negative")
 	}
 	if c.CertificateLifetime < time.Minute || c.CertificateLifetime > 24*time.Hour {
 		return fmt.Errorf("config: certificate-lifetime %s must be between 1m and 24h", c.CertificateLifetime)

@@ -71,8 +71,11 @@ func serve(parent context.Context, cfg *config.Config) error {
 	if !cfg.Dev && (cfg.CA.Type == config.BackendMemory || cfg.TSA.Type == config.BackendMemory) {
 		log.Warn("a memory key backend is in use: keys and trust vanish when signet stops; use it for development only")
 	}
-	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -115,14 +118,37 @@ func serve(parent context.Context, cfg *config.Config) error {
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
+	case sig := <-signals:
+		return shutdown(a, servers, cfg, sig, signals, log)
 	case <-ctx.Done():
+		return shutdown(a, servers, cfg, nil, signals, log)
 	}
-	log.Info("signet shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+}
+
+// shutdown stops serving gracefully. On SIGTERM (what an orchestrator
+// sends) the server first reports not ready for shutdown-delay while it
+// still serves, so load balancers stop routing to it; a second signal
+// cuts the delay short. Then it closes its listeners and waits up to
+// shutdown-timeout for the requests in flight. SIGINT (Ctrl-C) skips the
+// delay.
+func shutdown(a *app.App, servers []*http.Server, cfg *config.Config, sig os.Signal, signals <-chan os.Signal, log *slog.Logger) error {
+	delay, timeout := cfg.EffectiveShutdown()
+	a.Drain()
+	if sig == syscall.SIGTERM && delay > 0 {
+		log.Info("signet draining: not ready, still serving until load balancers notice", "delay", delay)
+		select {
+		case <-time.After(delay):
+		case <-signals:
+		}
+	}
+	log.Info("signet shutting down", "signal", fmt.Sprint(sig), "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var errs []error
 	for _, srv := range servers {
-		errs = append(errs, srv.Shutdown(shutdownCtx))
+		if err := srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("requests still in flight after shutdown-timeout %s: %w", timeout, err))
+		}
 	}
 	return errors.Join(errs...)
 }

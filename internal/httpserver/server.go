@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -55,7 +56,13 @@ type Server struct {
 
 	once          sync.Once
 	public, admin http.Handler
+	draining      atomic.Bool
 }
+
+// Drain makes /readyz answer 503 from now on, at once and whatever its
+// cache holds: the server is shutting down and load balancers should stop
+// sending it requests, which it still serves meanwhile.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // Handler returns the public HTTP stack; tests mount it as is.
 func (s *Server) Handler() http.Handler {
@@ -92,7 +99,7 @@ func (s *Server) build() {
 	if timeout == 0 {
 		timeout = 3 * time.Second
 	}
-	ready := &readiness{checks: s.Ready, timeout: timeout}
+	ready := &readiness{checks: s.Ready, timeout: timeout, draining: &s.draining}
 	admin := mux.NewRouter()
 	for _, router := range []*mux.Router{r, admin} {
 		router.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -136,8 +143,9 @@ func headAsGet(h http.Handler) http.Handler {
 // readiness runs the checks at most once per readyCacheTTL, so that
 // polling /readyz cannot turn into load on the key store.
 type readiness struct {
-	checks  map[string]ReadinessCheck
-	timeout time.Duration
+	checks   map[string]ReadinessCheck
+	timeout  time.Duration
+	draining *atomic.Bool
 
 	mu     sync.Mutex
 	at     time.Time
@@ -149,6 +157,11 @@ type readiness struct {
 const readyCacheTTL = 2 * time.Second
 
 func (rd *readiness) serve(w http.ResponseWriter, r *http.Request) {
+	if rd.draining.Load() {
+		WriteJSON(w, http.StatusServiceUnavailable, "application/json", map[string]any{"ready": false,
+			"checks": map[string]string{"shutdown": "shutting down: finishing the requests in flight"}})
+		return
+	}
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	if time.Since(rd.at) > readyCacheTTL {

@@ -147,6 +147,12 @@ type logProc struct {
 // until it answers; it is killed when the test ends if still running.
 func startLogServer(t *testing.T, args ...string) *logProc {
 	t.Helper()
+	return startServerEnv(t, nil, args...)
+}
+
+// startServerEnv is startLogServer with extra environment (Vault's).
+func startServerEnv(t *testing.T, env []string, args ...string) *logProc {
+	t.Helper()
 	addr := freeAddr(t)
 	p := &logProc{URL: "http://" + addr, logPath: filepath.Join(t.TempDir(), "signet.log"), done: make(chan struct{})}
 	logFile, err := os.Create(p.logPath)
@@ -155,6 +161,7 @@ func startLogServer(t *testing.T, args ...string) *logProc {
 	}
 	p.cmd = exec.Command(signetBin, append(append([]string{"serve"}, args...), "--addr", addr)...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	p.cmd.Env = append(os.Environ(), env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

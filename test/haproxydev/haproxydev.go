@@ -36,9 +36,12 @@ type Options struct {
 	CheckInterval time.Duration
 }
 
-// LB is a running HAProxy. It does not retry or redispatch: a request
-// that fails on a backend (one just killed, say) fails for the client, so
-// losing a backend costs only the requests in flight to it.
+// LB is a running HAProxy. A request whose connection to a backend fails
+// (the backend is gone and not yet marked down) is retried on another
+// backend, as operators configure HAProxy (retries 3, option redispatch,
+// retry-on conn-failure: safe, the request never reached a backend); a
+// request a backend received is never retried, so losing a backend costs
+// only the requests in flight on it.
 type LB struct {
 	url    string
 	dir    string
@@ -193,14 +196,14 @@ func (l *LB) upCount() (int, error) {
 	return n, nil
 }
 
-// config is haproxy.cfg: no daemon, no chroot or user switch, no retries
-// and no redispatch, one health-checked server per backend.
+// config is haproxy.cfg: no daemon, no chroot or user switch, retries of
+// failed connections only, one health-checked server per backend.
 func config(opts Options, port int, dir, sock string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "global\n\tpidfile %s\n\tstats socket %s mode 600 level admin\n\tlog stderr format raw local0\n\n",
 		filepath.Join(dir, "haproxy.pid"), sock)
 	b.WriteString("defaults\n\tmode http\n\tlog global\n\ttimeout connect 2s\n\ttimeout client 30s\n\ttimeout server 30s\n" +
-		"\tretries 0\n\tno option redispatch\n\n")
+		"\tretries 3\n\toption redispatch 1\n\tretry-on conn-failure\n\n")
 	fmt.Fprintf(&b, "frontend fe\n\tbind 127.0.0.1:%d\n\tdefault_backend be\n\n", port)
 	b.WriteString("backend be\n\tbalance roundrobin\n")
 	if opts.HealthPath != "" {

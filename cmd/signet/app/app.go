@@ -52,6 +52,15 @@ type App struct {
 
 	clock   func() time.Time
 	closers []func()
+	server  *httpserver.Server
+}
+
+// Drain makes /readyz report not ready at once: the server is shutting
+// down, still serving what reaches it.
+func (a *App) Drain() {
+	if a.server != nil {
+		a.server.Drain()
+	}
 }
 
 // Close releases background work (the Vault login renewal).
@@ -161,7 +170,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 	routes = append(routes, api, &tsa.API{Authority: keys.authority, Log: log})
 	srv := &httpserver.Server{Routes: routes, Log: log, Metrics: reg, Ready: ready, SeparateAdmin: cfg.AdminListen != "",
 		RateLimit: httpserver.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst, MaxClients: cfg.RateLimit.MaxClients}}
-	a.Handler, a.AdminHandler = srv.Handler(), srv.AdminHandler()
+	a.Handler, a.AdminHandler, a.server = srv.Handler(), srv.AdminHandler(), srv
 	return nil
 }
 

@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/signet-dev/signet/bundle"
+	"github.com/signet-dev/signet/keyless/client"
+	"github.com/signet-dev/signet/test/haproxydev"
+)
+
+// TestReplicasBehindHAProxy: three `signet serve` replicas share one Vault
+// (keys in transit, chains in KV) behind a real HAProxy that checks each
+// one's /readyz. Under a closed-loop load through HAProxy one replica is
+// SIGKILLed: only requests in flight on it may fail, and every 200 is a
+// bundle that verifies (sigstore-go, through signet's bundle.Verify)
+// against the trusted root HAProxy serves. Before that, another replica
+// gets SIGTERM under load: it reports not ready, HAProxy takes it out, it
+// finishes what it has and exits 0, and no client sees an error.
+func TestReplicasBehindHAProxy(t *testing.T) {
+	s := newVaultSetup(t)
+	lbAddr := freeAddr(t)
+	s.editConfig(t, func(c map[string]any) {
+		c["public-url"] = "http://" + lbAddr // in every replica's trusted root and signing config
+		c["log"] = map[string]any{"type": "off"}
+		c["shutdown-delay"] = "1s"
+	})
+	var replicas []*logProc
+	var backends []string
+	for range 3 {
+		r := startServerEnv(t, s.env, "--config", s.configPath, "--identity-config", s.idPath)
+		replicas = append(replicas, r)
+		backends = append(backends, r.URL[len("http://"):])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, port, _ := net.SplitHostPort(lbAddr)
+	lbPort, _ := strconv.Atoi(port)
+	lb, err := haproxydev.Start(ctx, haproxydev.Options{Backends: backends, HealthPath: "/readyz", Port: lbPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(lb.Close)
+	if err := lb.WaitBackends(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	trustedRoot := fetch(t, lb.URL()+"/api/v1/trustedroot")
+
+	t.Run("one replica stopped gracefully", func(t *testing.T) {
+		var drained string // what the replica said during its shutdown delay
+		res := loadThrough(t, s, lb.URL(), 1500, 500, func() {
+			_ = replicas[2].cmd.Process.Signal(syscall.SIGTERM)
+			drained = drainingStatus(replicas[2].URL)
+		})
+		if drained != "readyz 503, healthz 200" {
+			t.Errorf("right after SIGTERM the replica answered %q, want readyz 503 (not ready) and healthz 200 (still serving)", drained)
+		}
+		select {
+		case <-replicas[2].done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the replica did not exit within 30s of SIGTERM")
+		}
+		if code := replicas[2].cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("the replica exited %d after SIGTERM, want 0:\n%s", code, replicas[2].output())
+		}
+		t.Logf("SIGTERM of one of three replicas under load: %d requests, %d bundles, %d failed", res.sent, len(res.bundles), len(res.failed))
+		if len(res.failed) > 0 {
+			t.Errorf("a graceful stop cost clients %d requests; the first: %v", len(res.failed), res.failed[:min(5, len(res.failed))])
+		}
+		res.verifyAll(t, trustedRoot, s.issuer.URL())
+	})
+
+	t.Run("one replica killed", func(t *testing.T) {
+		res := loadThrough(t, s, lb.URL(), 1500, 500, func() {
+			replicas[1].kill(t)
+		})
+		t.Logf("SIGKILL of one of the two replicas left, under load: %d requests, %d bundles, %d failed", res.sent, len(res.bundles), len(res.failed))
+		if len(res.failed) > loadWorkers {
+			t.Errorf("%d requests failed; at most the %d in flight on the killed replica may; the first: %v", len(res.failed), loadWorkers, res.failed[:min(5, len(res.failed))])
+		}
+		res.verifyAll(t, trustedRoot, s.issuer.URL())
+	})
+}
+
+// drainingStatus reads a replica's /readyz and /healthz within its
+// shutdown delay: "readyz 503, healthz 200" for a draining replica.
+func drainingStatus(url string) string {
+	var ready, health int
+	for range 20 { // the signal may take a moment to arrive
+		if resp, err := logHTTP.Get(url + "/readyz"); err == nil {
+			ready = resp.StatusCode
+			resp.Body.Close()
+		}
+		if ready == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if resp, err := logHTTP.Get(url + "/healthz"); err == nil {
+		health = resp.StatusCode
+		resp.Body.Close()
+	}
+	return fmt.Sprintf("readyz %d, healthz %d", ready, health)
+}
+
+// loadWorkers is the closed-loop concurrency of loadThrough.
+const loadWorkers = 8
+
+// loadResult is what a load run got back.
+type loadResult struct {
+	sent    int
+	bundles map[int][]byte // by request number
+	failed  []error
+}
+
+// loadThrough signs n artifacts through url with loadWorkers clients at
+// once, each request with a fresh token and key, and calls fault once
+// after the request numbered at.
+func loadThrough(t *testing.T, s *vaultSetup, url string, n, at int, fault func()) loadResult {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		res  = loadResult{sent: n, bundles: map[int][]byte{}}
+		next atomic.Int64
+		once sync.Once
+		wg   sync.WaitGroup
+	)
+	for range loadWorkers {
+		wg.Go(func() {
+			for i := int(next.Add(1)); i <= n; i = int(next.Add(1)) {
+				if i == at {
+					once.Do(fault)
+				}
+				tok, err := s.issuer.Mint(releaseClaims())
+				var signed *client.Signed
+				if err == nil {
+					c := client.Client{BaseURL: url, HTTP: logHTTP}
+					signed, err = c.SignArtifact(context.Background(), tok, sha256.Sum256(fmt.Appendf(nil, "artifact %d", i)))
+				}
+				mu.Lock()
+				if err != nil {
+					res.failed = append(res.failed, fmt.Errorf("request %d: %w", i, err))
+				} else {
+					res.bundles[i] = signed.Bundle
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return res
+}
+
+// verifyAll verifies every bundle against trustedRoot, over the artifact
+// signOneShot signed for its request, as the release job of issuer.
+func (r loadResult) verifyAll(t *testing.T, trustedRoot []byte, issuer string) {
+	t.Helper()
+	for i, b := range r.bundles {
+		art := strings.NewReader(fmt.Sprintf("artifact %d", i))
+		if _, err := bundle.Verify(b, trustedRoot, art, bundle.Identity{SAN: wantSAN, Issuer: issuer}); err != nil {
+			t.Fatalf("the bundle of request %d (a 200) does not verify: %v", i, err)
+		}
+	}
+}
+
+// editConfig rewrites signet.yaml through edit, as a YAML map.
+func (s *vaultSetup) editConfig(t *testing.T, edit func(map[string]any)) {
+	t.Helper()
+	var c map[string]any
+	if err := yaml.Unmarshal(readFile(t, s.configPath), &c); err != nil {
+		t.Fatal(err)
+	}
+	edit(c)
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.configPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
