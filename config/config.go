@@ -36,7 +36,14 @@ type Config struct {
 	// AdminListen, when set, is a separate address for /readyz and
 	// /metrics, which then leave the public listener.
 	AdminListen string `yaml:"admin-listen,omitempty"`
-	// PublicURL is the URL clients reach signet at; default http://<listen>.
+	// TLSCertFile and TLSKeyFile, when set (both), make signet serve HTTPS
+	// on listen itself, for deployments without a TLS-terminating proxy;
+	// the pair is reloaded when either file changes. The admin listener
+	// stays plain HTTP.
+	TLSCertFile string `yaml:"tls-cert-file,omitempty"`
+	TLSKeyFile  string `yaml:"tls-key-file,omitempty"`
+	// PublicURL is the URL clients reach signet at; default http://<listen>
+	// (https:// with TLS).
 	PublicURL string `yaml:"public-url,omitempty"`
 	// Organization is the O of generated certificates; default "signet".
 	Organization string `yaml:"organization"`
@@ -221,6 +228,9 @@ func (c *Config) EffectivePublicURL() string {
 	if c.PublicURL != "" {
 		return strings.TrimSuffix(c.PublicURL, "/")
 	}
+	if c.TLSCertFile != "" {
+		return "https://" + c.Listen
+	}
 	return "http://" + c.Listen
 }
 
@@ -234,6 +244,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil || c.AdminListen == c.Listen {
 			return fmt.Errorf("config: admin-listen %q must be a host:port other than listen", c.AdminListen)
 		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("config: tls-cert-file and tls-key-file go together")
 	}
 	if err := c.validateDev(host); err != nil {
 		return err

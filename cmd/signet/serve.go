@@ -17,6 +17,7 @@ import (
 
 	"github.com/signet-dev/signet/cmd/signet/app"
 	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/internal/httpserver"
 )
 
 func serveCommand() *cobra.Command {
@@ -77,6 +78,13 @@ func serve(parent context.Context, cfg *config.Config) error {
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
 
+	var certs *httpserver.CertReloader
+	if cfg.TLSCertFile != "" {
+		var err error
+		if certs, err = httpserver.NewCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, log); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -100,6 +108,9 @@ func serve(parent context.Context, cfg *config.Config) error {
 	}
 	defer a.Close()
 	servers := []*http.Server{newHTTPServer(a.Handler)}
+	if certs != nil {
+		servers[0].TLSConfig = certs.TLSConfig()
+	}
 	if adminLn != nil {
 		servers = append(servers, newHTTPServer(a.AdminHandler))
 	}
@@ -113,7 +124,13 @@ func serve(parent context.Context, cfg *config.Config) error {
 	}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
-		go func() { errc <- srv.Serve(listeners[i]) }()
+		go func() {
+			if srv.TLSConfig != nil {
+				errc <- srv.ServeTLS(listeners[i], "", "") // the certificate comes from TLSConfig
+				return
+			}
+			errc <- srv.Serve(listeners[i])
+		}()
 	}
 	select {
 	case err := <-errc:
