@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -27,6 +28,28 @@ type Client struct {
 	lastLogin time.Time
 	stop      chan struct{}
 	done      chan struct{}
+	// expiry is when the current token expires, Unix nanoseconds; 0 when
+	// it never does (a root token) or is not known yet.
+	expiry atomic.Int64
+}
+
+// TokenExpiry reports when the current Vault token expires, as of its last
+// login or renewal; ok is false for a token that never expires.
+func (c *Client) TokenExpiry() (at time.Time, ok bool) {
+	n := c.expiry.Load()
+	if n == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, n), true
+}
+
+// noteTTL records a token's remaining life, as Vault just stated it.
+func (c *Client) noteTTL(ttl time.Duration) {
+	if ttl <= 0 {
+		c.expiry.Store(0)
+		return
+	}
+	c.expiry.Store(time.Now().Add(ttl).UnixNano())
 }
 
 // Connect builds a client from cfg, logs in and starts keeping the login
@@ -117,6 +140,8 @@ func (c *Client) loginLocked(ctx context.Context) (*api.Secret, error) {
 		if err != nil {
 			return nil, classify(ctx, "look up the token", err, c.cfg)
 		}
+		ttl, _ := self.TokenTTL()
+		c.noteTTL(ttl)
 		return tokenSecret(token, self), nil
 	case AuthAppRole:
 		secretID := &approle.SecretID{FromString: a.SecretID}
@@ -145,6 +170,7 @@ func (c *Client) loginWith(ctx context.Context, m api.AuthMethod) (*api.Secret, 
 		return nil, classify(ctx, "log in with "+c.cfg.Auth.Method, err, c.cfg)
 	}
 	c.log.Info("logged in to vault", "method", c.cfg.Auth.Method, "ttl_seconds", secret.Auth.LeaseDuration)
+	c.noteTTL(time.Duration(secret.Auth.LeaseDuration) * time.Second)
 	return secret, nil
 }
 
@@ -252,6 +278,9 @@ func (c *Client) watch(secret *api.Secret) (stopped bool) {
 			return false
 		case r := <-w.RenewCh():
 			c.log.Debug("vault token renewed", "ttl_seconds", r.Secret.Auth.LeaseDuration)
+			if r.Secret != nil && r.Secret.Auth != nil {
+				c.noteTTL(time.Duration(r.Secret.Auth.LeaseDuration) * time.Second)
+			}
 		}
 	}
 }

@@ -43,7 +43,16 @@ func TestAdminListener(t *testing.T) {
 			t.Errorf("GET %s: %d, want %d", tc.url, got, tc.want)
 		}
 	}
-	if !strings.Contains(string(fetch(t, "http://"+admin+"/metrics")), "signet_http_requests_total") {
+	metrics := fetch(t, "http://"+admin+"/metrics")
+	if !strings.Contains(string(metrics), "signet_http_requests_total") {
 		t.Error("admin /metrics lacks signet's request counter")
+	}
+	// The memory chains of a server started now live for years: the
+	// gauges count down from there.
+	for _, authority := range []string{"ca", "tsa"} {
+		v := metricValue(t, metrics, `signet_certificate_expiry_seconds{authority="`+authority+`"}`)
+		if v < 24*3600 || v > 11*365*24*3600 {
+			t.Errorf("%s chain expires in %v s, want the memory chain's years", authority, v)
+		}
 	}
 }

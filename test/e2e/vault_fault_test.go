@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -207,6 +208,27 @@ func TestVaultAppRoleTokenExpiry(t *testing.T) {
 	if logins := strings.Count(string(logs), "logged in to vault"); logins < 2 {
 		t.Errorf("%d signatures over 14 s of 3-6 s tokens but only %d logins:\n%s", n, logins, logs)
 	}
+	// /metrics tells an operator how long the current token has left.
+	if v := metricValue(t, fetch(t, srv.URL+"/metrics"), "signet_vault_token_expiry_seconds"); v <= 0 || v > 6 {
+		t.Errorf("signet_vault_token_expiry_seconds = %v, want within the 6 s token's life", v)
+	}
+}
+
+// metricValue reads the value of the first sample of metric (name and
+// labels as written, e.g. `x{a="b"}`) in a Prometheus text exposition.
+func metricValue(t *testing.T, exposition []byte, metric string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(string(exposition), "\n") {
+		if rest, ok := strings.CutPrefix(line, metric+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("/metrics has no %s:\n%s", metric, exposition)
+	return 0
 }
 
 // TestVaultTokenRenewal gives signet a renewable token that lives 3 s:

@@ -144,6 +144,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 		Name: "signet_certificates_issued_total", Help: "Certificates issued, by kind of request.",
 	}, []string{"kind"})
 	reg.MustRegister(issued)
+	reg.MustRegister(a.expiryMetrics(keys)...)
 	svc := &keyless.Service{Auth: auth, CA: keys.issuer, TSA: keys.authority, Log: log,
 		OnIssue: func(kind string) { issued.WithLabelValues(kind).Inc() }}
 	if len(cfg.Policy.Rules) > 0 {
