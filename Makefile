@@ -1,5 +1,5 @@
 # signet's two everyday commands: `make demo` and `make test`.
-.PHONY: demo test test-clock-shift tools bench build
+.PHONY: demo test test-clock-shift test-chart tools bench build
 
 # IN_PROCESS_PKGS are the packages whose tests run no real process that reads
 # the wall clock (no signet binary, no Vault): they take every time from
@@ -18,6 +18,11 @@ demo:
 test:
 	@eval "$$(./test/tools/install.sh)" && go vet ./... && go test -count=1 -timeout 40m ./...
 	@$(MAKE) --no-print-directory test-clock-shift
+	@$(MAKE) --no-print-directory test-chart
+
+## test-chart: render the Helm chart with Helm's Go SDK (a tool module: go test ./... does not enter it)
+test-chart:
+	cd test/tools/helmchart && go vet . && go test -count=1 .
 
 ## test-clock-shift: the in-process tests again with their clock a year back and a year ahead
 test-clock-shift:
