@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 	"github.com/signet-dev/signet/internal/problem"
@@ -37,6 +38,12 @@ func classify(ctx context.Context, op string, err error, cfg Config) error {
 			return problem.Unavailable("vault denied signet permission (token expired or policy too narrow)").WithCause(cause)
 		case strings.Contains(msg, "not found"):
 			return problem.Unavailable("vault does not have the signing key").WithCause(cause)
+		case re.StatusCode == http.StatusServiceUnavailable || re.StatusCode == http.StatusBadGateway:
+			// A load balancer in front of an HA cluster with no active
+			// node (an election under way), or a standby that cannot
+			// reach the active one.
+			return problem.Unavailable("vault has no active node right now (failover or maintenance): try again shortly").
+				WithCause(cause).WithRetryAfter(time.Second)
 		}
 		return problem.Unavailable("vault answered %d", re.StatusCode).WithCause(cause)
 	case isTLSError(err):

@@ -159,3 +159,23 @@ func TestBinaryMissing(t *testing.T) {
 		t.Fatalf("Binary() = %q, %v; want %q", got, err, bin)
 	}
 }
+
+// TestCluster forms a 3-node raft cluster and fails over: after the active
+// node is killed, another becomes active with the data written before.
+func TestCluster(t *testing.T) {
+	c := vaultdev.StartCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	active, err := c.Active(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	active.Stop()
+	next, err := c.Active(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next == active {
+		t.Fatal("the killed node is still the active one")
+	}
+}
