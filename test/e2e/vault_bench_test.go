@@ -12,8 +12,8 @@ import (
 
 	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/config"
-	"github.com/signet-dev/signet/issuancelog"
 	"github.com/signet-dev/signet/internal/provision"
+	"github.com/signet-dev/signet/issuancelog"
 	"github.com/signet-dev/signet/test/harness"
 	"github.com/signet-dev/signet/test/vaultdev"
 )
