@@ -92,7 +92,10 @@ type Backend struct {
 	ChainFile string `yaml:"chain-file,omitempty"`
 	// Key is the transit key of a vault backend.
 	Key string `yaml:"key,omitempty"`
-	// KeyVersion pins the transit key version; 0 means the chain's.
+	// KeyVersion is ignored: a server uses the transit key version
+	// recorded with the chain in KV, and follows it across rotations.
+	// Configs written by earlier releases of `signet ca init` pin one;
+	// they keep working (signet logs that it is ignored).
 	KeyVersion int `yaml:"key-version,omitempty"`
 	// ChainPath is the KV v2 path of a vault backend's chain.
 	ChainPath string `yaml:"chain-path,omitempty"`

@@ -32,6 +32,13 @@ type CertificateIssuer interface {
 	Chain() []*x509.Certificate
 }
 
+// ChainedIssuer is a CertificateIssuer whose chain can change while it
+// runs (a key rotation): it returns each certificate with the chain that
+// issued it, which the service then hands out with the certificate.
+type ChainedIssuer interface {
+	IssueWithChain(ctx context.Context, pub crypto.PublicKey, who ca.Embedder) (*x509.Certificate, []*x509.Certificate, error)
+}
+
 // Timestamper countersigns signature bytes with an RFC 3161 timestamp and
 // returns the whole DER TimeStampResp.
 type Timestamper interface {
@@ -62,6 +69,8 @@ type IssuanceLog interface {
 type Issued struct {
 	// Certificate is the issued leaf.
 	Certificate *x509.Certificate
+	// Chain is the CA chain that issued it, issuing certificate first.
+	Chain []*x509.Certificate
 	// Principal is the authenticated identity it certifies.
 	Principal *identity.Principal
 	// LogIndex is the certificate's entry in the issuance log, -1 when
@@ -155,7 +164,15 @@ func (s *Service) authenticate(ctx context.Context, token string) (*identity.Pri
 // issue certifies pub for p and records the certificate in the issuance
 // log; a certificate whose append fails is never returned.
 func (s *Service) issue(ctx context.Context, pub crypto.PublicKey, p *identity.Principal, kind string) (*Issued, error) {
-	cert, err := s.CA.Issue(ctx, pub, p)
+	var cert *x509.Certificate
+	var chain []*x509.Certificate
+	var err error
+	if ci, ok := s.CA.(ChainedIssuer); ok {
+		cert, chain, err = ci.IssueWithChain(ctx, pub, p)
+	} else {
+		cert, err = s.CA.Issue(ctx, pub, p)
+		chain = s.CA.Chain()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +191,7 @@ func (s *Service) issue(ctx context.Context, pub crypto.PublicKey, p *identity.P
 	if s.OnIssue != nil {
 		s.OnIssue(kind)
 	}
-	return &Issued{Certificate: cert, Principal: p, LogIndex: index}, nil
+	return &Issued{Certificate: cert, Chain: chain, Principal: p, LogIndex: index}, nil
 }
 
 // SignRequest is a one-shot request: a key request plus exactly one signed

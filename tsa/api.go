@@ -1,19 +1,30 @@
 package tsa
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
+	"github.com/digitorus/timestamp"
 	"github.com/gorilla/mux"
 
 	"github.com/signet-dev/signet/internal/problem"
 )
 
-// API serves the endpoints of sigstore's timestamp-authority over an
-// Authority.
+// Responder answers timestamp requests: an *Authority, or one whose key
+// is loaded (and rotated) in the background.
+type Responder interface {
+	// Timestamp answers a request with a DER TimeStampResp.
+	Timestamp(ctx context.Context, req *timestamp.Request) ([]byte, error)
+	// ChainPEM is the TSA chain, leaf first, in PEM.
+	ChainPEM() ([]byte, error)
+}
+
+// API serves the endpoints of sigstore's timestamp-authority over a
+// Responder.
 type API struct {
 	// Authority answers the requests.
-	Authority *Authority
+	Authority Responder
 	// Log receives one line per request; nil discards.
 	Log *slog.Logger
 }
@@ -55,8 +66,13 @@ func (a *API) timestamp(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(resp)
 }
 
-func (a *API) certChain(w http.ResponseWriter, _ *http.Request) {
+func (a *API) certChain(w http.ResponseWriter, r *http.Request) {
+	chain, err := a.Authority.ChainPEM()
+	if err != nil {
+		problem.Write(w, a.Log, r, err)
+		return
+	}
 	w.Header().Set("Content-Type", ContentTypeChain)
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(a.Authority.chainPEM)
+	_, _ = w.Write(chain)
 }

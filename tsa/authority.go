@@ -108,6 +108,9 @@ func New(opts Options) (*Authority, error) {
 	return a, nil
 }
 
+// ChainPEM is the chain in PEM, leaf first.
+func (a *Authority) ChainPEM() ([]byte, error) { return a.chainPEM, nil }
+
 // Chain returns the TSA chain, leaf first, root last. The slice is a copy.
 func (a *Authority) Chain() []*x509.Certificate {
 	return append([]*x509.Certificate(nil), a.chain...)

@@ -42,6 +42,15 @@ type Config struct {
 	KVMount string `yaml:"kv-mount"`
 	// Auth says how signet logs in.
 	Auth Auth `yaml:"auth"`
+	// RefreshInterval is how often a running server rereads the chains in
+	// KV to follow a rotation (`signet ca init --rotate`); default 30s.
+	RefreshInterval time.Duration `yaml:"refresh-interval,omitempty"`
+	// ActivationDelay is how long after a rotation stored its new chain
+	// the servers start issuing with it; the trusted root has it at once,
+	// so verifiers that refresh theirs on an interval have it before the
+	// first bundle made with it. 0 issues at once (an emergency rotation).
+	// Default 2m, at most 30m.
+	ActivationDelay *time.Duration `yaml:"activation-delay,omitempty"`
 }
 
 // Auth is a Vault login method and its credentials.
@@ -87,6 +96,9 @@ func (c *Config) FromEnv(lookup func(string) (string, bool)) {
 	set(&c.Auth.SecretID, "VAULT_SECRET_ID")
 }
 
+// DefaultActivationDelay is vault.activation-delay when unset.
+const DefaultActivationDelay = 2 * time.Minute
+
 // ApplyDefaults sets the defaults of the fields left empty.
 func (c *Config) ApplyDefaults() {
 	if c.Timeout == 0 {
@@ -105,6 +117,13 @@ func (c *Config) ApplyDefaults() {
 	if c.Auth.Method == "" {
 		c.Auth.Method = AuthToken
 	}
+	if c.RefreshInterval == 0 {
+		c.RefreshInterval = 30 * time.Second
+	}
+	if c.ActivationDelay == nil {
+		d := DefaultActivationDelay
+		c.ActivationDelay = &d
+	}
 	if c.Auth.Mount == "" && c.Auth.Method != AuthToken {
 		c.Auth.Mount = c.Auth.Method
 	}
@@ -120,6 +139,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Timeout <= 0 || c.Timeout > time.Minute {
 		return fmt.Errorf("vault: timeout %s must be between 0 and 1m", c.Timeout)
+	}
+	if c.RefreshInterval < time.Second || c.RefreshInterval > time.Hour {
+		return fmt.Errorf("vault: refresh-interval %s must be between 1s and 1h", c.RefreshInterval)
+	}
+	if c.ActivationDelay != nil && (*c.ActivationDelay < 0 || *c.ActivationDelay > 30*time.Minute) {
+		return fmt.Errorf("vault: activation-delay %s must be between 0 and 30m (rotated-out chains stay trusted for an hour)", *c.ActivationDelay)
 	}
 	if c.MaxRetries != nil && (*c.MaxRetries < 0 || *c.MaxRetries > 10) {
 		return fmt.Errorf("vault: max-retries %d must be between 0 and 10", *c.MaxRetries)

@@ -25,13 +25,13 @@ func classify(ctx context.Context, op string, err error, cfg Config) error {
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
-		return problem.Unavailable("vault did not answer within %s: try again shortly", cfg.Timeout).WithCause(cause)
+		return transient(problem.Unavailable("vault did not answer within %s: try again shortly", cfg.Timeout).WithCause(cause))
 	case errors.As(err, &re):
 		msg := oneLine(strings.Join(re.Errors, "; "))
 		cause = fmt.Errorf("vault %s: %s: %d: %s", cfg.Address, op, re.StatusCode, msg)
 		switch {
 		case re.StatusCode == http.StatusServiceUnavailable && strings.Contains(strings.ToLower(msg), "sealed"):
-			return problem.Unavailable("vault is sealed: try again once it is unsealed").WithCause(cause)
+			return transient(problem.Unavailable("vault is sealed: try again once it is unsealed").WithCause(cause))
 		case re.StatusCode == http.StatusForbidden && strings.HasPrefix(op, "log in"):
 			return problem.Unavailable("vault refused signet's login (%s)", strings.TrimPrefix(op, "log in with ")).WithCause(cause)
 		case re.StatusCode == http.StatusForbidden:
@@ -42,16 +42,36 @@ func classify(ctx context.Context, op string, err error, cfg Config) error {
 			// A load balancer in front of an HA cluster with no active
 			// node (an election under way), or a standby that cannot
 			// reach the active one.
-			return problem.Unavailable("vault has no active node right now (failover or maintenance): try again shortly").
-				WithCause(cause).WithRetryAfter(time.Second)
+			return transient(problem.Unavailable("vault has no active node right now (failover or maintenance): try again shortly").
+				WithCause(cause).WithRetryAfter(time.Second))
 		}
 		return problem.Unavailable("vault answered %d", re.StatusCode).WithCause(cause)
 	case isTLSError(err):
 		return problem.Unavailable("TLS to vault failed: check vault.ca-cert and, if vault asks for one, client-cert and client-key").WithCause(cause)
 	case errors.As(err, &ne):
-		return problem.Unavailable("vault is unreachable: try again shortly").WithCause(cause)
+		return transient(problem.Unavailable("vault is unreachable: try again shortly").WithCause(cause))
 	}
 	return problem.Unavailable("vault failed").WithCause(cause)
+}
+
+// transientError marks a Vault failure that passes on its own (Vault
+// sealed, unreachable, electing a leader, too slow), as opposed to one that
+// needs an operator (a refused login, a TLS or permission problem).
+type transientError struct{ err error }
+
+func transient(err error) error { return &transientError{err} }
+
+// Error is the wrapped error's message.
+func (e *transientError) Error() string { return e.err.Error() }
+
+// Unwrap returns the wrapped error (a problem.Error).
+func (e *transientError) Unwrap() error { return e.err }
+
+// IsTransient reports whether err is a Vault failure that passes on its
+// own: Vault sealed, unreachable, without an active node, or too slow.
+func IsTransient(err error) bool {
+	var t *transientError
+	return errors.As(err, &t)
 }
 
 // isPermissionDenied reports a 403 from Vault.

@@ -79,8 +79,10 @@ same ones, and writes --out. Running it again changes nothing unless
 			}
 			cfg.Organization = opts.Org
 			cfg.Vault.Address = vc.Config().Address
-			cfg.CA = config.Backend{Type: config.BackendVault, Key: res.CA.Key, KeyVersion: res.CA.Version, ChainPath: res.CA.ChainPath}
-			cfg.TSA.Backend = config.Backend{Type: config.BackendVault, Key: res.TSA.Key, KeyVersion: res.TSA.Version, ChainPath: res.TSA.ChainPath}
+			// No key-version: every replica follows the version recorded
+			// with the chain in KV, so a rotation needs no config change.
+			cfg.CA = config.Backend{Type: config.BackendVault, Key: res.CA.Key, ChainPath: res.CA.ChainPath}
+			cfg.TSA.Backend = config.Backend{Type: config.BackendVault, Key: res.TSA.Key, ChainPath: res.TSA.ChainPath}
 			logKey, err := ensureLogKey(cmd.Context(), cfg, out, vc)
 			if err != nil {
 				return err

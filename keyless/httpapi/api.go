@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -39,10 +40,9 @@ type IssuerInfo struct {
 type API struct {
 	// Service runs the flow.
 	Service *keyless.Service
-	// TrustedRoot is the trusted_root.json served at /api/v1/trustedroot.
-	TrustedRoot []byte
-	// SigningConfig is the signing config served at /api/v1/signingconfig.
-	SigningConfig []byte
+	// Documents are the trusted_root.json served at /api/v1/trustedroot
+	// and the signing config served at /api/v1/signingconfig.
+	Documents TrustDocuments
 	// Issuers are listed by /api/v2/configuration.
 	Issuers []IssuerInfo
 	// Log receives request errors.
@@ -57,8 +57,8 @@ func (a *API) Register(r *mux.Router) {
 	r.HandleFunc("/api/v2/trustBundle", a.trustBundle).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/rootCert", a.rootCert).Methods(http.MethodGet)
 	r.HandleFunc("/api/v2/configuration", a.configuration).Methods(http.MethodGet)
-	r.HandleFunc("/api/v1/trustedroot", a.static(a.TrustedRoot, "application/json")).Methods(http.MethodGet)
-	r.HandleFunc("/api/v1/signingconfig", a.static(a.SigningConfig, "application/json")).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/trustedroot", a.document(a.Documents.TrustedRoot, "application/json")).Methods(http.MethodGet)
+	r.HandleFunc("/api/v1/signingconfig", a.document(a.Documents.SigningConfig, "application/json")).Methods(http.MethodGet)
 	r.HandleFunc("/api/v1/version", func(w http.ResponseWriter, _ *http.Request) {
 		httpserver.WriteJSON(w, http.StatusOK, "application/json", version.Get())
 	}).Methods(http.MethodGet)
@@ -68,8 +68,31 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	problem.Write(w, a.Log, r, err)
 }
 
-func (a *API) static(body []byte, contentType string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
+// TrustDocuments are the documents verifiers and signers fetch; they
+// change when the keys rotate, and are unavailable (a problem.Error)
+// until the keys are loaded.
+type TrustDocuments interface {
+	TrustedRoot() ([]byte, error)
+	SigningConfig() ([]byte, error)
+}
+
+// StaticDocuments are trust documents that never change.
+type StaticDocuments struct{ Root, Config []byte }
+
+// TrustedRoot returns the trusted root.
+func (s StaticDocuments) TrustedRoot() ([]byte, error) { return s.Root, nil }
+
+// SigningConfig returns the signing config.
+func (s StaticDocuments) SigningConfig() ([]byte, error) { return s.Config, nil }
+
+// document serves what get returns, or its error.
+func (a *API) document(get func() ([]byte, error), contentType string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := get()
+		if err != nil {
+			problem.Write(w, a.Log, r, err)
+			return
+		}
 		httpserver.WriteBytes(w, http.StatusOK, contentType, body)
 	}
 }
@@ -86,14 +109,46 @@ type certChain struct {
 	Certificates []string `json:"certificates"`
 }
 
-func (a *API) trustBundle(w http.ResponseWriter, _ *http.Request) {
+// LoadingCA is a CA whose keys load in the background: until they are
+// loaded, CurrentChain says why (a problem.Error).
+type LoadingCA interface {
+	CurrentChain() ([]*x509.Certificate, error)
+}
+
+// chain is the CA chain; a CA whose keys are not loaded yet has none.
+func (a *API) chain(w http.ResponseWriter, r *http.Request) ([]*x509.Certificate, bool) {
+	if lc, ok := a.Service.CA.(LoadingCA); ok {
+		chain, err := lc.CurrentChain()
+		if err != nil {
+			problem.Write(w, a.Log, r, err)
+			return nil, false
+		}
+		return chain, true
+	}
+	chain := a.Service.CA.Chain()
+	if len(chain) == 0 {
+		problem.Write(w, a.Log, r, problem.Unavailable("signet has not loaded its CA yet: try again shortly").WithRetryAfter(time.Second))
+		return nil, false
+	}
+	return chain, true
+}
+
+func (a *API) trustBundle(w http.ResponseWriter, r *http.Request) {
+	chain, ok := a.chain(w, r)
+	if !ok {
+		return
+	}
 	httpserver.WriteJSON(w, http.StatusOK, "application/json", map[string][]certChain{
-		"chains": {{Certificates: pemChain(a.Service.CA.Chain())}},
+		"chains": {{Certificates: pemChain(chain)}},
 	})
 }
 
-func (a *API) rootCert(w http.ResponseWriter, _ *http.Request) {
-	httpserver.WriteBytes(w, http.StatusOK, "application/pem-certificate-chain", pki.EncodeCertificatesPEM(a.Service.CA.Chain()))
+func (a *API) rootCert(w http.ResponseWriter, r *http.Request) {
+	chain, ok := a.chain(w, r)
+	if !ok {
+		return
+	}
+	httpserver.WriteBytes(w, http.StatusOK, "application/pem-certificate-chain", pki.EncodeCertificatesPEM(chain))
 }
 
 func (a *API) configuration(w http.ResponseWriter, _ *http.Request) {

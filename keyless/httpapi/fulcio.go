@@ -81,7 +81,7 @@ func (a *API) signingCertV2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var out signingCertV2Response
-	out.SignedCertificateEmbeddedSct.Chain.Certificates = pemChain(append([]*x509.Certificate{issued.Certificate}, a.Service.CA.Chain()...))
+	out.SignedCertificateEmbeddedSct.Chain.Certificates = pemChain(append([]*x509.Certificate{issued.Certificate}, issued.Chain...))
 	setLogIndex(w, issued)
 	httpserver.WriteJSON(w, http.StatusOK, "application/json", out)
 }
@@ -132,7 +132,7 @@ func (a *API) signingCertV1(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	body := strings.Join(pemChain(append([]*x509.Certificate{issued.Certificate}, a.Service.CA.Chain()...)), "")
+	body := strings.Join(pemChain(append([]*x509.Certificate{issued.Certificate}, issued.Chain...)), "")
 	setLogIndex(w, issued)
 	httpserver.WriteBytes(w, http.StatusCreated, "application/pem-certificate-chain", []byte(body))
 }

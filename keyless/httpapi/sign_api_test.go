@@ -39,7 +39,7 @@ func TestSignProducesVerifiableBundle(t *testing.T) {
 		t.Errorf("Content-Type %q, want %q", ct, bundle.MediaType)
 	}
 	san := "https://github.com/acme/widgets/.github/workflows/release.yml@refs/heads/main"
-	res, err := bundle.Verify(resp.Body, env.App.TrustedRoot, strings.NewReader(string(artifact)),
+	res, err := bundle.Verify(resp.Body, env.App.TrustedRoot(), strings.NewReader(string(artifact)),
 		bundle.Identity{SAN: san, Issuer: env.GitHub.URL()})
 	if err != nil {
 		t.Fatalf("sigstore-go refuses the bundle: %v", err)
@@ -47,7 +47,7 @@ func TestSignProducesVerifiableBundle(t *testing.T) {
 	if len(res.VerifiedTimestamps) != 1 {
 		t.Errorf("verified timestamps = %d, want 1", len(res.VerifiedTimestamps))
 	}
-	if _, err := bundle.Verify(resp.Body, env.App.TrustedRoot, strings.NewReader("tampered"),
+	if _, err := bundle.Verify(resp.Body, env.App.TrustedRoot(), strings.NewReader("tampered"),
 		bundle.Identity{SAN: san, Issuer: env.GitHub.URL()}); err == nil {
 		t.Error("a tampered artifact verified")
 	}
@@ -217,7 +217,7 @@ func TestSignDSSE(t *testing.T) {
 	if resp.Status != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.Status, resp.Body)
 	}
-	res, err := bundle.Verify(resp.Body, env.App.TrustedRoot, strings.NewReader(string(artifact)),
+	res, err := bundle.Verify(resp.Body, env.App.TrustedRoot(), strings.NewReader(string(artifact)),
 		bundle.Identity{SANRegexp: "^https://github.com/acme/widgets/", Issuer: env.GitHub.URL()})
 	if err != nil {
 		t.Fatalf("sigstore-go refuses the DSSE bundle: %v", err)
@@ -261,7 +261,7 @@ func TestSignEveryKeyKind(t *testing.T) {
 			if resp.Status != http.StatusOK {
 				t.Fatalf("status %d: %s", resp.Status, resp.Body)
 			}
-			if _, err := bundle.Verify(resp.Body, env.App.TrustedRoot, strings.NewReader(string(artifact)),
+			if _, err := bundle.Verify(resp.Body, env.App.TrustedRoot(), strings.NewReader(string(artifact)),
 				bundle.Identity{SANRegexp: "^https://github.com/acme/", Issuer: env.GitHub.URL()}); err != nil {
 				t.Errorf("sigstore-go refuses the bundle: %v", err)
 			}
@@ -281,7 +281,7 @@ func TestSignWithP256Keys(t *testing.T) {
 	if resp.Status != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.Status, resp.Body)
 	}
-	if _, err := bundle.Verify(resp.Body, env.App.TrustedRoot, strings.NewReader(string(artifact)),
+	if _, err := bundle.Verify(resp.Body, env.App.TrustedRoot(), strings.NewReader(string(artifact)),
 		bundle.Identity{SANRegexp: "^https://github.com/acme/", Issuer: env.GitHub.URL()}); err != nil {
 		t.Fatalf("sigstore-go refuses the bundle: %v", err)
 	}

@@ -153,6 +153,13 @@ func startLogServer(t *testing.T, args ...string) *logProc {
 // startServerEnv is startLogServer with extra environment (Vault's).
 func startServerEnv(t *testing.T, env []string, args ...string) *logProc {
 	t.Helper()
+	return startServerUntil(t, env, "/readyz", args...)
+}
+
+// startServerUntil is startServerEnv that waits for waitPath to answer 200
+// (/healthz for a server that starts not ready).
+func startServerUntil(t *testing.T, env []string, waitPath string, args ...string) *logProc {
+	t.Helper()
 	addr := freeAddr(t)
 	p := &logProc{URL: "http://" + addr, logPath: filepath.Join(t.TempDir(), "signet.log"), done: make(chan struct{})}
 	logFile, err := os.Create(p.logPath)
@@ -179,7 +186,7 @@ func startServerEnv(t *testing.T, env []string, args ...string) *logProc {
 	})
 	deadline := testclock.WallNow().Add(20 * time.Second)
 	for testclock.WallNow().Before(deadline) {
-		resp, err := http.Get(p.URL + "/readyz")
+		resp, err := http.Get(p.URL + waitPath)
 		if err == nil && resp.StatusCode == http.StatusNotFound {
 			resp.Body.Close()
 			resp, err = http.Get(p.URL + "/healthz")

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"net/http"
@@ -207,12 +208,23 @@ func TestVaultBackedSigning(t *testing.T) {
 	})
 }
 
+// TestVaultKeyMismatchRefusesToStart: a half-done rotation (the transit
+// key rotated and the chain in KV recorded as version 2, but still the
+// version 1 certificate) stops the start with both named.
 func TestVaultKeyMismatchRefusesToStart(t *testing.T) {
 	s := newVaultSetup(t)
 	if _, err := s.admin.Logical().Write("transit/keys/signet-ca/rotate", nil); err != nil {
 		t.Fatal(err)
 	}
-	s.setConfig(t, "key: signet-ca\n  key-version: 1", "key: signet-ca\n  key-version: 2")
+	kv := s.admin.KVv2("secret")
+	chain, err := kv.Get(context.Background(), "signet/ca-chain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain.Data["key_version"] = 2
+	if _, err := kv.Put(context.Background(), "signet/ca-chain", chain.Data); err != nil {
+		t.Fatal(err)
+	}
 	r := mustFail(t, s.env, signetBin, "serve", "--config", s.configPath, "--identity-config", s.idPath, "--addr", freeAddr(t))
 	if !strings.Contains(r.stderr, "transit key signet-ca version 2 is not the key of certificate") {
 		t.Errorf("want a message naming the key and the certificate, got: %s", r.stderr)

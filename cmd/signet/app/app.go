@@ -11,14 +11,12 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signet-dev/signet/bundle"
-	"github.com/signet-dev/signet/ca"
 	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/identity"
@@ -45,14 +43,24 @@ type App struct {
 	AdminHandler http.Handler
 	// PublicURL is the URL clients reach the server at.
 	PublicURL string
-	// TrustedRoot is the trusted_root.json that verifies this server's bundles.
-	TrustedRoot []byte
 	// DevIssuer is the built-in, insecure test issuer, in dev mode only.
 	DevIssuer *devissuer.Issuer
 
-	clock   func() time.Time
-	closers []func()
-	server  *httpserver.Server
+	clock     func() time.Time
+	closers   []func()
+	usesVault bool
+	trust     *trustSource
+	server    *httpserver.Server
+}
+
+// TrustedRoot is the trusted_root.json that verifies this server's
+// bundles now; nil while the keys are not loaded.
+func (a *App) TrustedRoot() []byte {
+	if a.trust == nil {
+		return nil
+	}
+	tr, _ := a.trust.TrustedRoot()
+	return tr
 }
 
 // Drain makes /readyz report not ready at once: the server is shutting
@@ -89,7 +97,7 @@ func New(ctx context.Context, cfg *config.Config, env Env) (*App, error) {
 	if env.Clock == nil {
 		env.Clock = time.Now
 	}
-	a := &App{PublicURL: cfg.EffectivePublicURL(), clock: env.Clock}
+	a := &App{PublicURL: cfg.EffectivePublicURL(), clock: env.Clock, usesVault: cfg.UsesVault()}
 	if err := a.build(ctx, cfg, env.Log); err != nil {
 		a.Close()
 		return nil, err
@@ -97,20 +105,7 @@ func New(ctx context.Context, cfg *config.Config, env Env) (*App, error) {
 	return a, nil
 }
 
-// signers are the CA and the TSA built from their key backends.
-type signers struct {
-	vault     *vault.Client
-	caKey     pki.KeyChain
-	tsaKey    pki.KeyChain
-	issuer    *ca.Issuer
-	authority *tsa.Authority
-}
-
 func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	keys, err := a.loadSigners(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
 	idcfg, routes, err := a.identityConfig(cfg, log)
 	if err != nil {
 		return err
@@ -125,27 +120,38 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	tsaURL := a.PublicURL + "/api/v1/timestamp"
-	signingConfig, since, err := a.trustDocuments(ctx, cfg, keys, tsaURL)
-	if err != nil {
-		return err
-	}
-	repo, err := a.openTUF(ctx, cfg, keys.vault, map[string][]byte{
-		TrustedRootTarget: a.TrustedRoot, SigningConfigTarget: signingConfig}, since, log)
-	if err != nil {
-		return err
-	}
-	if repo != nil {
-		routes = append(routes, tufRoutes{repo})
-	}
-
 	reg := prometheus.NewRegistry()
+	src := newTrustSource(cfg, a.clock, log, a.PublicURL, a.PublicURL+"/api/v1/timestamp")
+	a.trust = src
+	il, repo := &lateLog{}, &lateTUF{}
+	src.opened = func(ctx context.Context, vc *vault.Client) error {
+		if cfg.EffectiveLog().Enabled() && il.get() == nil {
+			l, err := a.openLog(ctx, cfg, vc, log, reg)
+			if err != nil {
+				return err
+			}
+			il.set(l)
+		}
+		if cfg.TUFEnabled() && repo.get() == nil {
+			r, err := a.openTUF(ctx, cfg, vc, src.targets, log)
+			if err != nil {
+				return err
+			}
+			repo.set(r)
+		}
+		return nil
+	}
+	if err := src.start(ctx); err != nil {
+		return err
+	}
+	a.closers = append(a.closers, src.close)
+
 	issued := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "signet_certificates_issued_total", Help: "Certificates issued, by kind of request.",
 	}, []string{"kind"})
 	reg.MustRegister(issued)
-	reg.MustRegister(a.expiryMetrics(keys)...)
-	svc := &keyless.Service{Auth: auth, CA: keys.issuer, TSA: keys.authority, Log: log,
+	reg.MustRegister(a.expiryMetrics(src)...)
+	svc := &keyless.Service{Auth: auth, CA: src, TSA: src, Log: log,
 		OnIssue: func(kind string) { issued.WithLabelValues(kind).Inc() }}
 	if len(cfg.Policy.Rules) > 0 {
 		svc.Policy = claimPolicy
@@ -154,21 +160,21 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 		return err
 	}
 	ready := map[string]httpserver.ReadinessCheck{
-		"ca":  readiness(keys.caKey.Signer),
-		"tsa": readiness(keys.tsaKey.Signer),
+		"ca":  src.ready(func(m *material) pki.KeySigner { return m.caSigner }),
+		"tsa": src.ready(func(m *material) pki.KeySigner { return m.tsaSigner }),
 	}
-	il, err := a.openLog(ctx, cfg, keys.vault, log, reg)
-	if err != nil {
-		return err
-	}
-	if il != nil {
+	if cfg.EffectiveLog().Enabled() {
 		svc.IssuanceLog = il
 		routes = append(routes, il)
 		ready["log"] = il.Ready
+	} else {
+		log.Warn("issuance log is off: certificates are issued without a record")
 	}
-	api := &httpapi.API{Service: svc, TrustedRoot: a.TrustedRoot, SigningConfig: signingConfig,
-		Issuers: issuerInfo(idcfg), Log: log}
-	routes = append(routes, api, &tsa.API{Authority: keys.authority, Log: log})
+	if cfg.TUFEnabled() {
+		routes = append(routes, repo)
+	}
+	api := &httpapi.API{Service: svc, Documents: src, Issuers: issuerInfo(idcfg), Log: log}
+	routes = append(routes, api, &tsa.API{Authority: src, Log: log})
 	srv := &httpserver.Server{Routes: routes, Log: log, Metrics: reg, Ready: ready, SeparateAdmin: cfg.AdminListen != "",
 		RateLimit: httpserver.RateLimit{PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst, MaxClients: cfg.RateLimit.MaxClients}}
 	a.Handler, a.AdminHandler, a.server = srv.Handler(), srv.AdminHandler(), srv
@@ -197,41 +203,6 @@ func identityLimiter(l config.IdentityRateLimit, idcfg identity.Config, clock fu
 	return b, nil
 }
 
-// loadSigners opens the key backends and builds the CA and the TSA.
-func (a *App) loadSigners(ctx context.Context, cfg *config.Config, log *slog.Logger) (*signers, error) {
-	k := &signers{}
-	var err error
-	if cfg.UsesVault() {
-		if k.vault, err = vault.Connect(ctx, cfg.Vault, log); err != nil {
-			return nil, fmt.Errorf("app: %w", err)
-		}
-		a.closers = append(a.closers, k.vault.Close)
-	}
-	k.caKey, err = loadKey(ctx, cfg.CA, "ca", k.vault, func(ctx context.Context) (pki.KeyChain, error) {
-		return ca.NewMemoryCA(ctx, cfg.Organization, a.clock(), cfg.CA.Curve())
-	})
-	if err != nil {
-		return nil, err
-	}
-	k.tsaKey, err = loadKey(ctx, cfg.TSA.Backend, "tsa", k.vault, func(context.Context) (pki.KeyChain, error) {
-		return tsa.NewDevChain(cfg.Organization, a.clock(), cfg.TSA.Curve())
-	})
-	if err != nil {
-		return nil, err
-	}
-	if k.issuer, err = ca.NewIssuer(k.caKey, cfg.CertificateLifetime, a.clock); err != nil {
-		return nil, err
-	}
-	policy, err := pki.ParseOID(cfg.TSA.PolicyOID)
-	if err != nil {
-		return nil, fmt.Errorf("app: tsa.policy-oid: %w", err)
-	}
-	if k.authority, err = tsa.New(tsa.Options{Key: k.tsaKey, Policy: policy, Clock: a.clock}); err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
 // identityConfig returns the trusted issuers: the configured ones (GitHub
 // Actions by default) and, in dev mode, the built-in insecure issuer
 // (logging to log) and its routes.
@@ -257,29 +228,6 @@ func (a *App) identityConfig(cfg *config.Config, log *slog.Logger) (identity.Con
 	return idcfg, []httpserver.Routes{devRoutes{a.DevIssuer}}, nil
 }
 
-// trustDocuments builds the trusted root (into a.TrustedRoot) and returns
-// the signing config and when the newest current chain became current.
-func (a *App) trustDocuments(ctx context.Context, cfg *config.Config, k *signers, tsaURL string) ([]byte, time.Time, error) {
-	caAuthorities, caSince, err := authorities(ctx, k.vault, cfg.CA, a.PublicURL, k.issuer.Chain(), cfg.CertificateLifetime)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	tsaAuthorities, tsaSince, err := authorities(ctx, k.vault, cfg.TSA.Backend, tsaURL, k.authority.Chain(), cfg.CertificateLifetime)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	if a.TrustedRoot, err = bundle.TrustedRoot(caAuthorities, tsaAuthorities); err != nil {
-		return nil, time.Time{}, err
-	}
-	start := k.issuer.Chain()[0].NotBefore
-	if now := a.clock(); start.After(now) {
-		start = now
-	}
-	u, _ := url.Parse(a.PublicURL)
-	sc, err := bundle.SigningConfig(a.PublicURL, tsaURL, u.Hostname(), start)
-	return sc, later(caSince, tsaSince), err
-}
-
 // later returns the later of two times.
 func later(a, b time.Time) time.Time {
 	if b.After(a) {
@@ -294,7 +242,10 @@ func loadKey(ctx context.Context, b config.Backend, name string, vc *vault.Clien
 	case config.BackendMemory:
 		return memory(ctx)
 	case config.BackendVault:
-		kc, err := vc.KeyChain(ctx, b.Key, b.KeyVersion, b.ChainPath)
+		// The key version is the one recorded with the chain in KV, so a
+		// replica follows a rotation; a key-version in the config (written
+		// by earlier releases of ca init) is ignored.
+		kc, err := vc.KeyChain(ctx, b.Key, 0, b.ChainPath)
 		if err != nil {
 			return pki.KeyChain{}, fmt.Errorf("app: %s: %w", name, err)
 		}

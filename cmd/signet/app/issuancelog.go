@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/issuancelog"
 )
 
@@ -38,10 +40,6 @@ type issuanceLog struct {
 // transit key (through vc, the app's Vault client).
 func (a *App) openLog(ctx context.Context, cfg *config.Config, vc *vault.Client, log *slog.Logger, reg *prometheus.Registry) (*issuanceLog, error) {
 	lc := cfg.EffectiveLog()
-	if !lc.Enabled() {
-		log.Warn("issuance log is off: certificates are issued without a record")
-		return nil, nil
-	}
 	var signer issuancelog.Signer
 	var err error
 	if lc.Ephemeral() {
@@ -134,3 +132,46 @@ func (il *issuanceLog) Register(r *mux.Router) {
 
 // Ready reports whether the log can take appends.
 func (il *issuanceLog) Ready(ctx context.Context) error { return il.log.Ready(ctx) }
+
+// lateLog is the issuance log, opened once the keys are loaded (with a
+// Vault transit checkpoint key, possibly after start); until then appends
+// and reads answer 503, so nothing is issued unlogged.
+type lateLog struct{ log atomic.Pointer[issuanceLog] }
+
+func (l *lateLog) get() *issuanceLog   { return l.log.Load() }
+func (l *lateLog) set(il *issuanceLog) { l.log.Store(il) }
+
+// errLogNotOpen is what clients get before the log is open.
+func errLogNotOpen() error {
+	return problem.Unavailable("the issuance log is not open yet: signet is loading its keys").WithRetryAfter(time.Second)
+}
+
+// Append stores der in the log, once it is open.
+func (l *lateLog) Append(ctx context.Context, der []byte) (uint64, error) {
+	il := l.get()
+	if il == nil {
+		return 0, errLogNotOpen()
+	}
+	return il.Append(ctx, der)
+}
+
+// Register serves the log read-only under LogPath, once it is open.
+func (l *lateLog) Register(r *mux.Router) {
+	r.PathPrefix(LogPath + "/").Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		il := l.get()
+		if il == nil {
+			problem.Write(w, nil, req, errLogNotOpen())
+			return
+		}
+		http.StripPrefix(LogPath, il.log.Handler()).ServeHTTP(w, req)
+	})).Methods(http.MethodGet)
+}
+
+// Ready reports whether the log is open and can take appends.
+func (l *lateLog) Ready(ctx context.Context) error {
+	il := l.get()
+	if il == nil {
+		return errors.New("the issuance log is not open yet")
+	}
+	return il.Ready(ctx)
+}

@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/tufrepo"
 )
 
@@ -33,18 +35,31 @@ const (
 // devTUFRootLifetime is how long the root made at start in dev mode lasts.
 const devTUFRootLifetime = 365 * 24 * time.Hour
 
-// tufRoutes mounts a TUF repository under TUFPath.
-type tufRoutes struct{ repo *tufrepo.Repository }
+// lateTUF is the TUF repository, opened once the keys are loaded (with
+// Vault, possibly after start); until then it answers 503.
+type lateTUF struct {
+	repo atomic.Pointer[tufrepo.Repository]
+}
+
+func (t *lateTUF) get() *tufrepo.Repository  { return t.repo.Load() }
+func (t *lateTUF) set(r *tufrepo.Repository) { t.repo.Store(r) }
 
 // Register serves the repository read-only under TUFPath.
-func (t tufRoutes) Register(r *mux.Router) {
-	r.PathPrefix(TUFPath+"/").Handler(http.StripPrefix(TUFPath, t.repo.Handler())).Methods(http.MethodGet, http.MethodHead)
+func (t *lateTUF) Register(r *mux.Router) {
+	r.PathPrefix(TUFPath+"/").Handler(http.StripPrefix(TUFPath, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		repo := t.get()
+		if repo == nil {
+			problem.Write(w, nil, req, problem.Unavailable("the TUF repository is not open yet: signet is loading its keys").WithRetryAfter(time.Second))
+			return
+		}
+		repo.Handler().ServeHTTP(w, req)
+	}))).Methods(http.MethodGet, http.MethodHead)
 }
 
 // openTUF builds the TUF repository over the trust documents, or nil when
 // the configuration has none. In dev mode without a configured root, the
 // root and online keys are made now and the root is signed at start.
-func (a *App) openTUF(ctx context.Context, cfg *config.Config, vc *vault.Client, files map[string][]byte, since time.Time, log *slog.Logger) (*tufrepo.Repository, error) {
+func (a *App) openTUF(ctx context.Context, cfg *config.Config, vc *vault.Client, targets func() tufrepo.Targets, log *slog.Logger) (*tufrepo.Repository, error) {
 	if !cfg.TUFEnabled() {
 		return nil, nil
 	}
@@ -67,7 +82,7 @@ func (a *App) openTUF(ctx context.Context, cfg *config.Config, vc *vault.Client,
 	}
 	repo, err := tufrepo.New(tufrepo.Options{
 		Root: root, Signer: online, Period: tc.Period, Expiry: tc.Expiry, Clock: a.clock, Log: log,
-		Targets: func() tufrepo.Targets { return tufrepo.Targets{Files: files, Since: since} },
+		Targets: targets,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: tuf: %w", err)

@@ -1,0 +1,440 @@
+package app
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/digitorus/timestamp"
+
+	"github.com/signet-dev/signet/bundle"
+	"github.com/signet-dev/signet/ca"
+	"github.com/signet-dev/signet/ca/vault"
+	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/internal/pki"
+	"github.com/signet-dev/signet/internal/problem"
+	"github.com/signet-dev/signet/tsa"
+	"github.com/signet-dev/signet/tufrepo"
+)
+
+// trustSource is the server's CA, TSA and trust documents. Memory and file
+// keys are loaded once, at start. Vault keys are loaded in the background:
+// a replica that starts while Vault is sealed or unreachable stays up, not
+// ready, answering 503 with the cause, and becomes ready on its own when
+// Vault answers; it then rereads the chains every vault.refresh-interval
+// and follows a rotation: the new chain goes into the trusted root at
+// once, and the replica issues with the new key version from
+// vault.activation-delay after the rotation stored it.
+type trustSource struct {
+	cfg               *config.Config
+	clock             func() time.Time
+	log               *slog.Logger
+	publicURL, tsaURL string
+	// opened runs after the first load with the Vault client (nil without
+	// Vault), to open what needs Vault too; it is retried until it works.
+	opened func(ctx context.Context, vc *vault.Client) error
+
+	vc       atomic.Pointer[vault.Client]
+	cur      atomic.Pointer[material]
+	why      atomic.Pointer[string] // why nothing is loaded, for clients
+	isOpened bool                   // opened has succeeded (loop goroutine only)
+	pending  *material              // loaded, issuing from activeAt (loop goroutine only)
+
+	stop, done chan struct{}
+	closeOnce  sync.Once
+}
+
+// material is one loaded generation of keys and documents.
+type material struct {
+	issuer                     *ca.Issuer
+	authority                  *tsa.Authority
+	caSigner, tsaSigner        pki.KeySigner
+	caVersion, tsaVersion      int // transit key versions (Vault); 0 otherwise
+	trustedRoot, signingConfig []byte
+	// since is when the newest chain in the documents became current.
+	since time.Time
+	// activeAt is when issuing with these keys may start.
+	activeAt time.Time
+}
+
+// newTrustSource returns a source that is not loaded yet: call start.
+func newTrustSource(cfg *config.Config, clock func() time.Time, log *slog.Logger, publicURL, tsaURL string) *trustSource {
+	s := &trustSource{cfg: cfg, clock: clock, log: log, publicURL: publicURL, tsaURL: tsaURL,
+		stop: make(chan struct{}), done: make(chan struct{})}
+	why := "loading the keys"
+	s.why.Store(&why)
+	return s
+}
+
+// start loads the keys. Without Vault a failure is returned (the server
+// cannot start). With Vault, a failure that passes on its own (Vault
+// sealed, unreachable, without an active node, too slow) is logged and
+// loading goes on in the background; any other (a refused login, TLS, a
+// chain that does not match its key, a smuggled chain) is returned.
+func (s *trustSource) start(ctx context.Context) error {
+	if !s.cfg.UsesVault() {
+		close(s.done)
+		m, err := s.load(ctx, nil, nil)
+		if err != nil {
+			return err
+		}
+		s.cur.Store(m)
+		if s.opened != nil {
+			if err := s.opened(ctx, nil); err != nil {
+				return err
+			}
+		}
+		s.isOpened = true
+		return nil
+	}
+	if err := s.tryLoad(ctx); err != nil {
+		if !vault.IsTransient(err) {
+			// A misconfiguration (login refused, TLS, a chain that does
+			// not match its key) needs an operator: stop, naming it.
+			if vc := s.vc.Load(); vc != nil {
+				vc.Close()
+			}
+			close(s.done)
+			return err
+		}
+		s.log.Warn("starting without Vault: not ready until it answers; retrying in the background", "error", err)
+	}
+	go s.run()
+	return nil
+}
+
+// tryLoad connects to Vault if needed, loads the keys and runs opened.
+func (s *trustSource) tryLoad(ctx context.Context) error {
+	vc := s.vc.Load()
+	if vc == nil {
+		c, err := vault.Connect(ctx, s.cfg.Vault, s.log)
+		if err != nil {
+			s.setWhy(err)
+			return fmt.Errorf("app: %w", err)
+		}
+		s.vc.Store(c)
+		vc = c
+	}
+	if s.cur.Load() == nil {
+		m, err := s.load(ctx, vc, nil)
+		if err != nil {
+			s.setWhy(err)
+			return err
+		}
+		s.cur.Store(m)
+		s.log.Info("keys loaded from Vault", "ca_key_version", m.caVersion, "tsa_key_version", m.tsaVersion)
+		for _, pin := range []struct {
+			name          string
+			pinned, found int
+		}{{"ca", s.cfg.CA.KeyVersion, m.caVersion}, {"tsa", s.cfg.TSA.KeyVersion, m.tsaVersion}} {
+			if pin.pinned != 0 && pin.pinned != pin.found {
+				s.log.Warn("key-version in the config is ignored: replicas follow the version stored with the chain in Vault",
+					"backend", pin.name, "config_key_version", pin.pinned, "chain_key_version", pin.found)
+			}
+		}
+	}
+	if !s.isOpened && s.opened != nil {
+		if err := s.opened(ctx, vc); err != nil {
+			s.setWhy(err)
+			return err
+		}
+	}
+	s.isOpened = true
+	return nil
+}
+
+// setWhy records a load failure in words a client may see.
+func (s *trustSource) setWhy(err error) {
+	msg := "the key store is not available"
+	var pe *problem.Error
+	if errors.As(err, &pe) {
+		msg = pe.Error()
+	}
+	s.why.Store(&msg)
+}
+
+// run loads in the background until it succeeds (backing off up to 30 s),
+// then follows rotations every refresh-interval, until close.
+func (s *trustSource) run() {
+	defer close(s.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-s.stop; cancel() }()
+	backoff := time.Second
+	for {
+		wait := s.cfg.Vault.RefreshInterval
+		if s.cur.Load() == nil || !s.isOpened {
+			wait = backoff
+		} else if s.pending != nil {
+			wait = min(wait, max(s.pending.activeAt.Sub(s.clock()), 10*time.Millisecond))
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(wait):
+		}
+		if s.cur.Load() == nil || !s.isOpened {
+			if err := s.tryLoad(ctx); err != nil {
+				s.log.Warn("still waiting for Vault", "error", err, "retry_in", min(2*backoff, 30*time.Second))
+				backoff = min(2*backoff, 30*time.Second)
+				continue
+			}
+			s.log.Info("ready: keys loaded from Vault")
+			continue
+		}
+		s.refresh(ctx)
+	}
+}
+
+// refresh follows a rotation: a new chain in KV is published in the
+// trusted root at once and issued with from its activation time.
+func (s *trustSource) refresh(ctx context.Context) {
+	vc, cur := s.vc.Load(), s.cur.Load()
+	if p := s.pending; p != nil && !s.clock().Before(p.activeAt) {
+		s.cur.Store(p)
+		s.pending = nil
+		s.log.Info("rotation active: issuing with the new keys", "ca_key_version", p.caVersion, "tsa_key_version", p.tsaVersion)
+		return
+	}
+	caVer, tsaVer, err := s.storedVersions(ctx, vc)
+	if err != nil {
+		s.log.Warn("rereading the chains in Vault failed; serving the ones loaded", "error", err)
+		return
+	}
+	latest := cur
+	if s.pending != nil {
+		latest = s.pending
+	}
+	if caVer == latest.caVersion && tsaVer == latest.tsaVersion {
+		return
+	}
+	m, err := s.load(ctx, vc, cur)
+	if err != nil {
+		s.log.Error("a new chain in Vault was refused; serving the chain loaded", "error", err)
+		return
+	}
+	m.activeAt = m.since.Add(*s.cfg.Vault.ActivationDelay)
+	if !s.clock().Before(m.activeAt) {
+		s.pending = nil
+		s.cur.Store(m)
+		s.log.Info("rotation: issuing with the new keys", "ca_key_version", m.caVersion, "tsa_key_version", m.tsaVersion)
+		return
+	}
+	// Publish before use: the documents now, the keys at activeAt.
+	published := *cur
+	published.trustedRoot, published.signingConfig, published.since = m.trustedRoot, m.signingConfig, m.since
+	s.cur.Store(&published)
+	s.pending = m
+	s.log.Info("rotation published: the new chain is in the trusted root; issuing with it from activation",
+		"activates_at", m.activeAt.UTC().Format(time.RFC3339), "ca_key_version", m.caVersion, "tsa_key_version", m.tsaVersion)
+}
+
+// storedVersions reads the key versions recorded with the chains in KV.
+func (s *trustSource) storedVersions(ctx context.Context, vc *vault.Client) (caVer, tsaVer int, err error) {
+	versions := [2]int{}
+	for i, b := range []config.Backend{s.cfg.CA, s.cfg.TSA.Backend} {
+		if b.Type != config.BackendVault {
+			continue
+		}
+		sc, ok, err := vc.ReadChain(ctx, b.ChainPath)
+		if err != nil {
+			return 0, 0, err
+		}
+		if !ok {
+			return 0, 0, fmt.Errorf("no chain at %s", b.ChainPath)
+		}
+		versions[i] = sc.Version
+	}
+	return versions[0], versions[1], nil
+}
+
+// close stops the background work and the Vault client.
+func (s *trustSource) close() {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.done
+		if vc := s.vc.Load(); vc != nil {
+			vc.Close()
+		}
+	})
+}
+
+// load builds one generation: keys, CA, TSA and documents. prev, when
+// set, keeps its memory keys (they are never reloaded).
+func (s *trustSource) load(ctx context.Context, vc *vault.Client, prev *material) (*material, error) {
+	cfg := s.cfg
+	caKey, err := loadKey(ctx, cfg.CA, "ca", vc, func(ctx context.Context) (pki.KeyChain, error) {
+		return ca.NewMemoryCA(ctx, cfg.Organization, s.clock(), cfg.CA.Curve())
+	})
+	if err != nil {
+		return nil, err
+	}
+	tsaKey, err := loadKey(ctx, cfg.TSA.Backend, "tsa", vc, func(context.Context) (pki.KeyChain, error) {
+		return tsa.NewDevChain(cfg.Organization, s.clock(), cfg.TSA.Curve())
+	})
+	if err != nil {
+		return nil, err
+	}
+	m := &material{caSigner: caKey.Signer, tsaSigner: tsaKey.Signer,
+		caVersion: transitVersion(caKey.Signer), tsaVersion: transitVersion(tsaKey.Signer)}
+	if m.issuer, err = ca.NewIssuer(caKey, cfg.CertificateLifetime, s.clock); err != nil {
+		return nil, err
+	}
+	policy, err := pki.ParseOID(cfg.TSA.PolicyOID)
+	if err != nil {
+		return nil, fmt.Errorf("app: tsa.policy-oid: %w", err)
+	}
+	if m.authority, err = tsa.New(tsa.Options{Key: tsaKey, Policy: policy, Clock: s.clock}); err != nil {
+		return nil, err
+	}
+	caAuth, caSince, err := authorities(ctx, vc, cfg.CA, s.publicURL, caKey.Chain, cfg.CertificateLifetime)
+	if err != nil {
+		return nil, err
+	}
+	tsaAuth, tsaSince, err := authorities(ctx, vc, cfg.TSA.Backend, s.tsaURL, tsaKey.Chain, cfg.CertificateLifetime)
+	if err != nil {
+		return nil, err
+	}
+	if m.trustedRoot, err = bundle.TrustedRoot(caAuth, tsaAuth); err != nil {
+		return nil, err
+	}
+	start := caKey.Chain[0].NotBefore
+	if now := s.clock(); start.After(now) {
+		start = now
+	}
+	u, _ := url.Parse(s.publicURL)
+	if m.signingConfig, err = bundle.SigningConfig(s.publicURL, s.tsaURL, u.Hostname(), start); err != nil {
+		return nil, err
+	}
+	m.since = later(caSince, tsaSince)
+	return m, nil
+}
+
+// transitVersion is the transit key version of a Vault signer, else 0.
+func transitVersion(s pki.KeySigner) int {
+	if v, ok := s.(*vault.Signer); ok {
+		return v.Version()
+	}
+	return 0
+}
+
+// material returns the generation issuing now, or a 503 naming why
+// there is none yet.
+func (s *trustSource) material() (*material, error) {
+	if m := s.cur.Load(); m != nil {
+		return m, nil
+	}
+	return nil, problem.Unavailable("signet has not loaded its keys yet (%s): try again shortly", *s.why.Load()).
+		WithRetryAfter(time.Second)
+}
+
+// Issue certifies pub with the CA issuing now.
+func (s *trustSource) Issue(ctx context.Context, pub crypto.PublicKey, who ca.Embedder) (*x509.Certificate, error) {
+	cert, _, err := s.IssueWithChain(ctx, pub, who)
+	return cert, err
+}
+
+// IssueWithChain certifies pub and returns the chain that issued it.
+func (s *trustSource) IssueWithChain(ctx context.Context, pub crypto.PublicKey, who ca.Embedder) (*x509.Certificate, []*x509.Certificate, error) {
+	m, err := s.material()
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := m.issuer.Issue(ctx, pub, who)
+	return cert, m.issuer.Chain(), err
+}
+
+// Chain is the CA chain issuing now; nil before the keys are loaded.
+func (s *trustSource) Chain() []*x509.Certificate {
+	if m := s.cur.Load(); m != nil {
+		return m.issuer.Chain()
+	}
+	return nil
+}
+
+// CurrentChain is the CA chain issuing now, or a 503 naming why there is
+// none yet.
+func (s *trustSource) CurrentChain() ([]*x509.Certificate, error) {
+	m, err := s.material()
+	if err != nil {
+		return nil, err
+	}
+	return m.issuer.Chain(), nil
+}
+
+// TimestampSignature countersigns sig with the TSA issuing now.
+func (s *trustSource) TimestampSignature(ctx context.Context, sig []byte) ([]byte, error) {
+	m, err := s.material()
+	if err != nil {
+		return nil, err
+	}
+	return m.authority.TimestampSignature(ctx, sig)
+}
+
+// Timestamp answers an RFC 3161 request with the TSA issuing now.
+func (s *trustSource) Timestamp(ctx context.Context, req *timestamp.Request) ([]byte, error) {
+	m, err := s.material()
+	if err != nil {
+		return nil, err
+	}
+	return m.authority.Timestamp(ctx, req)
+}
+
+// ChainPEM is the TSA chain issuing now.
+func (s *trustSource) ChainPEM() ([]byte, error) {
+	m, err := s.material()
+	if err != nil {
+		return nil, err
+	}
+	return m.authority.ChainPEM()
+}
+
+// TrustedRoot is the trusted root now published.
+func (s *trustSource) TrustedRoot() ([]byte, error) {
+	m, err := s.material()
+	if err != nil {
+		return nil, err
+	}
+	return m.trustedRoot, nil
+}
+
+// SigningConfig is the signing config now published.
+func (s *trustSource) SigningConfig() ([]byte, error) {
+	m, err := s.material()
+	if err != nil {
+		return nil, err
+	}
+	return m.signingConfig, nil
+}
+
+// targets is the content of the TUF repository now; empty before the
+// keys are loaded (the repository is not served then).
+func (s *trustSource) targets() tufrepo.Targets {
+	m := s.cur.Load()
+	if m == nil {
+		return tufrepo.Targets{}
+	}
+	return tufrepo.Targets{Files: map[string][]byte{TrustedRootTarget: m.trustedRoot, SigningConfigTarget: m.signingConfig}, Since: m.since}
+}
+
+// ready reports whether the keys are loaded and their store answers.
+func (s *trustSource) ready(which func(*material) pki.KeySigner) func(context.Context) error {
+	return func(ctx context.Context) error {
+		m := s.cur.Load()
+		if m == nil || !s.isOpenedNow() {
+			return errors.New(*s.why.Load())
+		}
+		return readiness(which(m))(ctx)
+	}
+}
+
+// isOpenedNow reports whether opened has run: true once the documents of
+// the first load are out and what needs Vault is open.
+func (s *trustSource) isOpenedNow() bool { return s.cur.Load() != nil }

@@ -1,0 +1,196 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signet-dev/signet/internal/pki"
+)
+
+// get returns the status and body of GET url.
+func get(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	resp, err := logHTTP.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// TestVaultSealedAtStart: a replica started while Vault is sealed stays
+// up, reports not ready and answers 503 naming the cause on the signing and
+// trust endpoints; once Vault is unsealed it becomes ready and signs
+// without a restart.
+func TestVaultSealedAtStart(t *testing.T) {
+	s := newVaultSetup(t)
+	s.editConfig(t, func(c map[string]any) { c["log"] = map[string]any{"type": "off"} })
+	ctx := context.Background()
+	if err := s.vault.Seal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := startServerUntil(t, s.env, "/healthz", "--config", s.configPath, "--identity-config", s.idPath)
+	if code, body := get(t, p.URL+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "sealed") {
+		t.Errorf("/readyz with Vault sealed: %d %s, want 503 naming the seal", code, body)
+	}
+	for _, path := range []string{"/api/v1/trustedroot", "/api/v1/signingconfig", "/api/v2/trustBundle", "/api/v1/timestamp/certchain"} {
+		code, body := get(t, p.URL+path)
+		if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "sealed") || bytes.Contains(body, []byte("127.0.0.1")) {
+			t.Errorf("GET %s with Vault sealed: %d %s, want 503 naming the seal and no address", path, code, body)
+		}
+	}
+	tok, err := s.issuer.Mint(releaseClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := postSign(t, p.URL, tok); status != http.StatusServiceUnavailable || !strings.Contains(string(body), "not loaded its keys") {
+		t.Errorf("signing with Vault sealed: %d %s, want 503", status, body)
+	}
+
+	if err := s.vault.Unseal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(40 * time.Second) // the background retry backs off up to 30 s
+	for {
+		if code, _ := get(t, p.URL+"/readyz"); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready 40 s after the unseal:\n%s", p.output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if status, body := postSign(t, p.URL, tok); status != http.StatusOK {
+		t.Fatalf("signing after the unseal: %d %s", status, body)
+	}
+	if exited, why := p.exited(0); exited {
+		t.Fatalf("the replica restarted or exited: %s", why)
+	}
+}
+
+// postSign posts a one-shot signing request and returns its status and body.
+func postSign(t *testing.T, url, token string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/api/v1/sign", bytes.NewReader(oneShotBody(t, token, []byte("artifact"))))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := logHTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// TestVaultLiveRotation: two replicas running, `signet ca init --rotate`
+// once: within vault.refresh-interval both publish the new chain in their
+// trusted root while still issuing with the old key; from
+// vault.activation-delay after the rotation both issue with the new key
+// version; nobody restarted. Bundles from before and after verify with
+// the trusted root fetched after.
+func TestVaultLiveRotation(t *testing.T) {
+	s := newVaultSetup(t)
+	const refresh, activation = time.Second, 6 * time.Second
+	s.editConfig(t, func(c map[string]any) {
+		c["log"] = map[string]any{"type": "off"}
+		v := c["vault"].(map[string]any)
+		v["refresh-interval"], v["activation-delay"] = refresh.String(), activation.String()
+	})
+	replicas := []*logProc{
+		startServerEnv(t, s.env, "--config", s.configPath, "--identity-config", s.idPath),
+		startServerEnv(t, s.env, "--config", s.configPath, "--identity-config", s.idPath),
+	}
+	oldIssuing := issuingCA(t, replicas[0].URL)
+	oldBundle := signFile(t, &signetServer{URL: replicas[0].URL}, s.issuer, s.dir+"/before.txt")
+
+	rotated := time.Now()
+	mustRun(t, s.env, signetBin, "ca", "init", "--backend", "vault", "--out", s.configPath, "--rotate")
+	newKey := s.transitPublicKey(t, "signet-ca", "2")
+
+	// Publish: both replicas put the new chain in their trusted root
+	// within the refresh interval, and still issue with the old key.
+	for _, r := range replicas {
+		mustWaitFor(t, 3*refresh+2*time.Second, func() bool { return caAuthorities(t, r.URL) == 2 })
+		if time.Since(rotated) < activation-time.Second {
+			if c := issuingCA(t, r.URL); !c.Equal(oldIssuing) {
+				t.Errorf("%s issues with the new key before the activation delay", r.URL)
+			}
+		}
+	}
+	// Use: both switch at the activation time.
+	for _, r := range replicas {
+		mustWaitFor(t, activation+3*refresh, func() bool {
+			return pki.SamePublicKey(issuingCA(t, r.URL).PublicKey, newKey)
+		})
+	}
+	if since := time.Since(rotated); since < activation-time.Second {
+		t.Errorf("a replica issued with the new key %s after the rotation, before the %s activation delay", since, activation)
+	}
+	newBundle := signFile(t, &signetServer{URL: replicas[1].URL}, s.issuer, s.dir+"/after.txt")
+	trPath := s.dir + "/trusted_root_after.json"
+	if err := os.WriteFile(trPath, fetch(t, replicas[0].URL+"/api/v1/trustedroot"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{oldBundle, newBundle} {
+		mustRun(t, nil, signetBin, "verify", strings.TrimSuffix(b, ".sigstore.json"), "--bundle", b, "--trusted-root", trPath,
+			"--certificate-identity", wantSAN, "--certificate-oidc-issuer", s.issuer.URL())
+	}
+	for _, r := range replicas {
+		if exited, why := r.exited(0); exited {
+			t.Fatalf("a replica restarted or exited: %s", why)
+		}
+	}
+}
+
+// issuingCA is the CA certificate a replica issues with now (its
+// /api/v2/trustBundle).
+func issuingCA(t *testing.T, url string) *x509.Certificate {
+	t.Helper()
+	var tb struct {
+		Chains []struct {
+			Certificates []string `json:"certificates"`
+		} `json:"chains"`
+	}
+	if err := json.Unmarshal(fetch(t, url+"/api/v2/trustBundle"), &tb); err != nil || len(tb.Chains) == 0 {
+		t.Fatalf("trustBundle: %v", err)
+	}
+	certs, err := pki.ParseCertificatesPEM([]byte(tb.Chains[0].Certificates[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certs[0]
+}
+
+// caAuthorities counts the CA authorities of a replica's trusted root.
+func caAuthorities(t *testing.T, url string) int {
+	t.Helper()
+	var tr struct {
+		CAs []json.RawMessage `json:"certificateAuthorities"`
+	}
+	if err := json.Unmarshal(fetch(t, url+"/api/v1/trustedroot"), &tr); err != nil {
+		t.Fatal(err)
+	}
+	return len(tr.CAs)
+}
+
+// mustWaitFor polls cond until it holds, failing the test after d.
+func mustWaitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
