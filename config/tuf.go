@@ -21,7 +21,8 @@ type TUF struct {
 	// deterministic, so replicas then serve byte-identical metadata.
 	Key string `yaml:"key,omitempty"`
 	// Period is how often new metadata versions are signed; default 1h.
-	// Versions are the Unix times periods start at, so replicas agree.
+	// Versions are the Unix times (in milliseconds) periods start at, so
+	// replicas agree.
 	Period time.Duration `yaml:"period,omitempty"`
 	// Expiry is how long metadata stays valid after its period starts;
 	// default 24h, at least two periods.

@@ -20,8 +20,9 @@ type Targets struct {
 	// Files are the target files by name, e.g. "trusted_root.json".
 	Files map[string][]byte
 	// Since is when this content became current (the newest chain's start):
-	// metadata for it never has a version below Since's Unix time, so a
-	// rotation published within a period still gets a new version.
+	// metadata for it never has a version below Since's Unix time in
+	// milliseconds, so a rotation published within a period still gets a
+	// new version.
 	Since time.Time
 }
 
@@ -35,7 +36,8 @@ type Options struct {
 	// metadata request and must be cheap.
 	Targets func() Targets
 	// Period is how often new metadata versions are signed: every version
-	// number is the Unix time (in seconds) a period starts at, so replicas
+	// number is the Unix time in milliseconds a period starts at (or the
+	// content became current at, if later), so replicas
 	// with the same clock agree on it. Whole seconds, at least one.
 	Period time.Duration
 	// Expiry is how long each version's timestamp, snapshot and targets
@@ -103,9 +105,9 @@ func (r *Repository) RootVersion() int64 { return r.rootVersion }
 func (r *Repository) current(ctx context.Context) (*published, error) {
 	now := r.opts.Clock()
 	t := r.opts.Targets()
-	period := int64(r.opts.Period / time.Second)
-	start := now.Unix() - mod(now.Unix(), period)
-	version := max(start, t.Since.Unix(), 1)
+	period := r.opts.Period.Milliseconds()
+	start := now.UnixMilli() - mod(now.UnixMilli(), period)
+	version := max(start, t.Since.UnixMilli(), 1)
 	content := digest(t.Files)
 
 	r.mu.Lock()
@@ -122,7 +124,7 @@ func (r *Repository) current(ctx context.Context) (*published, error) {
 			r.opts.Log.Warn("TUF targets changed within a version; signing the next version", "version", version)
 		}
 	}
-	p, err := r.sign(ctx, version, time.Unix(start, 0).Add(r.opts.Expiry), t.Files, content)
+	p, err := r.sign(ctx, version, time.UnixMilli(start).Add(r.opts.Expiry), t.Files, content)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +138,7 @@ func (r *Repository) current(ctx context.Context) (*published, error) {
 
 // expires formats the expiry of a version signed for the period at start.
 func (p *published) expires(expiry time.Duration, start int64) string {
-	return time.Unix(start, 0).Add(expiry).UTC().Format(time.RFC3339)
+	return time.UnixMilli(start).Add(expiry).UTC().Format(time.RFC3339)
 }
 
 // sign builds and signs targets, snapshot and timestamp of one version.

@@ -156,14 +156,14 @@ func TestClientFollowsVersionsAndRotation(t *testing.T) {
 	if !bytes.Equal(b, []byte(`{"version":1}`)) {
 		t.Fatalf("trusted root = %s", b)
 	}
-	now := f.clock.Now().Unix()
-	if want := now - now%60; v1 != want {
+	now := f.clock.Now().UnixMilli()
+	if want := now - now%60000; v1 != want {
 		t.Errorf("version %d, want the period start %d", v1, want)
 	}
 
 	f.clock.Advance(period)
-	if _, v2, err := c.refresh(); err != nil || v2 != v1+60 {
-		t.Fatalf("next period: version %d (%v), want %d", v2, err, v1+60)
+	if _, v2, err := c.refresh(); err != nil || v2 != v1+60000 {
+		t.Fatalf("next period: version %d (%v), want %d", v2, err, v1+60000)
 	}
 
 	// A rotation mid-period: new content since now gets a version of now.
@@ -171,8 +171,8 @@ func TestClientFollowsVersionsAndRotation(t *testing.T) {
 	rotated := f.clock.Now()
 	f.setContent(map[string][]byte{"trusted_root.json": []byte(`{"version":2}`)}, rotated)
 	b, v3, err := c.refresh()
-	if err != nil || !bytes.Equal(b, []byte(`{"version":2}`)) || v3 != rotated.Unix() {
-		t.Fatalf("after rotation: %s version %d (%v), want version %d", b, v3, err, rotated.Unix())
+	if err != nil || !bytes.Equal(b, []byte(`{"version":2}`)) || v3 != rotated.UnixMilli() {
+		t.Fatalf("after rotation: %s version %d (%v), want version %d", b, v3, err, rotated.UnixMilli())
 	}
 
 	// New content whose start is not later than the served version still
@@ -265,10 +265,10 @@ func TestPaths(t *testing.T) {
 	if ts.Code != http.StatusOK || ts.Header().Get("Cache-Control") != noCache || ts.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("timestamp.json: %d %v", ts.Code, ts.Header())
 	}
-	v := f.clock.Now().Unix() - f.clock.Now().Unix()%60
+	v := f.clock.Now().UnixMilli() - f.clock.Now().UnixMilli()%60000
 	for path, want := range map[string]int{
 		"/1.root.json": 200, "/root.json": 200, "/2.root.json": 404, "/0.root.json": 404, "/01.root.json": 404,
-		"/" + itoa(v) + ".snapshot.json": 200, "/" + itoa(v) + ".targets.json": 200, "/" + itoa(v-60) + ".snapshot.json": 404,
+		"/" + itoa(v) + ".snapshot.json": 200, "/" + itoa(v) + ".targets.json": 200, "/" + itoa(v-60000) + ".snapshot.json": 404,
 		"/targets/trusted_root.json": 404, "/targets/00.trusted_root.json": 404, "/../etc/passwd": 404, "/": 404,
 		"/x.timestamp.json": 404, "/-1.targets.json": 404,
 	} {

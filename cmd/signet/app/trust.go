@@ -55,8 +55,10 @@ type material struct {
 	trustedRoot, signingConfig []byte
 	// since is when the newest chain in the documents became current.
 	since time.Time
-	// activeAt is when issuing with these keys may start.
-	activeAt time.Time
+	// publishAt and activeAt are when a rotation's documents are published
+	// and its keys issue; published records the first.
+	publishAt, activeAt time.Time
+	published           bool
 }
 
 // newTrustSource returns a source that is not loaded yet: call start.
@@ -168,7 +170,7 @@ func (s *trustSource) run() {
 		if s.cur.Load() == nil || !s.isOpened {
 			wait = backoff
 		} else if s.pending != nil {
-			wait = min(wait, max(s.pending.activeAt.Sub(s.clock()), 10*time.Millisecond))
+			wait = min(wait, s.nextStep())
 		}
 		select {
 		case <-s.stop:
@@ -188,26 +190,26 @@ func (s *trustSource) run() {
 	}
 }
 
-// refresh follows a rotation: a new chain in KV is published in the
-// trusted root at once and issued with from its activation time.
+// refresh follows a rotation. Every replica acts at the same moments,
+// counted from when Vault recorded the new chain (its KV version time), so
+// replicas agree on what they serve: the new chain goes into the trusted
+// root (and TUF targets) at publishAt, one refresh interval after the
+// rotation (by then every replica has read it), and is issued with from
+// activeAt, activation-delay after the rotation but never before
+// publishAt. An activation delay of 0 (an emergency rotation) does both at
+// once, as soon as each replica reads the new chain.
 func (s *trustSource) refresh(ctx context.Context) {
-	vc, cur := s.vc.Load(), s.cur.Load()
-	if p := s.pending; p != nil && !s.clock().Before(p.activeAt) {
-		s.cur.Store(p)
-		s.pending = nil
-		s.log.Info("rotation active: issuing with the new keys", "ca_key_version", p.caVersion, "tsa_key_version", p.tsaVersion)
+	if s.pending != nil {
+		s.advance()
 		return
 	}
+	vc, cur := s.vc.Load(), s.cur.Load()
 	caVer, tsaVer, err := s.storedVersions(ctx, vc)
 	if err != nil {
 		s.log.Warn("rereading the chains in Vault failed; serving the ones loaded", "error", err)
 		return
 	}
-	latest := cur
-	if s.pending != nil {
-		latest = s.pending
-	}
-	if caVer == latest.caVersion && tsaVer == latest.tsaVersion {
+	if caVer == cur.caVersion && tsaVer == cur.tsaVersion {
 		return
 	}
 	m, err := s.load(ctx, vc, cur)
@@ -215,20 +217,45 @@ func (s *trustSource) refresh(ctx context.Context) {
 		s.log.Error("a new chain in Vault was refused; serving the chain loaded", "error", err)
 		return
 	}
-	m.activeAt = m.since.Add(*s.cfg.Vault.ActivationDelay)
-	if !s.clock().Before(m.activeAt) {
-		s.pending = nil
-		s.cur.Store(m)
-		s.log.Info("rotation: issuing with the new keys", "ca_key_version", m.caVersion, "tsa_key_version", m.tsaVersion)
-		return
+	delay := *s.cfg.Vault.ActivationDelay
+	m.publishAt, m.activeAt = m.since, m.since
+	if delay > 0 {
+		m.publishAt = m.since.Add(s.cfg.Vault.RefreshInterval)
+		m.activeAt = m.since.Add(max(delay, s.cfg.Vault.RefreshInterval))
 	}
-	// Publish before use: the documents now, the keys at activeAt.
-	published := *cur
-	published.trustedRoot, published.signingConfig, published.since = m.trustedRoot, m.signingConfig, m.since
-	s.cur.Store(&published)
 	s.pending = m
-	s.log.Info("rotation published: the new chain is in the trusted root; issuing with it from activation",
-		"activates_at", m.activeAt.UTC().Format(time.RFC3339), "ca_key_version", m.caVersion, "tsa_key_version", m.tsaVersion)
+	s.log.Info("rotation read from Vault", "publish_at", m.publishAt.UTC().Format(time.RFC3339Nano),
+		"activate_at", m.activeAt.UTC().Format(time.RFC3339Nano), "ca_key_version", m.caVersion, "tsa_key_version", m.tsaVersion)
+	s.advance()
+}
+
+// advance moves a pending rotation on: its documents are published from
+// publishAt, its keys issue from activeAt.
+func (s *trustSource) advance() {
+	p, now := s.pending, s.clock()
+	switch {
+	case !now.Before(p.activeAt):
+		s.cur.Store(p)
+		s.pending = nil
+		s.log.Info("rotation active: issuing with the new keys", "ca_key_version", p.caVersion, "tsa_key_version", p.tsaVersion)
+	case !now.Before(p.publishAt) && !p.published:
+		published := *s.cur.Load()
+		published.trustedRoot, published.signingConfig, published.since = p.trustedRoot, p.signingConfig, p.since
+		s.cur.Store(&published)
+		p.published = true
+		s.log.Info("rotation published: the new chain is in the trusted root; issuing with it from activation",
+			"activates_at", p.activeAt.UTC().Format(time.RFC3339Nano))
+	}
+}
+
+// nextStep is how long until the pending rotation's next step.
+func (s *trustSource) nextStep() time.Duration {
+	p := s.pending
+	at := p.activeAt
+	if !p.published && p.publishAt.Before(at) {
+		at = p.publishAt
+	}
+	return max(at.Sub(s.clock()), 10*time.Millisecond)
 }
 
 // storedVersions reads the key versions recorded with the chains in KV.
