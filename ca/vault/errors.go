@@ -49,7 +49,16 @@ func classify(ctx context.Context, op string, err error, cfg Config) error {
 	case isTLSError(err):
 		return problem.Unavailable("TLS to vault failed: check vault.ca-cert and, if vault asks for one, client-cert and client-key").WithCause(cause)
 	case errors.As(err, &ne):
-		return transient(problem.Unavailable("vault is unreachable: try again shortly").WithCause(cause))
+		u := problem.Unavailable("vault is unreachable: try again shortly").WithCause(cause)
+		// Only a connection that could not be made (refused, no route, a
+		// timeout) passes on its own for sure; one reset after it was made
+		// may be Vault refusing signet's TLS client (TLS 1.3 reports that
+		// late), which needs an operator.
+		var op *net.OpError
+		if ne.Timeout() || (errors.As(err, &op) && op.Op == "dial") {
+			return transient(u)
+		}
+		return u
 	}
 	return problem.Unavailable("vault failed").WithCause(cause)
 }
