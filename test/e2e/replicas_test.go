@@ -1,9 +1,17 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/signet-dev/signet/bundle"
@@ -76,7 +85,7 @@ func TestReplicasBehindHAProxy(t *testing.T) {
 		if code := replicas[2].cmd.ProcessState.ExitCode(); code != 0 {
 			t.Errorf("the replica exited %d after SIGTERM, want 0:\n%s", code, replicas[2].output())
 		}
-		t.Logf("SIGTERM of one of three replicas under load: %d requests, %d bundles, %d failed", res.sent, len(res.bundles), len(res.failed))
+		t.Logf("SIGTERM of one of three replicas under load: %d requests, %d bundles, %d Fulcio certificates, %d failed", res.sent, len(res.bundles), len(res.leaves), len(res.failed))
 		if len(res.failed) > 0 {
 			t.Errorf("a graceful stop cost clients %d requests; the first: %v", len(res.failed), res.failed[:min(5, len(res.failed))])
 		}
@@ -87,12 +96,70 @@ func TestReplicasBehindHAProxy(t *testing.T) {
 		res := loadThrough(t, s, lb.URL(), 1500, 500, func() {
 			replicas[1].kill(t)
 		})
-		t.Logf("SIGKILL of one of the two replicas left, under load: %d requests, %d bundles, %d failed", res.sent, len(res.bundles), len(res.failed))
+		t.Logf("SIGKILL of one of the two replicas left, under load: %d requests, %d bundles, %d Fulcio certificates, %d failed", res.sent, len(res.bundles), len(res.leaves), len(res.failed))
 		if len(res.failed) > loadWorkers {
 			t.Errorf("%d requests failed; at most the %d in flight on the killed replica may; the first: %v", len(res.failed), loadWorkers, res.failed[:min(5, len(res.failed))])
 		}
 		res.verifyAll(t, trustedRoot, s.issuer.URL())
 	})
+}
+
+// fulcioV2 gets a certificate from POST /api/v2/signingCert as cosign
+// does: a fresh key, a proof of possession over the token's subject.
+func fulcioV2(ctx context.Context, url, token string) (*x509.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	challenge, err := client.TokenChallenge(token)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(challenge))
+	proof, err := ecdsa.SignASN1(rand.Reader, key, sum[:])
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(map[string]any{
+		"credentials": map[string]string{"oidcIdentityToken": token},
+		"publicKeyRequest": map[string]any{
+			"publicKey":         map[string]string{"algorithm": "ECDSA", "content": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))},
+			"proofOfPossession": proof,
+		},
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/api/v2/signingCert", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := logHTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/api/v2/signingCert: %d %s", resp.StatusCode, b)
+	}
+	var out struct {
+		SignedCertificateEmbeddedSct struct {
+			Chain struct {
+				Certificates []string `json:"certificates"`
+			} `json:"chain"`
+		} `json:"signedCertificateEmbeddedSct"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil || len(out.SignedCertificateEmbeddedSct.Chain.Certificates) == 0 {
+		return nil, fmt.Errorf("/api/v2/signingCert: no chain in %s (%v)", b, err)
+	}
+	block, _ := pem.Decode([]byte(out.SignedCertificateEmbeddedSct.Chain.Certificates[0]))
+	if block == nil {
+		return nil, fmt.Errorf("/api/v2/signingCert: the chain's first entry is not PEM")
+	}
+	return x509.ParseCertificate(block.Bytes)
 }
 
 // drainingStatus reads a replica's /readyz and /healthz within its
@@ -122,7 +189,8 @@ const loadWorkers = 8
 // loadResult is what a load run got back.
 type loadResult struct {
 	sent    int
-	bundles map[int][]byte // by request number
+	bundles map[int][]byte      // one-shot bundles, by request number
+	leaves  []*x509.Certificate // certificates from /api/v2/signingCert
 	failed  []error
 }
 
@@ -145,17 +213,26 @@ func loadThrough(t *testing.T, s *vaultSetup, url string, n, at int, fault func(
 					once.Do(fault)
 				}
 				tok, err := s.issuer.Mint(releaseClaims())
-				var signed *client.Signed
-				if err == nil {
+				if err == nil && i%4 == 0 { // every fourth request through Fulcio's API, as cosign asks
+					var leaf *x509.Certificate
+					if leaf, err = fulcioV2(context.Background(), url, tok); err == nil {
+						mu.Lock()
+						res.leaves = append(res.leaves, leaf)
+						mu.Unlock()
+						continue
+					}
+				} else if err == nil {
+					var signed *client.Signed
 					c := client.Client{BaseURL: url, HTTP: logHTTP}
-					signed, err = c.SignArtifact(context.Background(), tok, sha256.Sum256(fmt.Appendf(nil, "artifact %d", i)))
+					if signed, err = c.SignArtifact(context.Background(), tok, sha256.Sum256(fmt.Appendf(nil, "artifact %d", i))); err == nil {
+						mu.Lock()
+						res.bundles[i] = signed.Bundle
+						mu.Unlock()
+						continue
+					}
 				}
 				mu.Lock()
-				if err != nil {
-					res.failed = append(res.failed, fmt.Errorf("request %d: %w", i, err))
-				} else {
-					res.bundles[i] = signed.Bundle
-				}
+				res.failed = append(res.failed, fmt.Errorf("request %d: %w", i, err))
 				mu.Unlock()
 			}
 		})
@@ -165,9 +242,29 @@ func loadThrough(t *testing.T, s *vaultSetup, url string, n, at int, fault func(
 }
 
 // verifyAll verifies every bundle against trustedRoot, over the artifact
-// signOneShot signed for its request, as the release job of issuer.
+// signOneShot signed for its request, as the release job of issuer, and
+// every Fulcio API certificate against the trusted root's CAs.
 func (r loadResult) verifyAll(t *testing.T, trustedRoot []byte, issuer string) {
 	t.Helper()
+	tr, err := root.NewTrustedRootFromJSON(trustedRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leaf := range r.leaves {
+		verified := false
+		for _, ca := range tr.FulcioCertificateAuthorities() {
+			if _, err := ca.Verify(leaf, leaf.NotBefore); err == nil {
+				verified = true
+				break
+			}
+		}
+		if !verified || len(leaf.URIs) != 1 || leaf.URIs[0].String() != wantSAN {
+			t.Fatalf("a certificate from /api/v2/signingCert (a 200) does not chain to the trusted root or names %v", leaf.URIs)
+		}
+	}
+	if len(r.leaves) == 0 {
+		t.Error("no request went through the Fulcio API")
+	}
 	for i, b := range r.bundles {
 		art := strings.NewReader(fmt.Sprintf("artifact %d", i))
 		if _, err := bundle.Verify(b, trustedRoot, art, bundle.Identity{SAN: wantSAN, Issuer: issuer}); err != nil {

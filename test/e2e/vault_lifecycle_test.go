@@ -32,8 +32,7 @@ func get(t *testing.T, url string) (int, []byte) {
 // trust endpoints; once Vault is unsealed it becomes ready and signs
 // without a restart.
 func TestVaultSealedAtStart(t *testing.T) {
-	s := newVaultSetup(t)
-	s.editConfig(t, func(c map[string]any) { c["log"] = map[string]any{"type": "off"} })
+	s := newVaultSetup(t) // its issuance log signs checkpoints with a transit key: it opens late too
 	ctx := context.Background()
 	if err := s.vault.Seal(ctx); err != nil {
 		t.Fatal(err)
@@ -42,7 +41,7 @@ func TestVaultSealedAtStart(t *testing.T) {
 	if code, body := get(t, p.URL+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "sealed") {
 		t.Errorf("/readyz with Vault sealed: %d %s, want 503 naming the seal", code, body)
 	}
-	for _, path := range []string{"/api/v1/trustedroot", "/api/v1/signingconfig", "/api/v2/trustBundle", "/api/v1/timestamp/certchain"} {
+	for _, path := range []string{"/api/v1/trustedroot", "/api/v1/signingconfig", "/api/v2/trustBundle", "/api/v1/timestamp/certchain", "/api/v1/log/checkpoint"} {
 		code, body := get(t, p.URL+path)
 		if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "sealed") || bytes.Contains(body, []byte("127.0.0.1")) {
 			t.Errorf("GET %s with Vault sealed: %d %s, want 503 naming the seal and no address", path, code, body)
@@ -69,8 +68,12 @@ func TestVaultSealedAtStart(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if status, body := postSign(t, p.URL, tok); status != http.StatusOK {
+	status, body := postSign(t, p.URL, tok)
+	if status != http.StatusOK {
 		t.Fatalf("signing after the unseal: %d %s", status, body)
+	}
+	if code, _ := get(t, p.URL+"/api/v1/log/checkpoint"); code != http.StatusOK {
+		t.Errorf("the issuance log is not served after the unseal: %d", code)
 	}
 	if exited, why := p.exited(0); exited {
 		t.Fatalf("the replica restarted or exited: %s", why)
@@ -149,6 +152,53 @@ func TestVaultLiveRotation(t *testing.T) {
 		if exited, why := r.exited(0); exited {
 			t.Fatalf("a replica restarted or exited: %s", why)
 		}
+	}
+}
+
+// TestVaultHalfDoneRotationRefused: while a replica runs, the CA's transit
+// key is rotated and the chain in KV is recorded as the new version
+// without a new certificate (a half-done rotation): the replica refuses it
+// with a log line naming the key and the certificate, and keeps issuing
+// with the chain it trusts.
+func TestVaultHalfDoneRotationRefused(t *testing.T) {
+	s := newVaultSetup(t)
+	s.editConfig(t, func(c map[string]any) {
+		c["log"] = map[string]any{"type": "off"}
+		v := c["vault"].(map[string]any)
+		v["refresh-interval"], v["activation-delay"] = "1s", "0s"
+	})
+	p := startServerEnv(t, s.env, "--config", s.configPath, "--identity-config", s.idPath)
+	trusted := issuingCA(t, p.URL)
+	if _, err := s.admin.Logical().Write("transit/keys/signet-ca/rotate", nil); err != nil {
+		t.Fatal(err)
+	}
+	kv := s.admin.KVv2("secret")
+	chain, err := kv.Get(context.Background(), "signet/ca-chain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain.Data["key_version"] = 2
+	if _, err := kv.Put(context.Background(), "signet/ca-chain", chain.Data); err != nil {
+		t.Fatal(err)
+	}
+	mustWaitFor(t, 10*time.Second, func() bool {
+		return strings.Contains(p.output(), "transit key signet-ca version 2 is not the key of certificate")
+	})
+	if !strings.Contains(p.output(), "a new chain in Vault was refused") {
+		t.Errorf("the refusal is not logged as such:\n%s", p.output())
+	}
+	if !issuingCA(t, p.URL).Equal(trusted) {
+		t.Error("the replica switched to the refused chain")
+	}
+	tok, err := s.issuer.Mint(releaseClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := postSign(t, p.URL, tok); status != http.StatusOK {
+		t.Fatalf("signing after the refused rotation: %d %s", status, body)
+	}
+	if code, body := get(t, p.URL+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz after the refused rotation: %d %s", code, body)
 	}
 }
 

@@ -123,7 +123,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 	reg := prometheus.NewRegistry()
 	src := newTrustSource(cfg, a.clock, log, a.PublicURL, a.PublicURL+"/api/v1/timestamp")
 	a.trust = src
-	il, repo := &lateLog{}, &lateTUF{}
+	il, repo := &lateLog{why: src.whyNot}, &lateTUF{why: src.whyNot}
 	src.opened = func(ctx context.Context, vc *vault.Client) error {
 		if cfg.EffectiveLog().Enabled() && il.get() == nil {
 			l, err := a.openLog(ctx, cfg, vc, log, reg)

@@ -136,21 +136,24 @@ func (il *issuanceLog) Ready(ctx context.Context) error { return il.log.Ready(ct
 // lateLog is the issuance log, opened once the keys are loaded (with a
 // Vault transit checkpoint key, possibly after start); until then appends
 // and reads answer 503, so nothing is issued unlogged.
-type lateLog struct{ log atomic.Pointer[issuanceLog] }
+type lateLog struct {
+	log atomic.Pointer[issuanceLog]
+	why func() string // why it is not open yet, for clients
+}
 
 func (l *lateLog) get() *issuanceLog   { return l.log.Load() }
 func (l *lateLog) set(il *issuanceLog) { l.log.Store(il) }
 
-// errLogNotOpen is what clients get before the log is open.
-func errLogNotOpen() error {
-	return problem.Unavailable("the issuance log is not open yet: signet is loading its keys").WithRetryAfter(time.Second)
+// errNotOpen is what clients get before the log is open.
+func (l *lateLog) errNotOpen() error {
+	return problem.Unavailable("the issuance log is not open yet (%s): try again shortly", l.why()).WithRetryAfter(time.Second)
 }
 
 // Append stores der in the log, once it is open.
 func (l *lateLog) Append(ctx context.Context, der []byte) (uint64, error) {
 	il := l.get()
 	if il == nil {
-		return 0, errLogNotOpen()
+		return 0, l.errNotOpen()
 	}
 	return il.Append(ctx, der)
 }
@@ -160,7 +163,7 @@ func (l *lateLog) Register(r *mux.Router) {
 	r.PathPrefix(LogPath + "/").Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		il := l.get()
 		if il == nil {
-			problem.Write(w, nil, req, errLogNotOpen())
+			problem.Write(w, nil, req, l.errNotOpen())
 			return
 		}
 		http.StripPrefix(LogPath, il.log.Handler()).ServeHTTP(w, req)
@@ -171,7 +174,7 @@ func (l *lateLog) Register(r *mux.Router) {
 func (l *lateLog) Ready(ctx context.Context) error {
 	il := l.get()
 	if il == nil {
-		return errors.New("the issuance log is not open yet")
+		return fmt.Errorf("the issuance log is not open yet (%s)", l.why())
 	}
 	return il.Ready(ctx)
 }

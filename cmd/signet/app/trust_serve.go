@@ -132,3 +132,7 @@ func (s *trustSource) ready(which func(*material) pki.KeySigner) func(context.Co
 // isOpenedNow reports whether opened has run: true once the documents of
 // the first load are out and what needs Vault is open.
 func (s *trustSource) isOpenedNow() bool { return s.cur.Load() != nil }
+
+// whyNot says, for clients, why the keys (or what needs them) are not
+// loaded yet.
+func (s *trustSource) whyNot() string { return *s.why.Load() }

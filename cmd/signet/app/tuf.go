@@ -39,6 +39,7 @@ const devTUFRootLifetime = 365 * 24 * time.Hour
 // Vault, possibly after start); until then it answers 503.
 type lateTUF struct {
 	repo atomic.Pointer[tufrepo.Repository]
+	why  func() string // why it is not open yet, for clients
 }
 
 func (t *lateTUF) get() *tufrepo.Repository  { return t.repo.Load() }
@@ -49,7 +50,7 @@ func (t *lateTUF) Register(r *mux.Router) {
 	r.PathPrefix(TUFPath+"/").Handler(http.StripPrefix(TUFPath, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		repo := t.get()
 		if repo == nil {
-			problem.Write(w, nil, req, problem.Unavailable("the TUF repository is not open yet: signet is loading its keys").WithRetryAfter(time.Second))
+			problem.Write(w, nil, req, problem.Unavailable("the TUF repository is not open yet (%s): try again shortly", t.why()).WithRetryAfter(time.Second))
 			return
 		}
 		repo.Handler().ServeHTTP(w, req)
