@@ -180,6 +180,9 @@ func startServerUntil(t *testing.T, env []string, waitPath string, args ...strin
 			_ = p.cmd.Process.Kill()
 			<-p.done
 		}
+		if strings.Contains(p.output(), "WARNING: DATA RACE") { // SIGNET_E2E_RACE=1
+			t.Errorf("signet serve %s hit a data race", p.URL)
+		}
 		if t.Failed() {
 			t.Logf("signet serve %s log:\n%s", p.URL, p.output())
 		}

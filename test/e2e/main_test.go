@@ -30,7 +30,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	signetBin = filepath.Join(dir, "signet")
-	build := exec.Command("go", "build", "-o", signetBin, "./cmd/signet")
+	args := []string{"build", "-o", signetBin}
+	if os.Getenv("SIGNET_E2E_RACE") != "" { // SIGNET_E2E_RACE=1: the binary under the race detector
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "./cmd/signet")...)
 	build.Dir = "../.."
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {

@@ -67,6 +67,13 @@ func TestReplicasBehindHAProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	trustedRoot := fetch(t, lb.URL()+"/api/v1/trustedroot")
+	for _, r := range replicas { // one Vault: identical trust material everywhere
+		for _, path := range []string{"/api/v1/trustedroot", "/api/v1/signingconfig", "/api/v2/trustBundle"} {
+			if !bytes.Equal(fetch(t, r.URL+path), fetch(t, replicas[0].URL+path)) {
+				t.Errorf("replica %s serves another %s than %s", r.URL, path, replicas[0].URL)
+			}
+		}
+	}
 
 	t.Run("one replica stopped gracefully", func(t *testing.T) {
 		var drained string // what the replica said during its shutdown delay
