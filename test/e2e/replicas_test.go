@@ -52,20 +52,9 @@ func TestReplicasBehindHAProxy(t *testing.T) {
 	for range 3 {
 		r := startServerEnv(t, s.env, "--config", s.configPath, "--identity-config", s.idPath)
 		replicas = append(replicas, r)
-		backends = append(backends, r.URL[len("http://"):])
+		backends = append(backends, r.URL)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, port, _ := net.SplitHostPort(lbAddr)
-	lbPort, _ := strconv.Atoi(port)
-	lb, err := haproxydev.Start(ctx, haproxydev.Options{Backends: backends, HealthPath: "/readyz", Port: lbPort})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(lb.Close)
-	if err := lb.WaitBackends(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
+	lb := startBalancer(t, lbAddr, "/readyz", backends)
 	trustedRoot := fetch(t, lb.URL()+"/api/v1/trustedroot")
 	for _, r := range replicas { // one Vault: identical trust material everywhere
 		for _, path := range []string{"/api/v1/trustedroot", "/api/v1/signingconfig", "/api/v2/trustBundle"} {
@@ -188,6 +177,30 @@ func drainingStatus(url string) string {
 		resp.Body.Close()
 	}
 	return fmt.Sprintf("readyz %d, healthz %d", ready, health)
+}
+
+// startBalancer runs HAProxy on addr in front of signet replicas (URLs
+// or host:port), health-checking healthPath, until the test ends, and
+// waits until every replica is in rotation.
+func startBalancer(t *testing.T, addr, healthPath string, replicas []string) *haproxydev.LB {
+	t.Helper()
+	var backends []string
+	for _, r := range replicas {
+		backends = append(backends, strings.TrimPrefix(r, "http://"))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	lb, err := haproxydev.Start(ctx, haproxydev.Options{Backends: backends, HealthPath: healthPath, Port: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(lb.Close)
+	if err := lb.WaitBackends(ctx, len(backends)); err != nil {
+		t.Fatal(err)
+	}
+	return lb
 }
 
 // loadWorkers is the closed-loop concurrency of loadThrough.

@@ -2,13 +2,11 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,8 +15,6 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/tuf"
-
-	"github.com/signet-dev/signet/test/haproxydev"
 )
 
 // TestTUFOneReplica: cosign, sigstore-go, sigstore-js and signet verify
@@ -83,22 +79,7 @@ func TestTUFReplicasBehindHAProxy(t *testing.T) {
 	lbAddr := freeAddr(t)
 	f.setPublicURL(t, "http://"+lbAddr)
 	replicas := []*signetServer{startSignet(t, nil, f.serveArgs()...), startSignet(t, nil, f.serveArgs()...)}
-	var backends []string
-	for _, r := range replicas {
-		backends = append(backends, strings.TrimPrefix(r.URL, "http://"))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, port, _ := net.SplitHostPort(lbAddr)
-	lbPort, _ := strconv.Atoi(port)
-	lb, err := haproxydev.Start(ctx, haproxydev.Options{Backends: backends, HealthPath: "/healthz", Port: lbPort})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(lb.Close)
-	if err := lb.WaitBackends(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	lb := startBalancer(t, lbAddr, "/readyz", []string{replicas[0].URL, replicas[1].URL})
 	f.sign(t, lb.URL())
 
 	t.Run("replicas serve the same bytes", func(t *testing.T) {

@@ -169,18 +169,7 @@ func TestVaultHalfDoneRotationRefused(t *testing.T) {
 	})
 	p := startServerEnv(t, s.env, "--config", s.configPath, "--identity-config", s.idPath)
 	trusted := issuingCA(t, p.URL)
-	if _, err := s.admin.Logical().Write("transit/keys/signet-ca/rotate", nil); err != nil {
-		t.Fatal(err)
-	}
-	kv := s.admin.KVv2("secret")
-	chain, err := kv.Get(context.Background(), "signet/ca-chain")
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain.Data["key_version"] = 2
-	if _, err := kv.Put(context.Background(), "signet/ca-chain", chain.Data); err != nil {
-		t.Fatal(err)
-	}
+	s.halfRotate(t)
 	mustWaitFor(t, 10*time.Second, func() bool {
 		return strings.Contains(p.output(), "transit key signet-ca version 2 is not the key of certificate")
 	})

@@ -213,6 +213,18 @@ func TestVaultBackedSigning(t *testing.T) {
 // version 1 certificate) stops the start with both named.
 func TestVaultKeyMismatchRefusesToStart(t *testing.T) {
 	s := newVaultSetup(t)
+	s.halfRotate(t)
+	r := mustFail(t, s.env, signetBin, "serve", "--config", s.configPath, "--identity-config", s.idPath, "--addr", freeAddr(t))
+	if !strings.Contains(r.stderr, "transit key signet-ca version 2 is not the key of certificate") {
+		t.Errorf("want a message naming the key and the certificate, got: %s", r.stderr)
+	}
+}
+
+// halfRotate does half a rotation of the CA, as an interrupted one would:
+// the transit key gets version 2 and the chain in KV is recorded as
+// version 2, but it is still version 1's certificate.
+func (s *vaultSetup) halfRotate(t *testing.T) {
+	t.Helper()
 	if _, err := s.admin.Logical().Write("transit/keys/signet-ca/rotate", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -224,9 +236,5 @@ func TestVaultKeyMismatchRefusesToStart(t *testing.T) {
 	chain.Data["key_version"] = 2
 	if _, err := kv.Put(context.Background(), "signet/ca-chain", chain.Data); err != nil {
 		t.Fatal(err)
-	}
-	r := mustFail(t, s.env, signetBin, "serve", "--config", s.configPath, "--identity-config", s.idPath, "--addr", freeAddr(t))
-	if !strings.Contains(r.stderr, "transit key signet-ca version 2 is not the key of certificate") {
-		t.Errorf("want a message naming the key and the certificate, got: %s", r.stderr)
 	}
 }
