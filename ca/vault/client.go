@@ -31,6 +31,9 @@ type Client struct {
 	// expiry is when the current token expires, Unix nanoseconds; 0 when
 	// it never does (a root token) or is not known yet.
 	expiry atomic.Int64
+	// batchers group transit signatures per key version (batch.go).
+	batchers sync.Map // batchKey -> *batcher
+	batchWG  sync.WaitGroup
 }
 
 // TokenExpiry reports when the current Vault token expires, as of its last
@@ -110,6 +113,7 @@ func (c *Client) Close() {
 		close(c.stop)
 	}
 	<-c.done
+	c.batchWG.Wait()
 }
 
 // login authenticates with the configured method and returns the auth

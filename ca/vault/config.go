@@ -42,6 +42,10 @@ type Config struct {
 	KVMount string `yaml:"kv-mount"`
 	// Auth says how signet logs in.
 	Auth Auth `yaml:"auth"`
+	// NoBatch turns off batching of transit signatures: each certificate
+	// and timestamp is then one sign request (batching groups the digests
+	// asked for while a request is in flight; see batch.go).
+	NoBatch bool `yaml:"no-batch,omitempty"`
 	// RefreshInterval is how often a running server rereads the chains in
 	// KV to follow a rotation (`signet ca init --rotate`); default 30s.
 	RefreshInterval time.Duration `yaml:"refresh-interval,omitempty"`

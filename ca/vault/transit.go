@@ -155,6 +155,9 @@ func (s *Signer) SignDigest(ctx context.Context, digest []byte, opts crypto.Sign
 	if err != nil {
 		return nil, err
 	}
+	if !s.c.cfg.NoBatch {
+		return s.c.batcherFor(batchKey{key: s.key, version: s.version, alg: alg}).sign(ctx, digest)
+	}
 	sec, err := s.c.write(ctx, "sign with transit key "+s.key, s.c.cfg.TransitMount+"/sign/"+s.key, map[string]any{
 		"input":                base64.StdEncoding.EncodeToString(digest),
 		"prehashed":            true,

@@ -36,57 +36,61 @@ func BenchmarkVaultOneShot(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	env := harness.Start(b, harness.Options{Configure: func(cfg *config.Config) {
-		cfg.Vault = vcfg
-		cfg.Vault.ApplyDefaults()
-		cfg.CA = config.Backend{Type: config.BackendVault, Key: res.CA.Key, KeyVersion: res.CA.Version, ChainPath: res.CA.ChainPath}
-		cfg.TSA.Backend = config.Backend{Type: config.BackendVault, Key: res.TSA.Key, KeyVersion: res.TSA.Version, ChainPath: res.TSA.ChainPath}
-		cfg.Log.Type = issuancelog.TypeOff // the log's own cost is measured with signet load (README, Benchmarks)
-	}})
-	token, err := env.GitHub.Mint(releaseClaims())
-	if err != nil {
-		b.Fatal(err)
-	}
-	body := oneShotBody(b, token, []byte("artifact"))
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	post := func() error {
-		req, _ := http.NewRequest(http.MethodPost, env.URL+"/api/v1/sign", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
+	// Transit signatures batched (the default) and one request each.
+	for _, batch := range []bool{true, false} {
+		env := harness.Start(b, harness.Options{Configure: func(cfg *config.Config) {
+			cfg.Vault = vcfg
+			cfg.Vault.NoBatch = !batch
+			cfg.Vault.ApplyDefaults()
+			cfg.CA = config.Backend{Type: config.BackendVault, Key: res.CA.Key, KeyVersion: res.CA.Version, ChainPath: res.CA.ChainPath}
+			cfg.TSA.Backend = config.Backend{Type: config.BackendVault, Key: res.TSA.Key, KeyVersion: res.TSA.Version, ChainPath: res.TSA.ChainPath}
+			cfg.Log.Type = issuancelog.TypeOff // the log's own cost is measured with signet load (README, Benchmarks)
+		}})
+		token, err := env.GitHub.Mint(releaseClaims())
 		if err != nil {
-			return err
+			b.Fatal(err)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
+		body := oneShotBody(b, token, []byte("artifact"))
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		post := func() error {
+			req, _ := http.NewRequest(http.MethodPost, env.URL+"/api/v1/sign", bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return nil
 		}
-		return nil
-	}
-	if err := post(); err != nil {
-		b.Fatal(err)
-	}
-	for _, workers := range []int{1, 4, 16} {
-		b.Run(fmt.Sprintf("clients=%d", workers), func(b *testing.B) {
-			var next atomic.Int64
-			var failed atomic.Value
-			var wg sync.WaitGroup
-			start := time.Now()
-			for range workers {
-				wg.Go(func() {
-					for next.Add(1) <= int64(b.N) {
-						if err := post(); err != nil {
-							failed.Store(err)
-							return
+		if err := post(); err != nil {
+			b.Fatal(err)
+		}
+		for _, workers := range []int{1, 4, 16} {
+			b.Run(fmt.Sprintf("batch=%v/clients=%d", batch, workers), func(b *testing.B) {
+				var next atomic.Int64
+				var failed atomic.Value
+				var wg sync.WaitGroup
+				start := time.Now()
+				for range workers {
+					wg.Go(func() {
+						for next.Add(1) <= int64(b.N) {
+							if err := post(); err != nil {
+								failed.Store(err)
+								return
+							}
 						}
-					}
-				})
-			}
-			wg.Wait()
-			if err, ok := failed.Load().(error); ok {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "bundles/s")
-		})
+					})
+				}
+				wg.Wait()
+				if err, ok := failed.Load().(error); ok {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "bundles/s")
+			})
+		}
 	}
 }
