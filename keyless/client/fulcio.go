@@ -1,0 +1,115 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/digitorus/timestamp"
+)
+
+// Certified is what the Fulcio-and-TSA flow got: the certificate and an
+// RFC 3161 timestamp over the artifact's signature.
+type Certified struct {
+	// Leaf is the certificate the Fulcio API issued.
+	Leaf *x509.Certificate
+	// Signature is the artifact's signature with the certified key.
+	Signature []byte
+	// Timestamp is the DER TimeStampResp the TSA answered.
+	Timestamp []byte
+}
+
+// SignViaFulcio signs digest the way cosign does with a Fulcio and a
+// timestamp authority, in two requests: POST /api/v2/signingCert on the
+// server for a certificate over a fresh key, then an RFC 3161 request for
+// the signature's timestamp to tsaURL. It serves load tests that compare
+// signet's one-shot endpoint with that flow, against signet or against
+// Fulcio and a timestamp-authority.
+func (c *Client) SignViaFulcio(ctx context.Context, token string, digest [sha256.Size]byte, tsaURL string) (*Certified, error) {
+	key, keyReq, err := newKeyRequest(token)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(map[string]any{
+		"credentials":      map[string]string{"oidcIdentityToken": token},
+		"publicKeyRequest": keyReq,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keyless: encode request: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.BaseURL, "/")+"/api/v2/signingCert", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("keyless: request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	out, _, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := firstCertificate(out)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	if err != nil {
+		return nil, fmt.Errorf("keyless: sign: %w", err)
+	}
+	tsq, err := timestamp.CreateRequest(bytes.NewReader(sig), &timestamp.RequestOptions{Hash: crypto.SHA256, Certificates: true})
+	if err != nil {
+		return nil, fmt.Errorf("keyless: timestamp request: %w", err)
+	}
+	treq, err := http.NewRequestWithContext(ctx, http.MethodPost, tsaURL, bytes.NewReader(tsq))
+	if err != nil {
+		return nil, fmt.Errorf("keyless: request: %w", err)
+	}
+	treq.Header.Set("Content-Type", "application/timestamp-query")
+	tsr, _, err := c.do(treq)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := timestamp.ParseResponse(tsr); err != nil {
+		return nil, fmt.Errorf("keyless: the TSA's answer: %w", err)
+	}
+	return &Certified{Leaf: leaf, Signature: sig, Timestamp: tsr}, nil
+}
+
+// firstCertificate reads the leaf of a Fulcio v2 signingCert answer.
+func firstCertificate(body []byte) (*x509.Certificate, error) {
+	var out struct {
+		SignedCertificateEmbeddedSct struct {
+			Chain struct {
+				Certificates []string `json:"certificates"`
+			} `json:"chain"`
+		} `json:"signedCertificateEmbeddedSct"`
+		SignedCertificateDetachedSct struct {
+			Chain struct {
+				Certificates []string `json:"certificates"`
+			} `json:"chain"`
+		} `json:"signedCertificateDetachedSct"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("keyless: signingCert answer: %w", err)
+	}
+	certs := out.SignedCertificateEmbeddedSct.Chain.Certificates
+	if len(certs) == 0 {
+		certs = out.SignedCertificateDetachedSct.Chain.Certificates
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("keyless: signingCert answer has no chain")
+	}
+	block, _ := pem.Decode([]byte(certs[0]))
+	if block == nil {
+		return nil, errors.New("keyless: signingCert answer's certificate is not PEM")
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
