@@ -1,5 +1,5 @@
 # signet's two everyday commands: `make demo` and `make test`.
-.PHONY: demo test test-clock-shift test-chart tools bench build
+.PHONY: demo test test-clock-shift test-chart bench-compare tools bench build
 
 # IN_PROCESS_PKGS are the packages whose tests run no real process that reads
 # the wall clock (no signet binary, no Vault): they take every time from
@@ -19,6 +19,10 @@ test:
 	@eval "$$(./test/tools/install.sh)" && go vet ./... && go test -count=1 -timeout 40m ./...
 	@$(MAKE) --no-print-directory test-clock-shift
 	@$(MAKE) --no-print-directory test-chart
+
+## bench-compare: signet's one-shot against Fulcio v1.8.8 + timestamp-server v2.1.3 on this machine (builds both once)
+bench-compare:
+	./test/bench/compare.sh
 
 ## test-chart: render the Helm chart with Helm's Go SDK (a tool module: go test ./... does not enter it)
 test-chart:
