@@ -36,27 +36,7 @@ type Certified struct {
 // signet's one-shot endpoint with that flow, against signet or against
 // Fulcio and a timestamp-authority.
 func (c *Client) SignViaFulcio(ctx context.Context, token string, digest [sha256.Size]byte, tsaURL string) (*Certified, error) {
-	key, keyReq, err := newKeyRequest(token)
-	if err != nil {
-		return nil, err
-	}
-	body, err := json.Marshal(map[string]any{
-		"credentials":      map[string]string{"oidcIdentityToken": token},
-		"publicKeyRequest": keyReq,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("keyless: encode request: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.BaseURL, "/")+"/api/v2/signingCert", bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("keyless: request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	out, _, err := c.do(req)
-	if err != nil {
-		return nil, err
-	}
-	leaf, err := firstCertificate(out)
+	key, leaf, err := c.CertifyV2(ctx, token)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +61,37 @@ func (c *Client) SignViaFulcio(ctx context.Context, token string, digest [sha256
 		return nil, fmt.Errorf("keyless: the TSA's answer: %w", err)
 	}
 	return &Certified{Leaf: leaf, Signature: sig, Timestamp: tsr}, nil
+}
+
+// CertifyV2 gets a certificate over a fresh P-256 key from POST
+// /api/v2/signingCert, as cosign does: the key, and the certificate the
+// server issued for it.
+func (c *Client) CertifyV2(ctx context.Context, token string) (*ecdsa.PrivateKey, *x509.Certificate, error) {
+	key, keyReq, err := newKeyRequest(token)
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := json.Marshal(map[string]any{
+		"credentials":      map[string]string{"oidcIdentityToken": token},
+		"publicKeyRequest": keyReq,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("keyless: encode request: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.BaseURL, "/")+"/api/v2/signingCert", bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, fmt.Errorf("keyless: request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	out, _, err := c.do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	leaf, err := firstCertificate(out)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, leaf, nil
 }
 
 // firstCertificate reads the leaf of a Fulcio v2 signingCert answer.

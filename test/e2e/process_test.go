@@ -10,8 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 // signetServer is a running `signet serve`.
@@ -152,4 +155,134 @@ func fetch(t *testing.T, url string) []byte {
 		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b.String())
 	}
 	return b.Bytes()
+}
+
+// logProc is a running `signet serve` that a test can stop or kill.
+type logProc struct {
+	URL     string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+}
+
+// startLogServer runs `signet serve args... --addr <free port>` and waits
+// until it answers; it is killed when the test ends if still running.
+func startLogServer(t *testing.T, args ...string) *logProc {
+	t.Helper()
+	return startServerEnv(t, nil, args...)
+}
+
+// startServerEnv is startLogServer with extra environment (Vault's).
+func startServerEnv(t *testing.T, env []string, args ...string) *logProc {
+	t.Helper()
+	return startServerUntil(t, env, "/readyz", args...)
+}
+
+// startServerUntil is startServerEnv that waits for waitPath to answer 200
+// (/healthz for a server that starts not ready).
+func startServerUntil(t *testing.T, env []string, waitPath string, args ...string) *logProc {
+	t.Helper()
+	return startServerOver(t, env, http.DefaultClient, "http://", waitPath, args...)
+}
+
+// startServerOver is startServerUntil for a server reached with hc at
+// scheme ("https://" for one serving TLS itself).
+func startServerOver(t *testing.T, env []string, hc *http.Client, scheme, waitPath string, args ...string) *logProc {
+	t.Helper()
+	addr := freeAddr(t)
+	p := &logProc{URL: scheme + addr, logPath: filepath.Join(t.TempDir(), "signet.log"), done: make(chan struct{})}
+	logFile, err := os.Create(p.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(signetBin, append(append([]string{"serve"}, args...), "--addr", addr)...)
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	p.cmd.Env = append(os.Environ(), env...)
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); _ = logFile.Close(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if strings.Contains(p.output(), "WARNING: DATA RACE") { // SIGNET_E2E_RACE=1
+			t.Errorf("signet serve %s hit a data race", p.URL)
+		}
+		if t.Failed() {
+			t.Logf("signet serve %s log:\n%s", p.URL, p.output())
+		}
+	})
+	deadline := testclock.WallNow().Add(20 * time.Second)
+	for testclock.WallNow().Before(deadline) {
+		resp, err := hc.Get(p.URL + waitPath)
+		if err == nil && resp.StatusCode == http.StatusNotFound {
+			resp.Body.Close()
+			resp, err = hc.Get(p.URL + "/healthz")
+		}
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("signet serve exited before it was ready:\n%s", p.output())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t.Fatalf("signet serve did not become ready at %s:\n%s", p.URL, p.output())
+	return nil
+}
+
+func (p *logProc) output() string {
+	b, _ := os.ReadFile(p.logPath)
+	return string(b)
+}
+
+// exited reports whether the server has exited, waiting up to grace for
+// it to, and if so a summary of why: its exit status and the first lines
+// of a panic in its log.
+func (p *logProc) exited(grace time.Duration) (bool, string) {
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		return false, ""
+	}
+	why := p.cmd.ProcessState.String()
+	out := p.output()
+	if i := strings.Index(out, "panic: "); i >= 0 {
+		lines := strings.SplitN(out[i:], "\n", 6)
+		why += ":\n" + strings.Join(lines[:min(len(lines), 5)], "\n")
+	}
+	return true, why
+}
+
+// stop interrupts the server and waits for it to exit cleanly.
+func (p *logProc) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("signet serve did not stop within 15s of SIGINT:\n%s", p.output())
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("signet serve exited with %d after SIGINT:\n%s", code, p.output())
+	}
+}
+
+// kill SIGKILLs the server and waits for it to be gone.
+func (p *logProc) kill(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("signet serve did not die within 10s of SIGKILL")
+	}
 }

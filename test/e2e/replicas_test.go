@@ -3,15 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -100,64 +94,6 @@ func TestReplicasBehindHAProxy(t *testing.T) {
 	})
 }
 
-// fulcioV2 gets a certificate from POST /api/v2/signingCert as cosign
-// does: a fresh key, a proof of possession over the token's subject.
-func fulcioV2(ctx context.Context, url, token string) (*x509.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	challenge, err := client.TokenChallenge(token)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256([]byte(challenge))
-	proof, err := ecdsa.SignASN1(rand.Reader, key, sum[:])
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKIXPublicKey(key.Public())
-	if err != nil {
-		return nil, err
-	}
-	body, _ := json.Marshal(map[string]any{
-		"credentials": map[string]string{"oidcIdentityToken": token},
-		"publicKeyRequest": map[string]any{
-			"publicKey":         map[string]string{"algorithm": "ECDSA", "content": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))},
-			"proofOfPossession": proof,
-		},
-	})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/api/v2/signingCert", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := logHTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("/api/v2/signingCert: %d %s", resp.StatusCode, b)
-	}
-	var out struct {
-		SignedCertificateEmbeddedSct struct {
-			Chain struct {
-				Certificates []string `json:"certificates"`
-			} `json:"chain"`
-		} `json:"signedCertificateEmbeddedSct"`
-	}
-	if err := json.Unmarshal(b, &out); err != nil || len(out.SignedCertificateEmbeddedSct.Chain.Certificates) == 0 {
-		return nil, fmt.Errorf("/api/v2/signingCert: no chain in %s (%v)", b, err)
-	}
-	block, _ := pem.Decode([]byte(out.SignedCertificateEmbeddedSct.Chain.Certificates[0]))
-	if block == nil {
-		return nil, fmt.Errorf("/api/v2/signingCert: the chain's first entry is not PEM")
-	}
-	return x509.ParseCertificate(block.Bytes)
-}
-
 // drainingStatus reads a replica's /readyz and /healthz within its
 // shutdown delay: "readyz 503, healthz 200" for a draining replica.
 func drainingStatus(url string) string {
@@ -235,7 +171,8 @@ func loadThrough(t *testing.T, s *vaultSetup, url string, n, at int, fault func(
 				tok, err := s.issuer.Mint(releaseClaims())
 				if err == nil && i%4 == 0 { // every fourth request through Fulcio's API, as cosign asks
 					var leaf *x509.Certificate
-					if leaf, err = fulcioV2(context.Background(), url, tok); err == nil {
+					c := client.Client{BaseURL: url, HTTP: logHTTP}
+					if _, leaf, err = c.CertifyV2(context.Background(), tok); err == nil {
 						mu.Lock()
 						res.leaves = append(res.leaves, leaf)
 						mu.Unlock()

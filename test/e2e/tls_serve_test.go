@@ -116,7 +116,7 @@ func TestServeTLS(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.cert)
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	addr := startTLSServer(t, hc, "--config", configPath, "--identity-config", identityPath)
+	addr := strings.TrimPrefix(startServerOver(t, nil, hc, "https://", "/healthz", "--config", configPath, "--identity-config", identityPath).URL, "https://")
 
 	env := []string{"SSL_CERT_FILE=" + ca.pem, "ACTIONS_ID_TOKEN_REQUEST_URL=" + iss.URL() + "/token?api-version=2.0",
 		"ACTIONS_ID_TOKEN_REQUEST_TOKEN=" + iss.RequestToken()}
@@ -159,54 +159,6 @@ func TestServeTLS(t *testing.T) {
 			}
 		}
 	})
-}
-
-// startTLSServer runs `signet serve args... --addr <free port>` until the
-// test ends and waits until it answers /healthz over HTTPS through hc.
-func startTLSServer(t *testing.T, hc *http.Client, args ...string) string {
-	t.Helper()
-	addr := freeAddr(t)
-	logPath := filepath.Join(t.TempDir(), "signet.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(signetBin, append(append([]string{"serve"}, args...), "--addr", addr)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("signet log:\n%s", b)
-		}
-	})
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if resp, err := hc.Get("https://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
-		}
-		select {
-		case <-done:
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("signet exited before it was ready:\n%s", b)
-		default:
-		}
-	}
-	t.Fatal("signet did not answer over HTTPS within 20s")
-	return ""
 }
 
 // fetchWith GETs url with hc and returns the body of a 200.
