@@ -40,6 +40,9 @@ type keySet struct {
 	fetched  time.Time     // start of the last fetch, successful or not
 	inflight chan struct{} // closed when the fetch in flight ends
 	lastErr  error
+	// afterMiss, when set (tests only), runs after the cached keys failed
+	// to verify and before a refetch is asked for.
+	afterMiss func()
 }
 
 // VerifySignature verifies a compact JWS with the cached keys, refetching
@@ -56,10 +59,19 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 	if payload, ok := verifyWith(jws, kid, k.cached()); ok {
 		return payload, nil
 	}
+	if k.afterMiss != nil {
+		k.afterMiss()
+	}
 	keys, err := k.refresh(ctx)
 	var recent *recentFetchError
 	switch {
 	case errors.As(err, &recent):
+		// Another request may have fetched the keys between our look at
+		// the cache and now (the first requests to a new issuer race so):
+		// try what is cached now before refusing.
+		if payload, ok := verifyWith(jws, kid, k.cached()); ok {
+			return payload, nil
+		}
 		return nil, fmt.Errorf("%w (the JWKS was fetched %s ago and is refetched at most every %s)", miss(kid, k.cached()), recent.since, k.minInterval)
 	case err != nil:
 		noteFault(ctx, err)

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -180,5 +181,29 @@ func TestIssuerTimeouts(t *testing.T) {
 		case took > 2*time.Second:
 			t.Errorf("%s took %s, past its 200ms timeout", step.name, took)
 		}
+	}
+}
+
+// TestFirstRequestsRaceTheFetch: two requests reach a new issuer at once.
+// The second looks at the empty cache, then the first fetches the keys,
+// then the second asks for a fetch: it is too soon for another, and the
+// second must use the keys now cached rather than be refused.
+func TestFirstRequestsRaceTheFetch(t *testing.T) {
+	iss := startFlakyIssuer(t)
+	clock := &fakeClock{now: testclock.Now()}
+	ks := &keySet{issuer: iss.URL(), url: iss.URL() + "/jwks", client: http.DefaultClient, timeout: 5 * time.Second,
+		minInterval: time.Minute, clock: clock.Now, log: slog.New(slog.DiscardHandler)}
+	token := mint(t, iss, oidcmock.MintOptions{})
+	ks.afterMiss = func() {
+		ks.afterMiss = nil // the first request, arriving now, fetches
+		if _, err := ks.VerifySignature(context.Background(), token); err != nil {
+			t.Errorf("the first request: %v", err)
+		}
+	}
+	if _, err := ks.VerifySignature(context.Background(), token); err != nil {
+		t.Fatalf("the request that raced the fetch was refused: %v", err)
+	}
+	if n := iss.jwksFetches.Load(); n != 1 {
+		t.Errorf("%d JWKS fetches, want 1", n)
 	}
 }
