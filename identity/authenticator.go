@@ -62,6 +62,7 @@ type Authenticator struct {
 	exact     map[string]*issuerEntry
 	metas     []metaIssuer
 	verifiers *verifierCache
+	templates *templateCache
 }
 
 // issuerEntry is one configured issuer (an oidc-issuers URL or a
@@ -86,7 +87,7 @@ func NewAuthenticator(cfg Config, opts Options) (*Authenticator, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	a := &Authenticator{cfg: cfg, opts: opts, exact: map[string]*issuerEntry{}, verifiers: newVerifierCache(opts.Clock)}
+	a := &Authenticator{cfg: cfg, opts: opts, exact: map[string]*issuerEntry{}, verifiers: newVerifierCache(opts.Clock), templates: newTemplateCache()}
 	for _, key := range sortedKeys(cfg.OIDCIssuers) {
 		client, err := clientFor(opts.HTTPClient, cfg.OIDCIssuers[key])
 		if err != nil {
@@ -188,11 +189,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 	if err := checkClaims(decoded, a.maxLifetime(ent.conf)); err != nil {
 		return nil, err
 	}
-	if err := a.checkTimes(tok.IssuedAt, rawClaims); err != nil {
+	if err := a.checkTimes(tok.IssuedAt, decoded["nbf"]); err != nil {
 		return nil, err
 	}
 	cs := splitClaims(decoded)
-	return principalFor(a.cfg, ent.conf, verified{issuer: tok.Issuer, subject: tok.Subject, claims: cs.strings, kinds: cs.kinds, raw: cs.values})
+	return principalFor(a.cfg, ent.conf, verified{issuer: tok.Issuer, subject: tok.Subject, claims: cs.strings, kinds: cs.kinds, raw: cs.values, templates: a.templates})
 }
 
 // maxLifetime is the longest exp - iat accepted from an issuer: its own
@@ -205,15 +206,12 @@ func (a *Authenticator) maxLifetime(conf Issuer) time.Duration {
 }
 
 // checkTimes enforces the small skew on nbf and iat that go-oidc leaves
-// at five minutes and unchecked.
-func (a *Authenticator) checkTimes(iat time.Time, raw json.RawMessage) error {
+// at five minutes and unchecked; nbfClaim is the decoded nbf claim (a
+// json.Number, which checkClaims has required), nil when absent.
+func (a *Authenticator) checkTimes(iat time.Time, nbfClaim any) error {
 	limit := a.opts.Clock().Add(a.opts.Skew)
-	var t struct {
-		NotBefore *json.Number `json:"nbf"`
-	}
-	_ = json.Unmarshal(raw, &t)
-	if t.NotBefore != nil {
-		if nbf, err := t.NotBefore.Float64(); err == nil && time.Unix(int64(nbf), 0).After(limit) {
+	if n, ok := nbfClaim.(json.Number); ok {
+		if nbf, err := n.Float64(); err == nil && time.Unix(int64(nbf), 0).After(limit) {
 			return problem.Unauthorized("identity token is not valid yet (nbf %s, clock skew allowed: %s)", time.Unix(int64(nbf), 0).UTC().Format(time.RFC3339), a.opts.Skew)
 		}
 	}

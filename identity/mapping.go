@@ -21,6 +21,8 @@ type verified struct {
 	kinds map[string]string
 	// raw are the claims as decoded from JSON, for nested claims.
 	raw map[string]any
+	// templates caches the parsed claim templates; nil parses each time.
+	templates *templateCache
 }
 
 // principalFor maps verified claims to a Principal by the issuer's type,
@@ -61,7 +63,8 @@ func challengeOf(conf Issuer, fallback string, tok verified) (string, error) {
 // template, claims first, then the profile's defaults; a key found in
 // neither refuses the token. Issuer and Subject always come from the token.
 func ciPrincipal(md IssuerMetadata, tok verified) (*Principal, error) {
-	san, err := render(md.SubjectAlternativeNameTemplate, tok, md.DefaultTemplateValues, roleSAN, true)
+	data := templateData(tok, md.DefaultTemplateValues)
+	san, err := render(md.SubjectAlternativeNameTemplate, tok, md.DefaultTemplateValues, data, roleSAN, true)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +72,7 @@ func ciPrincipal(md IssuerMetadata, tok verified) (*Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	exts, err := renderExtensions(md.ExtensionTemplates, tok, md.DefaultTemplateValues)
+	exts, err := renderExtensions(md.ExtensionTemplates, tok, md.DefaultTemplateValues, data)
 	if err != nil {
 		return nil, err
 	}

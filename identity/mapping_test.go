@@ -91,7 +91,7 @@ func TestTemplateFieldsSeeIndexedClaims(t *testing.T) {
 		}
 	}
 	tok := verified{claims: map[string]string{}, kinds: map[string]string{}}
-	if _, err := render(`x/{{index . "oidc.circleci.com/project-id"}}`, tok, nil, roleSAN, true); err == nil ||
+	if _, err := render(`x/{{index . "oidc.circleci.com/project-id"}}`, tok, nil, templateData(tok, nil), roleSAN, true); err == nil ||
 		!strings.Contains(err.Error(), `lacks the oidc.circleci.com/project-id claim`) {
 		t.Errorf("a missing indexed claim: %v", err)
 	}

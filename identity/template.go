@@ -1,10 +1,10 @@
 package identity
 
 import (
-	"bytes"
 	"maps"
 	"reflect"
 	"strings"
+	"sync"
 	"text/template"
 	"text/template/parse"
 
@@ -16,40 +16,91 @@ import (
 const roleSAN = "subject alternative name"
 
 // render applies a Fulcio claim template: a Go text/template when it holds
-// "{{", else the name of a claim. Claims win over the issuer's defaults.
-// Before anything is rendered, every claim the template uses is checked:
-// a key found neither in the token nor in the defaults refuses the token,
-// naming the claim; for the SAN (strict) a claim must be a non-empty JSON
-// string, for an extension a string, a number or a boolean. role names
-// what is rendered, for messages. Every refusal is problem.Unauthorized.
-func render(tmpl string, tok verified, defaults map[string]string, role string, strict bool) (string, error) {
-	var t *template.Template
-	if strings.Contains(tmpl, "{{") {
-		var err error
-		if t, err = parseTemplate(tmpl); err != nil {
-			return "", problem.Unauthorized("the %s template of this issuer does not parse", role).WithCause(err)
+// "{{", else the name of a claim. data holds the claims over the issuer's
+// defaults (templateData): claims win. Before anything is rendered, every
+// claim the template uses is checked: a key found neither in the token nor
+// in the defaults refuses the token, naming the claim; for the SAN (strict)
+// a claim must be a non-empty JSON string, for an extension a string, a
+// number or a boolean. role names what is rendered, for messages. Every
+// refusal is problem.Unauthorized.
+func render(tmpl string, tok verified, defaults, data map[string]string, role string, strict bool) (string, error) {
+	if !strings.Contains(tmpl, "{{") {
+		if err := usable(tok, defaults, tmpl, role, strict); err != nil {
+			return "", err
 		}
+		return data[tmpl], nil
 	}
-	fields := []string{tmpl}
-	if t != nil {
-		fields = templateFields(t.Tree.Root)
+	pt := tok.templates.get(tmpl)
+	if pt.err != nil {
+		return "", problem.Unauthorized("the %s template of this issuer does not parse", role).WithCause(pt.err)
 	}
-	for _, f := range fields {
+	for _, f := range pt.fields {
 		if err := usable(tok, defaults, f, role, strict); err != nil {
 			return "", err
 		}
 	}
-	data := make(map[string]string, len(tok.claims)+len(defaults))
-	maps.Copy(data, defaults)
-	maps.Copy(data, tok.claims)
-	if t == nil {
-		return data[tmpl], nil
-	}
-	var out bytes.Buffer
-	if err := t.Execute(&out, data); err != nil {
+	var out strings.Builder
+	if err := pt.t.Execute(&out, data); err != nil {
 		return "", problem.Unauthorized("identity token's claims do not fit the %s template of this issuer", role).WithCause(err)
 	}
 	return out.String(), nil
+}
+
+// templateData is what templates see: the token's scalar claims over the
+// issuer's defaults. It is built once per token and only read.
+func templateData(tok verified, defaults map[string]string) map[string]string {
+	data := make(map[string]string, len(tok.claims)+len(defaults))
+	maps.Copy(data, defaults)
+	maps.Copy(data, tok.claims)
+	return data
+}
+
+// maxCachedTemplates bounds a templateCache. Templates come from the
+// configuration, so a few dozen are normal; past the bound a template is
+// parsed on every use instead of cached.
+const maxCachedTemplates = 1024
+
+// templateCache holds claim templates parsed once, by their text; it is
+// safe for concurrent use, and a nil cache parses on every call.
+// text/template allows one parsed template to execute concurrently.
+type templateCache struct {
+	mu     sync.RWMutex
+	parsed map[string]*parsedTemplate
+}
+
+// parsedTemplate is a template, the claims it reads, or why it does not parse.
+type parsedTemplate struct {
+	t      *template.Template
+	fields []string
+	err    error
+}
+
+func newTemplateCache() *templateCache {
+	return &templateCache{parsed: map[string]*parsedTemplate{}}
+}
+
+// get returns the parsed form of tmpl, parsing it on first use.
+func (c *templateCache) get(tmpl string) *parsedTemplate {
+	if c != nil {
+		c.mu.RLock()
+		pt, ok := c.parsed[tmpl]
+		c.mu.RUnlock()
+		if ok {
+			return pt
+		}
+	}
+	pt := &parsedTemplate{}
+	if pt.t, pt.err = parseTemplate(tmpl); pt.err == nil {
+		pt.fields = templateFields(pt.t.Tree.Root)
+	}
+	if c != nil {
+		c.mu.Lock()
+		if len(c.parsed) < maxCachedTemplates {
+			c.parsed[tmpl] = pt
+		}
+		c.mu.Unlock()
+	}
+	return pt
 }
 
 // usable checks one claim a template uses.
@@ -136,7 +187,7 @@ func templateFields(root parse.Node) []string {
 
 // renderExtensions fills every templated extension from the claims. Issuer
 // and Subject are never templated: the caller sets them from the token.
-func renderExtensions(tmpl certificate.Extensions, tok verified, defaults map[string]string) (certificate.Extensions, error) {
+func renderExtensions(tmpl certificate.Extensions, tok verified, defaults, data map[string]string) (certificate.Extensions, error) {
 	out := tmpl
 	v := reflect.ValueOf(&out).Elem()
 	for i := range v.NumField() {
@@ -146,7 +197,7 @@ func renderExtensions(tmpl certificate.Extensions, tok verified, defaults map[st
 			v.Field(i).SetString("")
 			continue
 		}
-		val, err := render(src, tok, defaults, "extension "+name, false)
+		val, err := render(src, tok, defaults, data, "extension "+name, false)
 		if err != nil {
 			return certificate.Extensions{}, err
 		}

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"crypto/elliptic"
+	"crypto/sha256"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/issuancelog"
+	"github.com/signet-dev/signet/keyless/client"
 	"github.com/signet-dev/signet/test/harness"
 )
 
@@ -53,4 +55,45 @@ func benchmarkSignOneShot(b *testing.B, configure func(*config.Config)) {
 			b.Fatalf("status %d", code)
 		}
 	}
+}
+
+// BenchmarkSignOneShotHTTP measures the one-shot flow end to end over
+// loopback HTTP, server and client in one process so one profile holds
+// both: the real client (keyless/client, a fresh P-256 key, proof and
+// artifact signature per bundle) against the real handler behind an HTTP
+// server, log off, clients in parallel, with P-384 and with P-256 CA and
+// TSA memory keys. ns/op is wall time per bundle
+// across all clients; the CPU profile splits server from client.
+//
+//	go test -run '^$' -bench SignOneShotHTTP -benchmem -cpuprofile cpu.out ./keyless/httpapi/
+func BenchmarkSignOneShotHTTP(b *testing.B) {
+	for _, keyType := range []string{config.KeyTypeP384, config.KeyTypeP256} {
+		b.Run("keys="+keyType, func(b *testing.B) { benchmarkSignOneShotHTTP(b, keyType) })
+	}
+}
+
+func benchmarkSignOneShotHTTP(b *testing.B, keyType string) {
+	env := harness.Start(b, harness.Options{Configure: func(cfg *config.Config) {
+		cfg.Log.Type = issuancelog.TypeOff
+		cfg.CA.KeyType, cfg.TSA.KeyType = keyType, keyType
+	}})
+	token, _ := githubToken(b, env, nil)
+	srv := httptest.NewServer(env.App.Handler)
+	b.Cleanup(srv.Close)
+	c := &client.Client{BaseURL: srv.URL}
+	digest := sha256.Sum256([]byte("artifact"))
+	if _, err := c.SignArtifact(b.Context(), token, digest); err != nil { // warm caches
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.SignArtifact(b.Context(), token, digest); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
