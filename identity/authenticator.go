@@ -142,7 +142,7 @@ func (o Options) withDefaults() Options {
 // faults are problem.Unauthorized; an unreachable issuer is
 // problem.Unavailable.
 func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principal, error) {
-	iss, err := unverifiedIssuer(raw)
+	iss, decoded, err := unverifiedIssuer(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -178,14 +178,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 	if ent.meta {
 		a.verifiers.confirm(iss, v)
 	}
-	var rawClaims json.RawMessage
-	if err := tok.Claims(&rawClaims); err != nil {
-		return nil, problem.Unauthorized("identity token claims: %v", err)
-	}
-	decoded, err := decodeClaims(rawClaims)
-	if err != nil {
-		return nil, problem.Unauthorized("identity token claims: %v", err)
-	}
+	// decoded came from the payload go-oidc has just verified: the same raw token.
 	if err := checkClaims(decoded, a.maxLifetime(ent.conf)); err != nil {
 		return nil, err
 	}

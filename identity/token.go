@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/signet-dev/signet/internal/problem"
 )
 
@@ -25,32 +24,37 @@ func TokenAlgorithms() []jose.SignatureAlgorithm {
 	}
 }
 
-// unverifiedIssuer returns the token's `iss` without checking anything but
-// its shape: it is used only to pick the verifier that then checks it all.
-func unverifiedIssuer(raw string) (string, error) {
+// unverifiedIssuer returns the token's `iss` and its claims, decoded
+// (numbers kept exact), without checking anything but their shape: the
+// issuer picks the verifier that then checks it all, and the claims are
+// used only once that verifier has accepted the same raw token, whose
+// payload they were decoded from.
+func unverifiedIssuer(raw string) (string, map[string]any, error) {
 	if raw == "" {
-		return "", problem.Unauthorized("identity token is missing: send it as `Authorization: Bearer <token>`")
+		return "", nil, problem.Unauthorized("identity token is missing: send it as `Authorization: Bearer <token>`")
 	}
 	if len(raw) > MaxTokenSize {
-		return "", problem.Unauthorized("identity token is %d bytes, over the %d-byte limit", len(raw), MaxTokenSize)
+		return "", nil, problem.Unauthorized("identity token is %d bytes, over the %d-byte limit", len(raw), MaxTokenSize)
 	}
 	if strings.Count(raw, ".") != 2 {
-		return "", problem.Unauthorized("identity token is not a JWT: it must have exactly three dot-separated parts")
+		return "", nil, problem.Unauthorized("identity token is not a JWT: it must have exactly three dot-separated parts")
 	}
-	tok, err := jwt.ParseSigned(raw, TokenAlgorithms())
+	jws, err := jose.ParseSigned(raw, TokenAlgorithms())
 	if err != nil {
-		return "", problem.Unauthorized("identity token is malformed or uses a refused algorithm: %v", err)
+		return "", nil, problem.Unauthorized("identity token is malformed or uses a refused algorithm: %v", err)
 	}
-	var claims struct {
-		Issuer string `json:"iss"`
+	claims, err := decodeClaims(jws.UnsafePayloadWithoutVerification())
+	if err != nil {
+		return "", nil, problem.Unauthorized("identity token claims are malformed: %v", err)
 	}
-	if err := tok.UnsafeClaimsWithoutVerification(&claims); err != nil {
-		return "", problem.Unauthorized("identity token claims are malformed: %v", err)
+	iss, isString := claims["iss"].(string)
+	switch {
+	case claims["iss"] != nil && !isString:
+		return "", nil, problem.Unauthorized("identity token claims are malformed: iss must be a string")
+	case iss == "":
+		return "", nil, problem.Unauthorized("identity token has no iss claim")
 	}
-	if claims.Issuer == "" {
-		return "", problem.Unauthorized("identity token has no iss claim")
-	}
-	return claims.Issuer, nil
+	return iss, claims, nil
 }
 
 // claimTypeFault explains why go-oidc could not decode a token's claims,
