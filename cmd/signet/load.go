@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -55,7 +56,13 @@ bundles/s a closed-loop run reached.`,
 			if err != nil {
 				return err
 			}
-			c := &client.Client{BaseURL: server}
+			// Keep one idle connection per client, as a load generator does,
+			// rather than net/http's default of two per host: otherwise most
+			// requests dial anew, and the handshakes are what gets measured.
+			transport := http.DefaultTransport.(*http.Transport).Clone()
+			transport.MaxIdleConns, transport.MaxIdleConnsPerHost = 2*clients, clients
+			defer transport.CloseIdleConnections()
+			c := &client.Client{BaseURL: server, HTTP: &http.Client{Transport: transport}}
 			var next, failed atomic.Int64
 			var mu sync.Mutex
 			var lat []time.Duration
