@@ -56,6 +56,7 @@ bundles/s a closed-loop run reached.`,
 			if err != nil {
 				return err
 			}
+			tuneGC()
 			// Keep one idle connection per client, as a load generator does,
 			// rather than net/http's default of two per host: otherwise most
 			// requests dial anew, and the handshakes are what gets measured.

@@ -52,6 +52,7 @@ identity config file as is.`,
 				}
 			}
 			cfg.Dev = dev
+			tuneGC()
 			return serve(cmd.Context(), cfg)
 		},
 	}

@@ -80,7 +80,10 @@ func benchmarkSignOneShotHTTP(b *testing.B, keyType string) {
 	token, _ := githubToken(b, env, nil)
 	srv := httptest.NewServer(env.App.Handler)
 	b.Cleanup(srv.Close)
-	c := &client.Client{BaseURL: srv.URL}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64 // one kept-alive connection per client
+	b.Cleanup(transport.CloseIdleConnections)
+	c := &client.Client{BaseURL: srv.URL, HTTP: &http.Client{Transport: transport}}
 	digest := sha256.Sum256([]byte("artifact"))
 	if _, err := c.SignArtifact(b.Context(), token, digest); err != nil { // warm caches
 		b.Fatal(err)

@@ -114,6 +114,17 @@ func checkCommon(t *testing.T, r *rendered) {
 	}
 	mountedAt(t, pod, "config", filepath.Dir(configPath))
 	mountedAt(t, pod, "config", filepath.Dir(str(c, "identity-config")))
+	if limit := ctr.Resources.Limits.Memory(); !limit.IsZero() {
+		var soft *corev1.EnvVar
+		for i, e := range ctr.Env {
+			if e.Name == "GOMEMLIMIT" {
+				soft = &ctr.Env[i]
+			}
+		}
+		if soft == nil || soft.ValueFrom == nil || soft.ValueFrom.ResourceFieldRef == nil || soft.ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
+			t.Errorf("a memory limit of %s but GOMEMLIMIT does not follow it: %+v", limit, soft)
+		}
+	}
 	if _, ok := r.configMap.Data[filepath.Base(configPath)]; !ok {
 		t.Errorf("the ConfigMap has no %s", filepath.Base(configPath))
 	}
