@@ -5,7 +5,9 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"fmt"
+	"net/http/httptrace"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,5 +60,54 @@ func TestBatchedSignaturesEachVerify(t *testing.T) {
 	<-short.Done()
 	if _, err := s.SignDigest(short, digestOf(crypto.SHA384, []byte("late")), crypto.SHA384); err == nil {
 		t.Error("a caller past its deadline got a signature")
+	}
+}
+
+// TestConnectionsToVaultAreReused: 16 callers signing at once (batching
+// off, so 16 requests are in flight) reuse their connections round after
+// round: vault/api's default pool keeps only GOMAXPROCS+1 idle ones per
+// host, so the rest were dialled anew every round.
+func TestConnectionsToVaultAreReused(t *testing.T) {
+	vs, _ := connect(t)
+	ctx := t.Context()
+	c, err := vault.Connect(ctx, vault.Config{Address: vs.Addr, Auth: vault.Auth{Token: vs.RootToken}, Timeout: 3 * time.Second, NoBatch: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if _, err := c.EnsureKey(ctx, "reuse", "ecdsa-p256", false); err != nil {
+		t.Fatal(err)
+	}
+	s, err := vault.NewSigner(ctx, c, "reuse", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dialled, reused atomic.Int64
+	traced := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		if info.Reused {
+			reused.Add(1)
+		} else {
+			dialled.Add(1)
+		}
+	}})
+	// Rounds in lockstep: all 16 requests of a round are answered before
+	// the next starts, so between rounds all 16 connections sit idle.
+	const callers, rounds = 16, 10
+	for j := range rounds {
+		var wg sync.WaitGroup
+		for i := range callers {
+			wg.Go(func() {
+				digest := digestOf(crypto.SHA256, fmt.Appendf(nil, "message %d/%d", i, j))
+				if _, err := s.SignDigest(traced, digest, crypto.SHA256); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	// Each caller holds one connection at a time, so a pool that keeps
+	// them all never dials more than one per caller.
+	if d := dialled.Load(); d > callers {
+		t.Errorf("%d connections dialled for %d requests from %d callers (%d reused): the idle pool drops them", d, callers*rounds, callers, reused.Load())
 	}
 }

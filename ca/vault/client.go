@@ -55,6 +55,9 @@ func (c *Client) noteTTL(ttl time.Duration) {
 	c.expiry.Store(time.Now().Add(ttl).UnixNano())
 }
 
+// maxIdleVaultConns is how many idle connections to Vault are kept.
+const maxIdleVaultConns = 32
+
 // Connect builds a client from cfg, logs in and starts keeping the login
 // alive. Close stops it.
 func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error) {
@@ -83,6 +86,12 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error)
 		CACert: cfg.CACert, ClientCert: cfg.ClientCert, ClientKey: cfg.ClientKey, TLSServerName: cfg.TLSServerName,
 	}); err != nil {
 		return nil, fmt.Errorf("vault: TLS: %w", err)
+	}
+	// vault/api keeps GOMAXPROCS+1 idle connections per host: fewer than
+	// the transit batches, KV reads and renewals that can be in flight at
+	// once, so the rest would be dialled anew for every request.
+	if t, ok := ac.HttpClient.Transport.(*http.Transport); ok {
+		t.MaxIdleConnsPerHost = maxIdleVaultConns
 	}
 	client, err := api.NewClient(ac)
 	if err != nil {
