@@ -97,7 +97,7 @@ func (s *stack) sign(t *testing.T, what []byte) (bundle.Timestamped, []byte, *ec
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts, err := s.tsa.TimestampSignature(t.Context(), sig)
+	ts, _, err := s.tsa.TimestampSignature(t.Context(), sig)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"log/slog"
+	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
@@ -40,9 +41,9 @@ type ChainedIssuer interface {
 }
 
 // Timestamper countersigns signature bytes with an RFC 3161 timestamp and
-// returns the whole DER TimeStampResp.
+// returns the whole DER TimeStampResp and the time it states.
 type Timestamper interface {
-	TimestampSignature(ctx context.Context, sig []byte) ([]byte, error)
+	TimestampSignature(ctx context.Context, sig []byte) (resp []byte, genTime time.Time, err error)
 }
 
 // Authorizer decides whether an authenticated identity may get a
@@ -164,18 +165,28 @@ func (s *Service) authenticate(ctx context.Context, token string) (*identity.Pri
 // issue certifies pub for p and records the certificate in the issuance
 // log; a certificate whose append fails is never returned.
 func (s *Service) issue(ctx context.Context, pub crypto.PublicKey, p *identity.Principal, kind string) (*Issued, error) {
-	var cert *x509.Certificate
-	var chain []*x509.Certificate
-	var err error
-	if ci, ok := s.CA.(ChainedIssuer); ok {
-		cert, chain, err = ci.IssueWithChain(ctx, pub, p)
-	} else {
-		cert, err = s.CA.Issue(ctx, pub, p)
-		chain = s.CA.Chain()
-	}
+	cert, chain, err := s.certify(ctx, pub, p)
 	if err != nil {
 		return nil, err
 	}
+	return s.record(ctx, cert, chain, p, kind)
+}
+
+// certify has the CA make the certificate; nothing is issued yet.
+func (s *Service) certify(ctx context.Context, pub crypto.PublicKey, p *identity.Principal) (*x509.Certificate, []*x509.Certificate, error) {
+	if ci, ok := s.CA.(ChainedIssuer); ok {
+		return ci.IssueWithChain(ctx, pub, p)
+	}
+	cert, err := s.CA.Issue(ctx, pub, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cert, s.CA.Chain(), nil
+}
+
+// record issues a certificate the CA made: it appends it to the issuance
+// log, durably, before anything else, then logs and counts it.
+func (s *Service) record(ctx context.Context, cert *x509.Certificate, chain []*x509.Certificate, p *identity.Principal, kind string) (*Issued, error) {
 	index := int64(-1)
 	if s.IssuanceLog != nil {
 		i, err := s.IssuanceLog.Append(ctx, cert.Raw)
@@ -192,6 +203,13 @@ func (s *Service) issue(ctx context.Context, pub crypto.PublicKey, p *identity.P
 		s.OnIssue(kind)
 	}
 	return &Issued{Certificate: cert, Chain: chain, Principal: p, LogIndex: index}, nil
+}
+
+// timestamped is the outcome of a timestamp made beside the certificate.
+type timestamped struct {
+	resp []byte
+	at   time.Time
+	err  error
 }
 
 // SignRequest is a one-shot request: a key request plus exactly one signed
@@ -245,15 +263,39 @@ func (s *Service) Sign(ctx context.Context, req SignRequest) (*protobundle.Bundl
 	if err := check(); err != nil {
 		return nil, nil, err
 	}
-	issued, err := s.issue(ctx, req.PublicKey, p, "bundle")
+	// The timestamp countersigns the content's signature, not the
+	// certificate, so it is made while the CA signs: with both keys in
+	// Vault that is two transit round trips at once. Only when both
+	// succeeded is the certificate logged and issued.
+	stamped := make(chan timestamped, 1)
+	tsCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		resp, at, err := s.TSA.TimestampSignature(tsCtx, sig)
+		stamped <- timestamped{resp, at, err}
+	}()
+	cert, chain, err := s.certify(ctx, req.PublicKey, p)
+	if err != nil {
+		cancel()
+		<-stamped
+		return nil, nil, err
+	}
+	ts := <-stamped
+	if ts.err == nil && ts.at.Before(cert.NotBefore) {
+		// Verifiers require the timestamp within the certificate's
+		// validity, and notBefore has whole seconds: a timestamp made
+		// just before the certificate, across a second boundary, would
+		// precede it. Made again now, it cannot.
+		ts.resp, ts.at, ts.err = s.TSA.TimestampSignature(ctx, sig)
+	}
+	if ts.err != nil {
+		return nil, nil, ts.err
+	}
+	issued, err := s.record(ctx, cert, chain, p, "bundle")
 	if err != nil {
 		return nil, nil, err
 	}
-	ts, err := s.TSA.TimestampSignature(ctx, sig)
-	if err != nil {
-		return nil, nil, err
-	}
-	t := bundle.Timestamped{Leaf: issued.Certificate, Timestamps: [][]byte{ts}}
+	t := bundle.Timestamped{Leaf: issued.Certificate, Timestamps: [][]byte{ts.resp}}
 	if req.DSSE != nil {
 		return bundle.NewDSSE(t, req.DSSE.PayloadType, req.DSSE.Payload, sig, req.DSSE.KeyID), issued, nil
 	}

@@ -241,7 +241,7 @@ func TestCertChain(t *testing.T) {
 func TestTimestampSignature(t *testing.T) {
 	f := newFixture(t)
 	sig := []byte("signature bytes")
-	resp, err := f.auth.TimestampSignature(t.Context(), sig)
+	resp, at, err := f.auth.TimestampSignature(t.Context(), sig)
 	if err != nil {
 		t.Fatalf("TimestampSignature: %v", err)
 	}
@@ -249,12 +249,15 @@ func TestTimestampSignature(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ParseResponse: %v", err)
 	}
+	if !ts.Time.Equal(at) {
+		t.Errorf("the token states %s, TimestampSignature reported %s", ts.Time, at)
+	}
 	want := sha256.Sum256(sig)
 	if ts.HashAlgorithm != crypto.SHA256 || !bytes.Equal(ts.HashedMessage, want[:]) || ts.Nonce != nil || len(ts.Certificates) != 0 {
 		t.Fatalf("token %+v: want SHA-256 of the signature, no nonce, no certificates", ts)
 	}
 	verifyToken(t, ts.RawToken, f.auth.Chain())
-	if _, err := f.auth.TimestampSignature(t.Context(), nil); problem.StatusOf(err) != http.StatusBadRequest {
+	if _, _, err := f.auth.TimestampSignature(t.Context(), nil); problem.StatusOf(err) != http.StatusBadRequest {
 		t.Errorf("empty signature: %v (status %d), want 400", err, problem.StatusOf(err))
 	}
 }

@@ -206,7 +206,7 @@ func TestSignerFailureIs503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := auth.TimestampSignature(t.Context(), []byte("sig")); problem.StatusOf(err) != http.StatusServiceUnavailable {
+	if _, _, err := auth.TimestampSignature(t.Context(), []byte("sig")); problem.StatusOf(err) != http.StatusServiceUnavailable {
 		t.Fatalf("TimestampSignature: %v (status %d), want 503", err, problem.StatusOf(err))
 	}
 	r := mux.NewRouter()

@@ -27,16 +27,22 @@ import (
 // through the KeySigner under ctx; a signer failure is a
 // problem.Unavailable (503).
 func (a *Authority) Timestamp(ctx context.Context, req *timestamp.Request) ([]byte, error) {
+	resp, _, err := a.timestamp(ctx, req)
+	return resp, err
+}
+
+// timestamp is Timestamp, also returning the time the token states.
+func (a *Authority) timestamp(ctx context.Context, req *timestamp.Request) ([]byte, time.Time, error) {
 	if req == nil {
-		return nil, problem.BadRequest("tsa: empty timestamp request")
+		return nil, time.Time{}, problem.BadRequest("tsa: empty timestamp request")
 	}
 	if err := a.checkRequest(req); err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	now := a.clock().UTC()
 	leaf := a.chain[0]
 	if now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
-		return nil, problem.Unavailable("tsa: the TSA certificate is not valid at %s (valid %s to %s): the operator must renew it",
+		return nil, time.Time{}, problem.Unavailable("tsa: the TSA certificate is not valid at %s (valid %s to %s): the operator must renew it",
 			now.Format(time.RFC3339), leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	tok := timestamp.Timestamp{
@@ -59,25 +65,26 @@ func (a *Authority) Timestamp(ctx context.Context, req *timestamp.Request) ([]by
 	var pe *problem.Error
 	switch {
 	case err == nil:
-		return resp, nil
+		return resp, now.Truncate(time.Second), nil // genTime is DER GeneralizedTime: whole seconds
 	case rec.Err() != nil && errors.As(rec.Err(), &pe):
-		return nil, pe // the key store classified its own failure
+		return nil, time.Time{}, pe // the key store classified its own failure
 	case rec.Err() != nil:
-		return nil, problem.Unavailable("tsa: the TSA signing key is unavailable, retry later").WithCause(rec.Err())
+		return nil, time.Time{}, problem.Unavailable("tsa: the TSA signing key is unavailable, retry later").WithCause(rec.Err())
 	}
-	return nil, fmt.Errorf("tsa: build timestamp response: %w", err)
+	return nil, time.Time{}, fmt.Errorf("tsa: build timestamp response: %w", err)
 }
 
 // TimestampSignature countersigns raw signature bytes: it time-stamps the
 // SHA-256 digest of sig with no nonce and without certificates, as
-// sigstore-go does, and returns the DER TimeStampResp. A Sigstore bundle's
-// rfc3161Timestamps[].signedTimestamp is this whole response.
-func (a *Authority) TimestampSignature(ctx context.Context, sig []byte) ([]byte, error) {
+// sigstore-go does, and returns the DER TimeStampResp and the time it
+// states. A Sigstore bundle's rfc3161Timestamps[].signedTimestamp is this
+// whole response.
+func (a *Authority) TimestampSignature(ctx context.Context, sig []byte) ([]byte, time.Time, error) {
 	if len(sig) == 0 {
-		return nil, problem.BadRequest("tsa: no signature to time-stamp")
+		return nil, time.Time{}, problem.BadRequest("tsa: no signature to time-stamp")
 	}
 	digest := sha256.Sum256(sig)
-	return a.Timestamp(ctx, &timestamp.Request{
+	return a.timestamp(ctx, &timestamp.Request{
 		HashAlgorithm: crypto.SHA256,
 		HashedMessage: digest[:],
 	})

@@ -64,10 +64,10 @@ func (s *trustSource) CurrentChain() ([]*x509.Certificate, error) {
 }
 
 // TimestampSignature countersigns sig with the TSA issuing now.
-func (s *trustSource) TimestampSignature(ctx context.Context, sig []byte) ([]byte, error) {
+func (s *trustSource) TimestampSignature(ctx context.Context, sig []byte) ([]byte, time.Time, error) {
 	m, err := s.material()
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	return m.authority.TimestampSignature(ctx, sig)
 }
