@@ -142,7 +142,7 @@ func (o Options) withDefaults() Options {
 // faults are problem.Unauthorized; an unreachable issuer is
 // problem.Unavailable.
 func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principal, error) {
-	iss, decoded, err := unverifiedIssuer(raw)
+	iss, decoded, jws, err := unverifiedIssuer(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 	if err != nil {
 		return nil, err
 	}
-	vctx, note := withFaultNote(ctx)
+	vctx, note := withFaultNote(ctx, raw, jws)
 	tok, err := v.Verify(vctx, raw)
 	if err != nil {
 		var expired *oidc.TokenExpiredError

@@ -101,7 +101,7 @@ func FuzzUnverifiedIssuer(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		defer watchdog(fuzzLimit, raw)()
-		iss, _, err := unverifiedIssuer(raw)
+		iss, _, _, err := unverifiedIssuer(raw)
 		var pe *problem.Error
 		switch {
 		case err != nil && (!errors.As(err, &pe) || pe.Status != http.StatusUnauthorized):

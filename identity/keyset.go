@@ -48,7 +48,7 @@ type keySet struct {
 // VerifySignature verifies a compact JWS with the cached keys, refetching
 // them once when none verifies and the last fetch is old enough.
 func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, TokenAlgorithms())
+	jws, err := parsedToken(ctx, raw)
 	if err != nil {
 		return nil, fmt.Errorf("malformed jwt: %w", err)
 	}
@@ -210,16 +210,32 @@ func hasKID(keys []jose.JSONWebKey, kid string) bool {
 	return false
 }
 
-// faultNote carries a classified key-set error past go-oidc, which flattens
-// the errors of a KeySet into strings.
-type faultNote struct{ err error }
+// faultNote travels on the context through go-oidc to the key set: in,
+// the token as Authenticate already parsed it, so that the key set does
+// not parse it again (go-oidc parses it once more itself); out, a
+// classified key-set error, which go-oidc would flatten into a string.
+type faultNote struct {
+	raw string
+	jws *jose.JSONWebSignature
+	err error
+}
 
 type faultNoteKey struct{}
 
-// withFaultNote returns a context on which the key set can leave its fault.
-func withFaultNote(ctx context.Context) (context.Context, *faultNote) {
-	n := &faultNote{}
+// withFaultNote returns a context carrying raw, parsed as jws, on which
+// the key set can leave its fault.
+func withFaultNote(ctx context.Context, raw string, jws *jose.JSONWebSignature) (context.Context, *faultNote) {
+	n := &faultNote{raw: raw, jws: jws}
 	return context.WithValue(ctx, faultNoteKey{}, n), n
+}
+
+// parsedToken returns raw parsed: as Authenticate left it on ctx when it
+// is the same token, else parsed now.
+func parsedToken(ctx context.Context, raw string) (*jose.JSONWebSignature, error) {
+	if n, ok := ctx.Value(faultNoteKey{}).(*faultNote); ok && n.jws != nil && n.raw == raw {
+		return n.jws, nil
+	}
+	return jose.ParseSigned(raw, TokenAlgorithms())
 }
 
 // noteFault records a classified error (a *problem.Error) on the context.

@@ -2,6 +2,9 @@ package identity
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -9,7 +12,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/oidcmock"
@@ -205,5 +211,43 @@ func TestFirstRequestsRaceTheFetch(t *testing.T) {
 	}
 	if n := iss.jwksFetches.Load(); n != 1 {
 		t.Errorf("%d JWKS fetches, want 1", n)
+	}
+}
+
+// TestParsedTokenIsReusedOnlyForTheSameToken: the key set takes the JWS
+// Authenticate parsed from the context only when it was parsed from the
+// very token go-oidc hands it, and parses anything else itself.
+func TestParsedTokenIsReusedOnlyForTheSameToken(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := fuzzJWT(t, key, map[string]any{"iss": "https://a.example"})
+	b := fuzzJWT(t, key, map[string]any{"iss": "https://b.example"})
+	parsedA, err := jose.ParseSigned(a, TokenAlgorithms())
+	if err != nil {
+		t.Fatal(err)
+	}
+	noted, _ := withFaultNote(t.Context(), a, parsedA)
+	for _, tt := range []struct {
+		name     string
+		ctx      context.Context
+		raw      string
+		wantSame bool
+	}{
+		{"same token", noted, a, true},
+		{"another token", noted, b, false},
+		{"no note", t.Context(), a, false},
+	} {
+		got, err := parsedToken(tt.ctx, tt.raw)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if (got == parsedA) != tt.wantSame {
+			t.Errorf("%s: reused Authenticate's parse = %v, want %v", tt.name, got == parsedA, tt.wantSame)
+		}
+		if p := string(got.UnsafePayloadWithoutVerification()); !strings.Contains(p, map[string]string{a: "a.example", b: "b.example"}[tt.raw]) {
+			t.Errorf("%s: parsed payload %s is not the token's", tt.name, p)
+		}
 	}
 }

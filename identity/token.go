@@ -24,37 +24,37 @@ func TokenAlgorithms() []jose.SignatureAlgorithm {
 	}
 }
 
-// unverifiedIssuer returns the token's `iss` and its claims, decoded
-// (numbers kept exact), without checking anything but their shape: the
-// issuer picks the verifier that then checks it all, and the claims are
-// used only once that verifier has accepted the same raw token, whose
-// payload they were decoded from.
-func unverifiedIssuer(raw string) (string, map[string]any, error) {
+// unverifiedIssuer returns the token's `iss`, its claims, decoded (numbers
+// kept exact), and the parsed JWS, without checking anything but their
+// shape: the issuer picks the verifier that then checks it all, and the
+// claims are used only once that verifier has accepted the same raw token,
+// whose payload they were decoded from.
+func unverifiedIssuer(raw string) (string, map[string]any, *jose.JSONWebSignature, error) {
 	if raw == "" {
-		return "", nil, problem.Unauthorized("identity token is missing: send it as `Authorization: Bearer <token>`")
+		return "", nil, nil, problem.Unauthorized("identity token is missing: send it as `Authorization: Bearer <token>`")
 	}
 	if len(raw) > MaxTokenSize {
-		return "", nil, problem.Unauthorized("identity token is %d bytes, over the %d-byte limit", len(raw), MaxTokenSize)
+		return "", nil, nil, problem.Unauthorized("identity token is %d bytes, over the %d-byte limit", len(raw), MaxTokenSize)
 	}
 	if strings.Count(raw, ".") != 2 {
-		return "", nil, problem.Unauthorized("identity token is not a JWT: it must have exactly three dot-separated parts")
+		return "", nil, nil, problem.Unauthorized("identity token is not a JWT: it must have exactly three dot-separated parts")
 	}
 	jws, err := jose.ParseSigned(raw, TokenAlgorithms())
 	if err != nil {
-		return "", nil, problem.Unauthorized("identity token is malformed or uses a refused algorithm: %v", err)
+		return "", nil, nil, problem.Unauthorized("identity token is malformed or uses a refused algorithm: %v", err)
 	}
 	claims, err := decodeClaims(jws.UnsafePayloadWithoutVerification())
 	if err != nil {
-		return "", nil, problem.Unauthorized("identity token claims are malformed: %v", err)
+		return "", nil, nil, problem.Unauthorized("identity token claims are malformed: %v", err)
 	}
 	iss, isString := claims["iss"].(string)
 	switch {
 	case claims["iss"] != nil && !isString:
-		return "", nil, problem.Unauthorized("identity token claims are malformed: iss must be a string")
+		return "", nil, nil, problem.Unauthorized("identity token claims are malformed: iss must be a string")
 	case iss == "":
-		return "", nil, problem.Unauthorized("identity token has no iss claim")
+		return "", nil, nil, problem.Unauthorized("identity token has no iss claim")
 	}
-	return iss, claims, nil
+	return iss, claims, jws, nil
 }
 
 // claimTypeFault explains why go-oidc could not decode a token's claims,
