@@ -20,7 +20,7 @@ test:
 	@$(MAKE) --no-print-directory test-clock-shift
 	@$(MAKE) --no-print-directory test-chart
 
-## bench-compare: signet's one-shot against Fulcio v1.8.8 + timestamp-server v2.1.3 on this machine (builds both once)
+## bench-compare: signet against Fulcio v1.8.8 + timestamp-server v2.1.3 (memory keys, Vault transit, log on) with the crypto floor, on this machine
 bench-compare:
 	./test/bench/compare.sh
 
