@@ -70,13 +70,21 @@ func newService(t *testing.T, l keyless.IssuanceLog, issued *int) *keyless.Servi
 
 func keyRequest(t *testing.T) keyless.KeyRequest {
 	t.Helper()
+	_, req := keyAndRequest(t)
+	return req
+}
+
+// keyAndRequest makes a fresh key and its request, proof of possession
+// over "sub" included.
+func keyAndRequest(t *testing.T) (*ecdsa.PrivateKey, keyless.KeyRequest) {
+	t.Helper()
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	h := sha256.Sum256([]byte("sub"))
 	proof, err := ecdsa.SignASN1(rand.Reader, k, h[:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	return keyless.KeyRequest{Token: "t", PublicKey: k.Public(), Proof: proof}
+	return k, keyless.KeyRequest{Token: "t", PublicKey: k.Public(), Proof: proof}
 }
 
 // TestEveryCertificateIsLoggedBeforeItIsReturned: the log holds exactly the

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -36,19 +35,14 @@ func (failingCA) Issue(context.Context, crypto.PublicKey, ca.Embedder) (*x509.Ce
 // signRequest is a one-shot request over an artifact digest.
 func signRequest(t *testing.T) keyless.SignRequest {
 	t.Helper()
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	h := sha256.Sum256([]byte("sub"))
-	proof, err := ecdsa.SignASN1(rand.Reader, k, h[:])
-	if err != nil {
-		t.Fatal(err)
-	}
+	k, req := keyAndRequest(t)
 	digest := sha256.Sum256([]byte("artifact"))
 	sig, err := ecdsa.SignASN1(rand.Reader, k, digest[:])
 	if err != nil {
 		t.Fatal(err)
 	}
 	return keyless.SignRequest{
-		KeyRequest: keyless.KeyRequest{Token: "t", PublicKey: k.Public(), Proof: proof},
+		KeyRequest: req,
 		Message:    &keyless.MessageContent{Algorithm: "SHA2_256", Digest: digest[:], Signature: sig},
 	}
 }
