@@ -57,6 +57,8 @@ func TestValidate(t *testing.T) {
 		{"vault without address", "ca: {type: vault, key: k, chain-path: p}\nvault: {auth: {token-file: /t}}\n", "address is missing"},
 		{"vault without credentials", "ca: {type: vault, key: k, chain-path: p}\nvault: {address: http://v:8200}\n", "needs VAULT_TOKEN"},
 		{"vault approle without role", "ca: {type: vault, key: k, chain-path: p}\nvault: {address: http://v:8200, auth: {method: approle}}\n", "role-id"},
+		{"vault batch wait", "ca: {type: vault, key: k, chain-path: p}\nvault: {address: http://v:8200, auth: {token-file: /t}, batch-wait: 1ms}\nlog: {type: off}\n", ""},
+		{"vault batch wait too long", "ca: {type: vault, key: k, chain-path: p}\nvault: {address: http://v:8200, auth: {token-file: /t}, batch-wait: 5ms}\nlog: {type: off}\n", "batch-wait 5ms must be between 0 and 2ms"},
 		{"vault unknown auth", "ca: {type: vault, key: k, chain-path: p}\nvault: {address: http://v:8200, auth: {method: ldap}}\n", `"ldap"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 
@@ -92,17 +93,38 @@ func (b *batcher) loop() {
 		case <-b.c.stop:
 			return
 		}
-	drain:
+		items = b.gather(items)
+		b.send(items)
+	}
+}
+
+// gather adds every digest already waiting (up to a batch); a digest that
+// found nobody waiting waits up to batch-wait for company.
+func (b *batcher) gather(items []*batchItem) []*batchItem {
+	for len(items) < maxBatch {
+		select {
+		case it := <-b.in:
+			items = append(items, it)
+			continue
+		default:
+		}
+		if len(items) > 1 || b.c.cfg.BatchWait <= 0 {
+			return items
+		}
+		timer := time.NewTimer(b.c.cfg.BatchWait)
+		defer timer.Stop()
 		for len(items) < maxBatch {
 			select {
 			case it := <-b.in:
 				items = append(items, it)
-			default:
-				break drain
+			case <-timer.C:
+				return items
+			case <-b.c.stop:
+				return items
 			}
 		}
-		b.send(items)
 	}
+	return items
 }
 
 // send signs items in one transit request and answers each.
