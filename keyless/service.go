@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -212,6 +213,47 @@ type timestamped struct {
 	err  error
 }
 
+// certifyAndStamp has the CA make the certificate for pub and the TSA
+// timestamp sig at once: the timestamp countersigns the content's
+// signature, not the certificate, so with both keys in Vault that is two
+// transit round trips at once. It returns both or an error; nothing is
+// issued yet. A timestamp must lie within the certificate's validity for
+// verifiers, and notBefore has whole seconds: one made just before the
+// certificate, across a second boundary, is made again.
+func (s *Service) certifyAndStamp(ctx context.Context, pub crypto.PublicKey, p *identity.Principal, sig []byte) (*x509.Certificate, []*x509.Certificate, []byte, error) {
+	stamped := make(chan timestamped, 1)
+	tsCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer func() {
+			// The HTTP server recovers a handler's panic, not this goroutine's.
+			if r := recover(); r != nil {
+				stamped <- timestamped{err: fmt.Errorf("keyless: timestamp: panic: %v", r)}
+			}
+		}()
+		resp, at, err := s.TSA.TimestampSignature(tsCtx, sig)
+		stamped <- timestamped{resp, at, err}
+	}()
+	cert, chain, err := s.certify(ctx, pub, p)
+	if err != nil {
+		cancel()
+		<-stamped
+		return nil, nil, nil, err
+	}
+	ts := <-stamped
+	if ts.err == nil && ts.at.Before(cert.NotBefore) {
+		ts.resp, ts.at, ts.err = s.TSA.TimestampSignature(ctx, sig)
+		if ts.err == nil && ts.at.Before(cert.NotBefore) {
+			return nil, nil, nil, problem.Unavailable("the TSA's clock reads %s, before the certificate's notBefore %s: the clock went back; retry",
+				ts.at.UTC().Format(time.RFC3339), cert.NotBefore.UTC().Format(time.RFC3339))
+		}
+	}
+	if ts.err != nil {
+		return nil, nil, nil, ts.err
+	}
+	return cert, chain, ts.resp, nil
+}
+
 // SignRequest is a one-shot request: a key request plus exactly one signed
 // content, a message digest signature or a DSSE envelope.
 type SignRequest struct {
@@ -263,39 +305,15 @@ func (s *Service) Sign(ctx context.Context, req SignRequest) (*protobundle.Bundl
 	if err := check(); err != nil {
 		return nil, nil, err
 	}
-	// The timestamp countersigns the content's signature, not the
-	// certificate, so it is made while the CA signs: with both keys in
-	// Vault that is two transit round trips at once. Only when both
-	// succeeded is the certificate logged and issued.
-	stamped := make(chan timestamped, 1)
-	tsCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		resp, at, err := s.TSA.TimestampSignature(tsCtx, sig)
-		stamped <- timestamped{resp, at, err}
-	}()
-	cert, chain, err := s.certify(ctx, req.PublicKey, p)
+	cert, chain, ts, err := s.certifyAndStamp(ctx, req.PublicKey, p, sig)
 	if err != nil {
-		cancel()
-		<-stamped
 		return nil, nil, err
-	}
-	ts := <-stamped
-	if ts.err == nil && ts.at.Before(cert.NotBefore) {
-		// Verifiers require the timestamp within the certificate's
-		// validity, and notBefore has whole seconds: a timestamp made
-		// just before the certificate, across a second boundary, would
-		// precede it. Made again now, it cannot.
-		ts.resp, ts.at, ts.err = s.TSA.TimestampSignature(ctx, sig)
-	}
-	if ts.err != nil {
-		return nil, nil, ts.err
 	}
 	issued, err := s.record(ctx, cert, chain, p, "bundle")
 	if err != nil {
 		return nil, nil, err
 	}
-	t := bundle.Timestamped{Leaf: issued.Certificate, Timestamps: [][]byte{ts.resp}}
+	t := bundle.Timestamped{Leaf: issued.Certificate, Timestamps: [][]byte{ts}}
 	if req.DSSE != nil {
 		return bundle.NewDSSE(t, req.DSSE.PayloadType, req.DSSE.Payload, sig, req.DSSE.KeyID), issued, nil
 	}

@@ -75,6 +75,19 @@ func TestSignTimestampsBesideTheCertificate(t *testing.T) {
 				return resp, at, err
 			})
 		}, false, 0, 2},
+		{"timestamp before the certificate twice (clock went back) issues nothing", func(real keyless.Timestamper, calls *int) keyless.Timestamper {
+			return stampFunc(func(ctx context.Context, sig []byte) ([]byte, time.Time, error) {
+				*calls++
+				resp, at, err := real.TimestampSignature(ctx, sig)
+				return resp, at.Add(-time.Second), err
+			})
+		}, false, http.StatusServiceUnavailable, 2},
+		{"TSA panic issues nothing and does not crash", func(_ keyless.Timestamper, calls *int) keyless.Timestamper {
+			return stampFunc(func(context.Context, []byte) ([]byte, time.Time, error) {
+				*calls++
+				panic("tsa bug")
+			})
+		}, false, http.StatusInternalServerError, 1},
 		{"TSA failure issues nothing", func(_ keyless.Timestamper, calls *int) keyless.Timestamper {
 			return stampFunc(func(context.Context, []byte) ([]byte, time.Time, error) {
 				*calls++

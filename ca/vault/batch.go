@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -36,6 +37,8 @@ type batcher struct {
 	bk  batchKey
 	in  chan *batchItem
 	run sync.Once
+	// busy is true while a request is in flight.
+	busy atomic.Bool
 }
 
 // batchItem is one digest waiting for its signature.
@@ -43,6 +46,8 @@ type batchItem struct {
 	ctx    context.Context
 	digest []byte
 	done   chan batchResult // buffered
+	// behind is true when a request was in flight as it was asked for.
+	behind bool
 }
 
 // batchResult is one signature or why there is none.
@@ -64,7 +69,7 @@ func (c *Client) batcherFor(bk batchKey) *batcher {
 
 // sign asks for one signature and waits for it, or for ctx.
 func (b *batcher) sign(ctx context.Context, digest []byte) ([]byte, error) {
-	it := &batchItem{ctx: ctx, digest: digest, done: make(chan batchResult, 1)}
+	it := &batchItem{ctx: ctx, digest: digest, done: make(chan batchResult, 1), behind: b.busy.Load()}
 	select {
 	case b.in <- it:
 	case <-ctx.Done():
@@ -93,14 +98,18 @@ func (b *batcher) loop() {
 		case <-b.c.stop:
 			return
 		}
-		items = b.gather(items)
+		items = b.gather(items, !items[0].behind)
+		b.busy.Store(true)
 		b.send(items)
+		b.busy.Store(false)
 	}
 }
 
-// gather adds every digest already waiting (up to a batch); a digest that
-// found nobody waiting waits up to batch-wait for company.
-func (b *batcher) gather(items []*batchItem) []*batchItem {
+// gather adds every digest already waiting (up to a batch). A digest that
+// found the batcher idle and nobody else waiting may wait up to
+// batch-wait for company: the batch then goes when it is full or when the
+// wait ends. A digest that queued behind a request in flight never waits.
+func (b *batcher) gather(items []*batchItem, idle bool) []*batchItem {
 	for len(items) < maxBatch {
 		select {
 		case it := <-b.in:
@@ -108,7 +117,7 @@ func (b *batcher) gather(items []*batchItem) []*batchItem {
 			continue
 		default:
 		}
-		if len(items) > 1 || b.c.cfg.BatchWait <= 0 {
+		if !idle || len(items) > 1 || b.c.cfg.BatchWait <= 0 {
 			return items
 		}
 		timer := time.NewTimer(b.c.cfg.BatchWait)

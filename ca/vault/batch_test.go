@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"fmt"
 	"net/http/httptrace"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -70,7 +71,11 @@ func TestBatchedSignaturesEachVerify(t *testing.T) {
 func TestConnectionsToVaultAreReused(t *testing.T) {
 	vs, _ := connect(t)
 	ctx := t.Context()
+	// vault/api's default pool holds GOMAXPROCS+1: as on a 2-core server,
+	// whatever cores run this test.
+	procs := runtime.GOMAXPROCS(2)
 	c, err := vault.Connect(ctx, vault.Config{Address: vs.Addr, Auth: vault.Auth{Token: vs.RootToken}, Timeout: 3 * time.Second, NoBatch: true}, nil)
+	runtime.GOMAXPROCS(procs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,9 +47,11 @@ type Config struct {
 	// asked for while a request is in flight; see batch.go).
 	NoBatch bool `yaml:"no-batch,omitempty"`
 	// BatchWait is how long a digest that finds no sign request in flight
-	// waits for others to share its request; 0 (the default) sends it at
-	// once, which costs no latency, since digests asked for while a
-	// request is in flight are batched anyway. At most 2ms.
+	// (and no other digest waiting) waits for others to share its
+	// request; the request then goes when the batch is full or the wait
+	// ends. 0 (the default) sends it at once, which costs no latency,
+	// since digests asked for while a request is in flight are batched
+	// anyway. At most 2ms.
 	BatchWait time.Duration `yaml:"batch-wait,omitempty"`
 	// RefreshInterval is how often a running server rereads the chains in
 	// KV to follow a rotation (`signet ca init --rotate`); default 30s.

@@ -27,7 +27,8 @@ FULCIO=$TOOLS_DIR/fulcio-v1.8.8/fulcio
 TSA=$TOOLS_DIR/timestamp-server-v2.1.3/timestamp-server
 [[ -x $FULCIO ]] || GOBIN=$(dirname "$FULCIO") go install github.com/sigstore/fulcio@v1.8.8
 [[ -x $TSA ]] || GOBIN=$(dirname "$TSA") go install github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server@v2.1.3
-eval "$(./test/tools/install.sh vault)"
+vault_env=$(./test/tools/install.sh vault) # apart, so that a failed install stops the script
+eval "$vault_env"
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }

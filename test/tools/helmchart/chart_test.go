@@ -309,3 +309,33 @@ func TestLint(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryLimitFollowsResources: GOMEMLIMIT follows a memory limit when
+// there is one, and the chart renders without one, and with resources
+// removed altogether (null).
+func TestMemoryLimitFollowsResources(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		resources any
+		wantLimit bool
+	}{
+		{"default limits", map[string]any{"limits": map[string]any{"memory": "256Mi"}}, true},
+		{"requests only", map[string]any{"limits": nil, "requests": map[string]any{"cpu": "500m"}}, false},
+		{"resources null", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			manifest, err := render(exampleValues(t, "values-vault.yaml", map[string]any{"resources": tc.resources}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctr := decode(t, manifest).deployment.Spec.Template.Spec.Containers[0]
+			var got bool
+			for _, e := range ctr.Env {
+				got = got || e.Name == "GOMEMLIMIT"
+			}
+			if got != tc.wantLimit {
+				t.Errorf("GOMEMLIMIT set: %v, want %v (limits %v)", got, tc.wantLimit, ctr.Resources.Limits)
+			}
+		})
+	}
+}
