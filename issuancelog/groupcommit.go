@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/transparency-dev/tessera"
+
+	"github.com/signet-dev/signet/internal/groupcommit"
 )
 
 // groupCommitter hands entries to Tessera a whole group at a time: while
@@ -75,7 +77,10 @@ func (g *groupCommitter) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		group = g.drain(ctx, group)
+		// An idle writer costs the same file writes for one entry as for
+		// many, so a lone entry waits up to maxAge for company; entries
+		// that queued behind a busy writer are already many and go at once.
+		group = groupcommit.Gather(g.in, group, batchMaxSize, g.maxAge, ctx.Done())
 		for _, p := range group {
 			futures = append(futures, g.add(ctx, p.entry))
 		}
@@ -85,35 +90,4 @@ func (g *groupCommitter) run(ctx context.Context) {
 			group[i].done()
 		}
 	}
-}
-
-// drain adds to group every entry already waiting, up to a batch; an entry
-// that finds nobody waiting (the writer was idle) waits up to maxAge for
-// company, since an idle writer costs the same fsyncs for one entry as for
-// many, while entries that queued behind a busy writer go at once.
-func (g *groupCommitter) drain(ctx context.Context, group []*pendingEntry) []*pendingEntry {
-	for len(group) < batchMaxSize {
-		select {
-		case p := <-g.in:
-			group = append(group, p)
-			continue
-		default:
-		}
-		if len(group) > 1 || g.maxAge <= 0 {
-			return group
-		}
-		timer := time.NewTimer(g.maxAge)
-		defer timer.Stop()
-		for len(group) < batchMaxSize {
-			select {
-			case p := <-g.in:
-				group = append(group, p)
-			case <-timer.C:
-				return group
-			case <-ctx.Done():
-				return group
-			}
-		}
-	}
-	return group
 }

@@ -193,7 +193,10 @@ func signed[T metadata.Roles](ctx context.Context, meta *metadata.Metadata[T], s
 
 // SigningError is a failure of the online key: the repository cannot
 // serve fresh metadata until it signs again.
-type SigningError struct{ Err error }
+type SigningError struct {
+	// Err is the key's failure.
+	Err error
+}
 
 // Error says the online key failed and why.
 func (e *SigningError) Error() string { return "tufrepo: signing metadata: " + e.Err.Error() }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/signet-dev/signet/internal/groupcommit"
 	"github.com/signet-dev/signet/internal/problem"
 )
 
@@ -98,42 +99,20 @@ func (b *batcher) loop() {
 		case <-b.c.stop:
 			return
 		}
-		items = b.gather(items, !items[0].behind)
+		items = groupcommit.Gather(b.in, items, maxBatch, b.waitFor(items[0]), b.c.stop)
 		b.busy.Store(true)
 		b.send(items)
 		b.busy.Store(false)
 	}
 }
 
-// gather adds every digest already waiting (up to a batch). A digest that
-// found the batcher idle and nobody else waiting may wait up to
-// batch-wait for company: the batch then goes when it is full or when the
-// wait ends. A digest that queued behind a request in flight never waits.
-func (b *batcher) gather(items []*batchItem, idle bool) []*batchItem {
-	for len(items) < maxBatch {
-		select {
-		case it := <-b.in:
-			items = append(items, it)
-			continue
-		default:
-		}
-		if !idle || len(items) > 1 || b.c.cfg.BatchWait <= 0 {
-			return items
-		}
-		timer := time.NewTimer(b.c.cfg.BatchWait)
-		defer timer.Stop()
-		for len(items) < maxBatch {
-			select {
-			case it := <-b.in:
-				items = append(items, it)
-			case <-timer.C:
-				return items
-			case <-b.c.stop:
-				return items
-			}
-		}
+// waitFor is how long first may wait for company: batch-wait when it found
+// the batcher idle, nothing when it queued behind a request in flight.
+func (b *batcher) waitFor(first *batchItem) time.Duration {
+	if first.behind {
+		return 0
 	}
-	return items
+	return b.c.cfg.BatchWait
 }
 
 // send signs items in one transit request and answers each.

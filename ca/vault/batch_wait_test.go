@@ -65,21 +65,18 @@ func TestBatchWait(t *testing.T) {
 	}
 }
 
-// TestGatherWaitsOnlyWhenIdle: a digest asked for while a request was in
-// flight goes with whatever else is waiting, at once; only one that found
+// TestOnlyAnIdleBatcherWaits: a digest asked for while a request was in
+// flight goes at once with whatever else is waiting; only one that found
 // the batcher idle waits batch-wait for company.
-func TestGatherWaitsOnlyWhenIdle(t *testing.T) {
+func TestOnlyAnIdleBatcherWaits(t *testing.T) {
 	const wait = 300 * time.Millisecond
-	b := &batcher{c: &Client{cfg: Config{BatchWait: wait}, stop: make(chan struct{})}, in: make(chan *batchItem, 4)}
+	b := &batcher{c: &Client{cfg: Config{BatchWait: wait}}}
 	for _, tt := range []struct {
-		idle     bool
-		waitsFor time.Duration
-	}{{false, 0}, {true, wait}} {
-		start := time.Now()
-		got := b.gather([]*batchItem{{behind: !tt.idle}}, tt.idle)
-		took := time.Since(start)
-		if len(got) != 1 || took < tt.waitsFor || tt.waitsFor == 0 && took > wait/2 {
-			t.Errorf("idle %v: gathered %d in %s, want 1 after %s", tt.idle, len(got), took, tt.waitsFor)
+		behind bool
+		want   time.Duration
+	}{{true, 0}, {false, wait}} {
+		if got := b.waitFor(&batchItem{behind: tt.behind}); got != tt.want {
+			t.Errorf("behind a request %v: waits %s, want %s", tt.behind, got, tt.want)
 		}
 	}
 }

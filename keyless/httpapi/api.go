@@ -77,7 +77,10 @@ type TrustDocuments interface {
 }
 
 // StaticDocuments are trust documents that never change.
-type StaticDocuments struct{ Root, Config []byte }
+type StaticDocuments struct {
+	// Root is the trusted root JSON; Config the signing config JSON.
+	Root, Config []byte
+}
 
 // TrustedRoot returns the trusted root.
 func (s StaticDocuments) TrustedRoot() ([]byte, error) { return s.Root, nil }

@@ -239,29 +239,11 @@ func firstPEMCert(t *testing.T, via string, text []byte) []byte {
 // certifyV2 asks Fulcio's POST /api/v2/signingCert for a certificate.
 func certifyV2(t *testing.T, server, token string) issuedCert {
 	t.Helper()
-	pub, proof := keyAndProof(t, token)
-	code, h, body := postCert(t, server+"/api/v2/signingCert", token, map[string]any{
-		"credentials": map[string]string{"oidcIdentityToken": token},
-		"publicKeyRequest": map[string]any{
-			"publicKey":         map[string]string{"algorithm": "ECDSA", "content": pub},
-			"proofOfPossession": proof,
-		},
-	})
+	code, h, body := postV2(t, server, token)
 	if code != http.StatusOK {
 		t.Fatalf("POST /api/v2/signingCert: %d %s", code, body)
 	}
-	var out struct {
-		SignedCertificateEmbeddedSct struct {
-			Chain struct {
-				Certificates []string `json:"certificates"`
-			} `json:"chain"`
-		} `json:"signedCertificateEmbeddedSct"`
-	}
-	if err := json.Unmarshal(body, &out); err != nil || len(out.SignedCertificateEmbeddedSct.Chain.Certificates) == 0 {
-		t.Fatalf("POST /api/v2/signingCert: no chain in %s (%v)", body, err)
-	}
-	const via = "/api/v2/signingCert"
-	return issuedCert{via: via, der: firstPEMCert(t, via, []byte(out.SignedCertificateEmbeddedSct.Chain.Certificates[0])), index: logIndexOf(t, via, h)}
+	return issuedFromV2(t, h, body)
 }
 
 // certifyV1 asks the legacy POST /api/v1/signingCert for a certificate.

@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -189,11 +188,11 @@ func startMTLSVault(t *testing.T, dir string, pki *mtlsPKI) *mtlsVault {
 }
 
 func tryStartMTLSVault(t *testing.T, bin, dir string, attempt int, pki *mtlsPKI) (*mtlsVault, error) {
-	devPort, err := adjacentFreePorts(nil)
+	devPort, err := vaultdev.FreePortPair(nil)
 	if err != nil {
 		return nil, err
 	}
-	mtlsPort, err := adjacentFreePorts(map[int]bool{devPort: true, devPort + 1: true})
+	mtlsPort, err := vaultdev.FreePortPair(map[int]bool{devPort: true, devPort + 1: true})
 	if err != nil {
 		return nil, err
 	}
@@ -287,27 +286,4 @@ func tryStartMTLSVault(t *testing.T, bin, dir string, attempt int, pki *mtlsPKI)
 		}
 	})
 	return v, nil
-}
-
-// adjacentFreePorts returns a port P on 127.0.0.1 such that P and P+1 were
-// both free a moment ago and neither is in avoid.
-func adjacentFreePorts(avoid map[int]bool) (int, error) {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		if avoid[p] || avoid[p+1] {
-			l.Close()
-			continue
-		}
-		l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+1)))
-		l.Close()
-		if err == nil {
-			l2.Close()
-			return p, nil
-		}
-	}
-	return 0, errors.New("no two adjacent free ports on 127.0.0.1")
 }

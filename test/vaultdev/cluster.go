@@ -60,7 +60,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 // startNode writes node i's configuration and starts it; it returns once
 // the node answers /v1/sys/health (uninitialised or sealed).
 func startNode(bin, dir string, i int) (*Server, error) {
-	port, err := freePortPair()
+	port, err := FreePortPair(nil)
 	if err != nil {
 		return nil, err
 	}

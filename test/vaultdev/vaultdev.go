@@ -154,7 +154,7 @@ func startServer(t testing.TB, tls bool) *Server {
 var errAddrInUse = errors.New("address already in use")
 
 func start(bin, dir string, attempt int, tlsOn bool) (*Server, error) {
-	port, err := freePortPair()
+	port, err := FreePortPair(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -263,15 +263,20 @@ func serverEnv(dir string) []string {
 	return append(env, "HOME="+dir)
 }
 
-// freePortPair returns a port P on 127.0.0.1 such that P and P+1 were both
-// free a moment ago.
-func freePortPair() (int, error) {
+// FreePortPair returns a port P on 127.0.0.1 such that P and P+1 (a
+// Vault's API and cluster ports) were both free a moment ago and neither
+// is in avoid.
+func FreePortPair(avoid map[int]bool) (int, error) {
 	for range 50 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return 0, err
 		}
 		p := l.Addr().(*net.TCPAddr).Port
+		if avoid[p] || avoid[p+1] {
+			l.Close()
+			continue
+		}
 		l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+1)))
 		l.Close()
 		if err == nil {
