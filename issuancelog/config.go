@@ -12,7 +12,7 @@ import (
 const (
 	// TypePOSIX keeps the log in a directory, the embedded default.
 	TypePOSIX = "posix"
-	// TypeMySQL keeps the log in a MySQL database (not yet supported by Open).
+	// TypeMySQL keeps the log in a MySQL (or MariaDB) database.
 	TypeMySQL = "mysql"
 	// TypeOff runs without a log.
 	TypeOff = "off"

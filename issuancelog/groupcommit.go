@@ -26,6 +26,8 @@ type groupCommitter struct {
 	in  chan *pendingEntry
 	// maxAge is how long a lone entry waits for others to join its group.
 	maxAge time.Duration
+	// observe, if set, is told of every group once it is stored.
+	observe BatchObserver
 }
 
 // tesseraFlushAge is the batch age given to Tessera itself: a group is
@@ -49,8 +51,8 @@ type addResult struct {
 // queueDepth bounds the entries waiting for the next group.
 const queueDepth = 4 * batchMaxSize
 
-func newGroupCommitter(add tessera.AddFn, maxAge time.Duration) *groupCommitter {
-	return &groupCommitter{add: add, in: make(chan *pendingEntry, queueDepth), maxAge: maxAge}
+func newGroupCommitter(add tessera.AddFn, maxAge time.Duration, observe BatchObserver) *groupCommitter {
+	return &groupCommitter{add: add, in: make(chan *pendingEntry, queueDepth), maxAge: maxAge, observe: observe}
 }
 
 // submit queues p for the next group, or gives up when ctx ends first.
@@ -69,8 +71,9 @@ func (g *groupCommitter) submit(ctx context.Context, p *pendingEntry) error {
 func (g *groupCommitter) run(ctx context.Context) {
 	group := make([]*pendingEntry, 0, batchMaxSize)
 	futures := make([]tessera.IndexFuture, 0, batchMaxSize)
+	results := make([]addResult, 0, batchMaxSize)
 	for {
-		group, futures = group[:0], futures[:0]
+		group, futures, results = group[:0], futures[:0], results[:0]
 		select {
 		case p := <-g.in:
 			group = append(group, p)
@@ -81,12 +84,19 @@ func (g *groupCommitter) run(ctx context.Context) {
 		// many, so a lone entry waits up to maxAge for company; entries
 		// that queued behind a busy writer are already many and go at once.
 		group = groupcommit.Gather(g.in, group, batchMaxSize, g.maxAge, ctx.Done())
+		start := time.Now()
 		for _, p := range group {
 			futures = append(futures, g.add(ctx, p.entry))
 		}
-		for i, f := range futures {
+		for _, f := range futures {
 			idx, err := f()
-			group[i].result <- addResult{idx, err}
+			results = append(results, addResult{idx, err})
+		}
+		if g.observe != nil {
+			g.observe(len(group), time.Since(start))
+		}
+		for i, r := range results {
+			group[i].result <- r
 			group[i].done()
 		}
 	}

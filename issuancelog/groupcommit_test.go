@@ -42,7 +42,15 @@ func TestGroupCommitGroupsWhatQueuedBehindABusyWriter(t *testing.T) {
 	}{{"no wait for company", 0}, {"a lone entry waits", 5 * time.Millisecond}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &fakeStore{release: make(chan struct{})}
-			g := newGroupCommitter(s.add, tc.maxAge)
+			var groups []int // the size of each stored group, as observed
+			g := newGroupCommitter(s.add, tc.maxAge, func(entries int, took time.Duration) {
+				if took < 0 {
+					t.Errorf("a group took %v", took)
+				}
+				s.mu.Lock()
+				groups = append(groups, entries)
+				s.mu.Unlock()
+			})
 			ctx, cancel := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
 			wg.Go(func() { g.run(ctx) })
@@ -74,6 +82,9 @@ func TestGroupCommitGroupsWhatQueuedBehindABusyWriter(t *testing.T) {
 				if s.added[i] != want[i] {
 					t.Fatalf("entries stored before each add: %v, want %v", s.added, want)
 				}
+			}
+			if len(groups) != 2 || groups[0] != 1 || groups[1] != 4 {
+				t.Fatalf("observed groups %v, want [1 4]", groups)
 			}
 		})
 	}

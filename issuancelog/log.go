@@ -40,6 +40,7 @@ type Log struct {
 	reader   tessera.LogReader // what Handler serves, from either storage
 
 	group    *groupCommitter
+	observe  BatchObserver
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc
 
@@ -50,11 +51,25 @@ type Log struct {
 	inflight sync.WaitGroup
 }
 
+// BatchObserver is told of every group of entries the log stored
+// together: how many entries it held and how long the storage took to
+// store it (from handing the group to Tessera until every entry was
+// sequenced and durable). It runs on the log's writer, so it must be quick.
+type BatchObserver func(entries int, took time.Duration)
+
+// Option changes how Open runs a log.
+type Option func(*Log)
+
+// WithBatchObserver has observe told of every stored group, for metrics.
+func WithBatchObserver(observe BatchObserver) Option {
+	return func(l *Log) { l.observe = observe }
+}
+
 // Open checks the log directory of cfg (see checkDir: a directory signed
 // by another key, or corrupt, is refused), then starts appending to it
 // with checkpoints signed by signer, whose name must be cfg.Origin. Close
 // the Log to stop its background work.
-func Open(ctx context.Context, cfg Config, signer Signer, log *slog.Logger) (*Log, error) {
+func Open(ctx context.Context, cfg Config, signer Signer, log *slog.Logger, opts ...Option) (*Log, error) {
 	cfg = cfg.Effective()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("issuance log: %w", err)
@@ -65,7 +80,7 @@ func Open(ctx context.Context, cfg Config, signer Signer, log *slog.Logger) (*Lo
 	switch cfg.Type {
 	case TypePOSIX:
 	case TypeMySQL:
-		return openDatabase(ctx, cfg, signer, log)
+		return openDatabase(ctx, cfg, signer, log, opts)
 	case TypeOff:
 		return nil, errors.New("issuance log: log.type is off; check Config.Enabled before Open")
 	default:
@@ -87,6 +102,9 @@ func Open(ctx context.Context, cfg Config, signer Signer, log *slog.Logger) (*Lo
 		return nil, fmt.Errorf("issuance log: %w", err)
 	}
 	l := &Log{cfg: cfg, signer: signer, verifier: v, log: log, root: root}
+	for _, o := range opts {
+		o(l)
+	}
 	if err := l.start(ctx); err != nil {
 		_ = root.Close()
 		return nil, err
@@ -99,7 +117,7 @@ func Open(ctx context.Context, cfg Config, signer Signer, log *slog.Logger) (*Lo
 // openDatabase opens a mysql log: it connects, applies tessera's schema,
 // refuses a database whose checkpoint another key signed, and starts
 // appending.
-func openDatabase(ctx context.Context, cfg Config, signer Signer, log *slog.Logger) (*Log, error) {
+func openDatabase(ctx context.Context, cfg Config, signer Signer, log *slog.Logger, opts []Option) (*Log, error) {
 	v, err := checkSigner(signer, cfg.Origin)
 	if err != nil {
 		return nil, err
@@ -114,6 +132,9 @@ func openDatabase(ctx context.Context, cfg Config, signer Signer, log *slog.Logg
 		return nil, fmt.Errorf("issuance log: %w", err)
 	}
 	l := &Log{cfg: cfg, signer: signer, verifier: v, log: log, db: db}
+	for _, o := range opts {
+		o(l)
+	}
 	if err := l.run(ctx, st); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -148,7 +169,7 @@ func (l *Log) run(ctx context.Context, driver tessera.Driver) error {
 		cancel()
 		return fmt.Errorf("issuance log: starting tessera: %w", err)
 	}
-	l.group = newGroupCommitter(app.Add, l.cfg.BatchMaxAge)
+	l.group = newGroupCommitter(app.Add, l.cfg.BatchMaxAge, l.observe)
 	l.shutdown, l.cancel, l.reader = shutdown, cancel, reader
 	go l.group.run(runCtx)
 	return nil

@@ -274,6 +274,12 @@ func getReadyz(t *testing.T, server string) (int, string) {
 // issuedTotal sums every series of signet_certificates_issued_total.
 func issuedTotal(t *testing.T, server string) float64 {
 	t.Helper()
+	return metricSum(t, server, "signet_certificates_issued_total")
+}
+
+// metricSum sums every series of the metric name on server's /metrics.
+func metricSum(t *testing.T, server, name string) float64 {
+	t.Helper()
 	resp, err := logHTTP.Get(server + "/metrics")
 	if err != nil {
 		t.Fatalf("GET /metrics: %v", err)
@@ -284,7 +290,7 @@ func issuedTotal(t *testing.T, server string) float64 {
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "signet_certificates_issued_total") {
+		if rest, ok := strings.CutPrefix(line, name); !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
 			continue
 		}
 		fields := strings.Fields(line)

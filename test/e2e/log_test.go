@@ -91,6 +91,13 @@ func TestLogEndToEnd(t *testing.T) {
 	all := []issuedCert{signed, v2, v1, oneShot, cosigned}
 	checkUniqueIndices(t, all)
 	proveAll(t, srv.URL, f.vkey, all)
+	// /metrics: the five entries were stored in at most five groups.
+	if got := metricSum(t, srv.URL, "signet_log_batch_entries_sum"); got != float64(len(all)) {
+		t.Errorf("signet_log_batch_entries_sum = %v, want %d", got, len(all))
+	}
+	if got := metricSum(t, srv.URL, "signet_log_batch_duration_seconds_count"); got < 1 || got > float64(len(all)) {
+		t.Errorf("signet_log_batch_duration_seconds_count = %v, want 1 to %d", got, len(all))
+	}
 
 	// The second audit run proves the grown log extends the first one seen.
 	r = mustRun(t, nil, signetBin, "audit", "verify", "--server", srv.URL, "--log-key", vkeyFile, "--state", state)

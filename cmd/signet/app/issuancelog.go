@@ -59,7 +59,19 @@ func (a *App) openLog(ctx context.Context, cfg *config.Config, vc *vault.Client,
 	} else if signer, err = issuancelog.LoadKeySigner(lc.Key); err != nil {
 		return nil, fmt.Errorf("app: log.key %s: %w", lc.Key, err)
 	}
-	l, err := issuancelog.Open(ctx, lc.Config, signer, log)
+	batchTime := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "signet_log_batch_duration_seconds",
+		Help:    "Time the issuance log's storage took to store one group of entries (its share of every append's latency).",
+		Buckets: prometheus.ExponentialBuckets(0.00025, 2, 14),
+	})
+	batchSize := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "signet_log_batch_entries", Help: "Entries in each group the issuance log stored together.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 9),
+	})
+	l, err := issuancelog.Open(ctx, lc.Config, signer, log, issuancelog.WithBatchObserver(func(entries int, took time.Duration) {
+		batchTime.Observe(took.Seconds())
+		batchSize.Observe(float64(entries))
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("app: log: %w", err)
 	}
@@ -83,7 +95,7 @@ func (a *App) openLog(ctx context.Context, cfg *config.Config, vc *vault.Client,
 			Name: "signet_log_size", Help: "Entries in the issuance log as this replica last appended (index + 1).",
 		}),
 	}
-	reg.MustRegister(il.latency, il.failures, il.size)
+	reg.MustRegister(il.latency, il.failures, il.size, batchTime, batchSize)
 	log.Info("issuance log open", "origin", lc.Origin, "verifier_key", l.VerifierKey())
 	return il, nil
 }
