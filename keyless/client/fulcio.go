@@ -9,13 +9,14 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/digitorus/timestamp"
+
+	"github.com/signet-dev/signet/internal/pki"
 )
 
 // Certified is what the Fulcio-and-TSA flow got: the certificate and an
@@ -96,6 +97,16 @@ func (c *Client) CertifyV2(ctx context.Context, token string) (*ecdsa.PrivateKey
 
 // firstCertificate reads the leaf of a Fulcio v2 signingCert answer.
 func firstCertificate(body []byte) (*x509.Certificate, error) {
+	chain, err := SigningCertChain(body)
+	if err != nil {
+		return nil, err
+	}
+	return chain[0], nil
+}
+
+// SigningCertChain parses the chain of a Fulcio v2 signingCert answer,
+// leaf first, from either of its forms (embedded or detached SCT).
+func SigningCertChain(body []byte) ([]*x509.Certificate, error) {
 	var out struct {
 		SignedCertificateEmbeddedSct struct {
 			Chain struct {
@@ -118,9 +129,13 @@ func firstCertificate(body []byte) (*x509.Certificate, error) {
 	if len(certs) == 0 {
 		return nil, errors.New("keyless: signingCert answer has no chain")
 	}
-	block, _ := pem.Decode([]byte(certs[0]))
-	if block == nil {
-		return nil, errors.New("keyless: signingCert answer's certificate is not PEM")
+	chain := make([]*x509.Certificate, 0, len(certs))
+	for _, c := range certs {
+		parsed, err := pki.ParseCertificatesPEM([]byte(c))
+		if err != nil || len(parsed) != 1 {
+			return nil, fmt.Errorf("keyless: signingCert answer: a chain entry is not one PEM certificate (%v)", err)
+		}
+		chain = append(chain, parsed[0])
 	}
-	return x509.ParseCertificate(block.Bytes)
+	return chain, nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/internal/pki"
+	"github.com/signet-dev/signet/keyless/client"
 	"github.com/signet-dev/signet/test/harness"
 	"github.com/signet-dev/signet/test/oidcmock"
 )
@@ -153,13 +154,7 @@ func signingCertV2(t *testing.T, env *harness.Env, token string, body map[string
 	if resp.Status != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.Status, resp.Body)
 	}
-	var out struct {
-		SignedCertificateEmbeddedSct struct {
-			Chain struct{ Certificates []string } `json:"chain"`
-		} `json:"signedCertificateEmbeddedSct"`
-	}
-	resp.JSON(t, &out)
-	certs, err := pki.ParseCertificatesPEM([]byte(strings.Join(out.SignedCertificateEmbeddedSct.Chain.Certificates, "")))
+	certs, err := client.SigningCertChain(resp.Body)
 	if err != nil || len(certs) != 3 {
 		t.Fatalf("chain: %d certificates, %v", len(certs), err)
 	}

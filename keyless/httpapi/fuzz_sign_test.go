@@ -64,11 +64,8 @@ func FuzzSign(f *testing.F) {
 			}
 			doc["dsseEnvelope"] = map[string]any{"payload": pl, "payloadType": pt, "signatures": sigs}
 		}
-		body := mustJSON(t, doc)
-		defer watchdog(body)()
-		rec := serve(env, path, token, body)
-		checkStatus(t, path, body, rec)
-		if rec.Code >= 300 {
+		body, rec := serveChecked(t, env, path, token, doc)
+		if rec == nil {
 			return
 		}
 		if ct := rec.Header().Get("Content-Type"); rec.Code != http.StatusOK || ct != bundle.MediaType {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signet-dev/signet/keyless/client"
 	"github.com/signet-dev/signet/test/oidcmock"
 	"github.com/signet-dev/signet/test/testclock"
 )
@@ -246,17 +247,11 @@ func postV2(t *testing.T, server, token string) (int, http.Header, []byte) {
 func issuedFromV2(t *testing.T, h http.Header, body []byte) issuedCert {
 	t.Helper()
 	const via = "/api/v2/signingCert"
-	var out struct {
-		SignedCertificateEmbeddedSct struct {
-			Chain struct {
-				Certificates []string `json:"certificates"`
-			} `json:"chain"`
-		} `json:"signedCertificateEmbeddedSct"`
+	chain, err := client.SigningCertChain(body)
+	if err != nil {
+		t.Fatalf("%s: %v in %s", via, err, body)
 	}
-	if err := json.Unmarshal(body, &out); err != nil || len(out.SignedCertificateEmbeddedSct.Chain.Certificates) == 0 {
-		t.Fatalf("%s: no chain in %s (%v)", via, body, err)
-	}
-	return issuedCert{via: via, der: firstPEMCert(t, via, []byte(out.SignedCertificateEmbeddedSct.Chain.Certificates[0])), index: logIndexOf(t, via, h)}
+	return issuedCert{via: via, der: chain[0].Raw, index: logIndexOf(t, via, h)}
 }
 
 // getReadyz returns the status and body of GET /readyz.
