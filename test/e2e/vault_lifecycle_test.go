@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/signet-dev/signet/internal/pki"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 // get returns the status and body of GET url.
@@ -58,12 +59,12 @@ func TestVaultSealedAtStart(t *testing.T) {
 	if err := s.vault.Unseal(ctx); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(40 * time.Second) // the background retry backs off up to 30 s
+	deadline := testclock.WallNow().Add(40 * time.Second) // the background retry backs off up to 30 s
 	for {
 		if code, _ := get(t, p.URL+"/readyz"); code == http.StatusOK {
 			break
 		}
-		if time.Now().After(deadline) {
+		if testclock.WallNow().After(deadline) {
 			t.Fatalf("not ready 40 s after the unseal:\n%s", p.output())
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -116,7 +117,7 @@ func TestVaultLiveRotation(t *testing.T) {
 	oldIssuing := issuingCA(t, replicas[0].URL)
 	oldBundle := signFile(t, &signetServer{URL: replicas[0].URL}, s.issuer, s.dir+"/before.txt")
 
-	rotated := time.Now()
+	rotated := testclock.WallNow()
 	mustRun(t, s.env, signetBin, "ca", "init", "--backend", "vault", "--out", s.configPath, "--rotate")
 	newKey := s.transitPublicKey(t, "signet-ca", "2")
 
@@ -124,7 +125,7 @@ func TestVaultLiveRotation(t *testing.T) {
 	// within the refresh interval, and still issue with the old key.
 	for _, r := range replicas {
 		mustWaitFor(t, 3*refresh+2*time.Second, func() bool { return caAuthorities(t, r.URL) == 2 })
-		if time.Since(rotated) < activation-time.Second {
+		if testclock.WallNow().Sub(rotated) < activation-time.Second {
 			if c := issuingCA(t, r.URL); !c.Equal(oldIssuing) {
 				t.Errorf("%s issues with the new key before the activation delay", r.URL)
 			}
@@ -136,7 +137,7 @@ func TestVaultLiveRotation(t *testing.T) {
 			return pki.SamePublicKey(issuingCA(t, r.URL).PublicKey, newKey)
 		})
 	}
-	if since := time.Since(rotated); since < activation-time.Second {
+	if since := testclock.WallNow().Sub(rotated); since < activation-time.Second {
 		t.Errorf("a replica issued with the new key %s after the rotation, before the %s activation delay", since, activation)
 	}
 	newBundle := signFile(t, &signetServer{URL: replicas[1].URL}, s.issuer, s.dir+"/after.txt")
@@ -225,9 +226,9 @@ func caAuthorities(t *testing.T, url string) int {
 // mustWaitFor polls cond until it holds, failing the test after d.
 func mustWaitFor(t *testing.T, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	deadline := testclock.WallNow().Add(d)
 	for !cond() {
-		if time.Now().After(deadline) {
+		if testclock.WallNow().After(deadline) {
 			t.Fatalf("condition not met within %s", d)
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -263,7 +263,7 @@ func tryStartMTLSVault(t *testing.T, bin, dir string, attempt int, pki *mtlsPKI)
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := testclock.WallNow().Add(30 * time.Second)
 	for !healthy(plain, v.devAddr) || !healthy(mutual, v.mtlsAddr) {
 		select {
 		case <-exited:
@@ -271,7 +271,7 @@ func tryStartMTLSVault(t *testing.T, bin, dir string, attempt int, pki *mtlsPKI)
 			return nil, fmt.Errorf("vault exited during startup; log %s:\n%s", logPath, b)
 		default:
 		}
-		if time.Now().After(deadline) {
+		if testclock.WallNow().After(deadline) {
 			stop()
 			b, _ := os.ReadFile(logPath)
 			return nil, fmt.Errorf("vault not ready within 30s; log %s:\n%s", logPath, b)
