@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/signet-dev/signet/issuancelog/internal/tlog"
@@ -35,12 +36,13 @@ type Inclusion struct {
 // verifies its inclusion proof against a verified checkpoint. When the
 // certificate is newer than the published checkpoint, it waits up to
 // wait for a checkpoint that covers it, checking that each new checkpoint
-// extends the one before.
+// extends the one before. A new log that has not yet published its first
+// checkpoint counts as empty: Prove waits for that checkpoint too.
 func (c *Client) Prove(ctx context.Context, der []byte, wait time.Duration) (Inclusion, error) {
 	deadline := time.Now().Add(wait)
-	cp, err := c.Checkpoint(ctx)
-	if err != nil {
-		return Inclusion{}, err
+	cp, noCheckpoint := c.Checkpoint(ctx)
+	if noCheckpoint != nil && !errors.Is(noCheckpoint, fs.ErrNotExist) {
+		return Inclusion{}, noCheckpoint
 	}
 	var searched uint64
 	for {
@@ -54,6 +56,9 @@ func (c *Client) Prove(ctx context.Context, der []byte, wait time.Duration) (Inc
 		searched = cp.Size
 		if cp, err = c.nextCheckpoint(ctx, cp, deadline); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				if cp.Raw == nil { // a wrong URL looks the same: say what was missing
+					return Inclusion{}, fmt.Errorf("no checkpoint published within %s: %w", wait, noCheckpoint)
+				}
 				return Inclusion{}, fmt.Errorf("%w: %s holds no such entry among its %d entries (waited %s for newer checkpoints)", ErrNotFound, c.base, searched, wait)
 			}
 			return Inclusion{}, err
@@ -62,7 +67,8 @@ func (c *Client) Prove(ctx context.Context, der []byte, wait time.Duration) (Inc
 }
 
 // nextCheckpoint waits, until deadline, for a checkpoint larger than cp
-// and proves that it extends cp.
+// and proves that it extends cp. A cp without Raw is no checkpoint yet:
+// while the log publishes none, it keeps waiting.
 func (c *Client) nextCheckpoint(ctx context.Context, cp Checkpoint, deadline time.Time) (Checkpoint, error) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -75,8 +81,14 @@ func (c *Client) nextCheckpoint(ctx context.Context, cp Checkpoint, deadline tim
 		case <-t.C:
 		}
 		next, err := c.Checkpoint(ctx)
+		if cp.Raw == nil && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return cp, err
+		}
+		if cp.Raw == nil {
+			return next, nil // the first checkpoint: there is none before to extend
 		}
 		if next.Size == cp.Size && bytes.Equal(next.RootHash, cp.RootHash) {
 			continue

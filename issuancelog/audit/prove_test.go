@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"errors"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -114,5 +115,54 @@ func TestProveFindsByTime(t *testing.T) {
 	}
 	if n := ct.bundles.Load(); n > 3 { // two halvings of 6 bundles, then bundle 0
 		t.Errorf("Prove read %d entry bundles of %d, want at most 3 by bisection", n, bundles)
+	}
+}
+
+// hidingTransport answers 404 to the first hide fetches of the
+// checkpoint, as a new log does until it publishes its first one.
+type hidingTransport struct {
+	hide    int32
+	fetches atomic.Int32
+	base    http.RoundTripper
+}
+
+func (h *hidingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/"+layout.CheckpointPath) && h.fetches.Add(1) <= h.hide {
+		return &http.Response{StatusCode: http.StatusNotFound, Body: http.NoBody, Request: r}, nil
+	}
+	return h.base.RoundTrip(r)
+}
+
+// TestProveWaitsForTheFirstCheckpoint proves a certificate of a log that
+// publishes no checkpoint at first (Tessera's MySQL driver publishes its
+// first one up to a second after it starts), and names the missing
+// checkpoint when none comes within the wait.
+func TestProveWaitsForTheFirstCheckpoint(t *testing.T) {
+	ca := logtest.NewCA(t)
+	s := logtest.Signer(t, logtest.Origin)
+	l := logtest.Open(t, logtest.Config(t.TempDir()), s)
+	der := ca.Leaf(t, "alice@example.com", issuerA)
+	idx := logtest.Append(t, l, der)
+	base, hc := logtest.Serve(t, l)
+	ht := &hidingTransport{hide: 3, base: hc.Transport}
+	c, err := audit.New(base, s.VerifierKey(), &http.Client{Transport: ht})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, err := c.Prove(t.Context(), der, 5*time.Second)
+	if err != nil || inc.Index != idx[0] || inc.Checkpoint.Size == 0 {
+		t.Fatalf("Prove = %+v, %v; want index %d", inc, err, idx[0])
+	}
+	if n := ht.fetches.Load(); n <= ht.hide {
+		t.Errorf("Prove fetched the checkpoint %d times, want more than the %d hidden", n, ht.hide)
+	}
+
+	empty, err := audit.New(t.TempDir(), s.VerifierKey(), nil) // no log's files at all
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = empty.Prove(t.Context(), der, 300*time.Millisecond)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "no checkpoint published within 300ms") {
+		t.Errorf("Prove on a log without a checkpoint = %v, want it to say none was published", err)
 	}
 }
