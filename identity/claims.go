@@ -58,7 +58,8 @@ func scalar(kind string) bool {
 //   - exp and iat are present, and exp, iat and nbf are JSON numbers;
 //   - exp - iat is at most maxLifetime;
 //   - no string anywhere in the claims, object keys included, holds a
-//     control or formatting character (see forbiddenRune).
+//     control or formatting character (see forbiddenRune) or U+FFFD,
+//     which stands for text lost before or in decoding.
 //
 // Each refusal is problem.Unauthorized naming the claim.
 func checkClaims(raw map[string]any, maxLifetime time.Duration) error {
@@ -103,6 +104,9 @@ func checkClaims(raw map[string]any, maxLifetime time.Duration) error {
 func cleanStrings(where string, v any) error {
 	switch v := v.(type) {
 	case string:
+		if strings.ContainsRune(v, utf8.RuneError) {
+			return problem.Unauthorized("identity token's %s claim holds U+FFFD, the replacement character: its text was lost in encoding (an escaped lone surrogate, say), so a certificate cannot hold it faithfully", where)
+		}
 		if i := strings.IndexFunc(v, forbiddenRune); i >= 0 {
 			r, _ := utf8.DecodeRuneInString(v[i:])
 			return problem.Unauthorized("identity token's %s claim holds the control or formatting character %U, which a certificate or a log line must not carry", where, r)
@@ -113,8 +117,8 @@ func cleanStrings(where string, v any) error {
 			if where != "" {
 				name = where + "." + k
 			}
-			if strings.IndexFunc(k, forbiddenRune) >= 0 {
-				return problem.Unauthorized("identity token has a claim name holding a control or formatting character")
+			if strings.IndexFunc(k, forbiddenRune) >= 0 || strings.ContainsRune(k, utf8.RuneError) {
+				return problem.Unauthorized("identity token has a claim name holding a control or formatting character, or U+FFFD")
 			}
 			if err := cleanStrings(name, v[k]); err != nil {
 				return err

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -204,6 +205,11 @@ func FuzzDecodeClaims(f *testing.F) {
 		}
 		if m == nil {
 			t.Fatalf("%q: decoded to nil claims without an error", raw)
+		}
+		// What it accepts, any JSON parser reads alike: one valid JSON
+		// text, in UTF-8.
+		if !json.Valid(raw) || !utf8.Valid(raw) {
+			t.Fatalf("%q: decoded, but it is not one JSON text in UTF-8", raw)
 		}
 		if err := checkClaims(m, DefaultMaxTokenLifetime); err != nil {
 			if problem.StatusOf(err) != http.StatusUnauthorized {

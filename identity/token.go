@@ -2,9 +2,12 @@ package identity
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/signet-dev/signet/internal/problem"
@@ -77,13 +80,22 @@ func claimTypeFault(raw string, maxLifetime time.Duration) error {
 }
 
 // decodeClaims decodes raw JSON claims, numbers kept as json.Number so
-// that checkClaims sees their JSON kind.
+// that checkClaims sees their JSON kind. It refuses what Go's JSON decoder
+// would otherwise read differently from other parsers: bytes that are not
+// UTF-8 (it would put U+FFFD in their place) and anything after the one
+// object (a lone Decode stops there and ignores it).
 func decodeClaims(raw json.RawMessage) (map[string]any, error) {
+	if !utf8.Valid(raw) {
+		return nil, errors.New("decode claims: the claims are not UTF-8 text")
+	}
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("decode claims: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("decode claims: something follows the claims object")
 	}
 	if m == nil {
 		return nil, fmt.Errorf("decode claims: the claims are not a JSON object")

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"crypto/elliptic"
 	"encoding/json"
 	"net/http"
@@ -27,32 +28,41 @@ func TestHostileClaimsRefused(t *testing.T) {
 	env := harness.Start(t, harness.Options{})
 	now := testclock.Now()
 	hostile := []struct {
-		name   string
-		edit   map[string]any // nil values delete the claim
-		reason string
+		name    string
+		edit    map[string]any      // nil values delete the claim
+		payload func([]byte) []byte // rewrites the encoded claims before signing
+		reason  string
 	}{
-		{"no sub", map[string]any{"sub": nil}, "has no sub claim"},
-		{"empty sub", map[string]any{"sub": ""}, "sub claim is empty"},
-		{"sub is a number", map[string]any{"sub": 42}, "sub claim is a JSON number"},
-		{"NUL in sub", map[string]any{"sub": "repo:acme/widgets:ref:refs/heads/main\x00evil"}, "sub claim holds the control or formatting character U+0000"},
-		{"newline in ref", map[string]any{"ref": "refs/heads/main\nrefs/tags/v9"}, "ref claim holds the control or formatting character U+000A"},
-		{"DEL in workflow", map[string]any{"workflow": "release\x7f"}, "U+007F"},
-		{"C1 control in actor", map[string]any{"actor": "octo\u0085cat"}, "U+0085"},
-		{"line separator in environment", map[string]any{"environment": "prod\u2028uction"}, "U+2028"},
-		{"bidi override in repository", map[string]any{"repository": "acme/\u202ewidgets"}, "U+202E"},
-		{"bidi isolate in job_workflow_ref", map[string]any{"job_workflow_ref": "acme/widgets/.github/workflows/r.yml@\u2066refs/heads/main"}, "U+2066"},
-		{"control character in a nested claim", map[string]any{"extra": map[string]any{"note": "a\tb"}}, "extra.note claim holds"},
-		{"repository is an object", map[string]any{"repository": map[string]any{"a": "b"}}, "repository claim is a JSON object"},
-		{"repository is null", map[string]any{"repository_id": json.RawMessage("null")}, "repository_id claim is a JSON null"},
-		{"job_workflow_ref is an array", map[string]any{"job_workflow_ref": []any{"x", "y"}}, "job_workflow_ref claim is a JSON array: it forms the subject alternative name"},
-		{"job_workflow_ref is a number", map[string]any{"job_workflow_ref": 42}, "job_workflow_ref claim is a JSON number: it forms the subject alternative name"},
-		{"job_workflow_ref is empty", map[string]any{"job_workflow_ref": ""}, "job_workflow_ref claim is empty"},
-		{"no job_workflow_ref", map[string]any{"job_workflow_ref": nil}, "lacks the job_workflow_ref claim, which the subject alternative name needs"},
-		{"exp as a string of digits", map[string]any{"exp": strconv.FormatInt(now.Add(5*time.Minute).Unix(), 10)}, "exp claim is a JSON string: it must be a number"},
-		{"iat as a string", map[string]any{"iat": strconv.FormatInt(now.Unix(), 10)}, "iat claim is a JSON string"},
-		{"nbf as a boolean", map[string]any{"nbf": true}, "nbf claim is a JSON boolean"},
-		{"no iat", map[string]any{"iat": nil}, "has no iat claim"},
-		{"exp 30 years after iat", map[string]any{"exp": now.AddDate(30, 0, 0).Unix()}, "over this issuer's limit of 24h0m0s"},
+		{"no sub", map[string]any{"sub": nil}, nil, "has no sub claim"},
+		{"empty sub", map[string]any{"sub": ""}, nil, "sub claim is empty"},
+		{"sub is a number", map[string]any{"sub": 42}, nil, "sub claim is a JSON number"},
+		{"NUL in sub", map[string]any{"sub": "repo:acme/widgets:ref:refs/heads/main\x00evil"}, nil, "sub claim holds the control or formatting character U+0000"},
+		{"newline in ref", map[string]any{"ref": "refs/heads/main\nrefs/tags/v9"}, nil, "ref claim holds the control or formatting character U+000A"},
+		{"DEL in workflow", map[string]any{"workflow": "release\x7f"}, nil, "U+007F"},
+		{"C1 control in actor", map[string]any{"actor": "octo\u0085cat"}, nil, "U+0085"},
+		{"line separator in environment", map[string]any{"environment": "prod\u2028uction"}, nil, "U+2028"},
+		{"bidi override in repository", map[string]any{"repository": "acme/\u202ewidgets"}, nil, "U+202E"},
+		{"bidi isolate in job_workflow_ref", map[string]any{"job_workflow_ref": "acme/widgets/.github/workflows/r.yml@\u2066refs/heads/main"}, nil, "U+2066"},
+		{"control character in a nested claim", map[string]any{"extra": map[string]any{"note": "a\tb"}}, nil, "extra.note claim holds"},
+		{"repository is an object", map[string]any{"repository": map[string]any{"a": "b"}}, nil, "repository claim is a JSON object"},
+		{"repository is null", map[string]any{"repository_id": json.RawMessage("null")}, nil, "repository_id claim is a JSON null"},
+		{"job_workflow_ref is an array", map[string]any{"job_workflow_ref": []any{"x", "y"}}, nil, "job_workflow_ref claim is a JSON array: it forms the subject alternative name"},
+		{"job_workflow_ref is a number", map[string]any{"job_workflow_ref": 42}, nil, "job_workflow_ref claim is a JSON number: it forms the subject alternative name"},
+		{"job_workflow_ref is empty", map[string]any{"job_workflow_ref": ""}, nil, "job_workflow_ref claim is empty"},
+		{"no job_workflow_ref", map[string]any{"job_workflow_ref": nil}, nil, "lacks the job_workflow_ref claim, which the subject alternative name needs"},
+		{"exp as a string of digits", map[string]any{"exp": strconv.FormatInt(now.Add(5*time.Minute).Unix(), 10)}, nil, "exp claim is a JSON string: it must be a number"},
+		{"iat as a string", map[string]any{"iat": strconv.FormatInt(now.Unix(), 10)}, nil, "iat claim is a JSON string"},
+		{"nbf as a boolean", map[string]any{"nbf": true}, nil, "nbf claim is a JSON boolean"},
+		{"no iat", map[string]any{"iat": nil}, nil, "has no iat claim"},
+		{"exp 30 years after iat", map[string]any{"exp": now.AddDate(30, 0, 0).Unix()}, nil, "over this issuer's limit of 24h0m0s"},
+		{"replacement character in repository", map[string]any{"repository": "acme/\ufffdwidgets"}, nil, "repository claim holds U+FFFD"},
+		{"escaped lone surrogate in actor", map[string]any{"actor": json.RawMessage(`"octo\ud800cat"`)}, nil, "actor claim holds U+FFFD"},
+		{"claims that are not UTF-8", nil, func(b []byte) []byte {
+			return bytes.ReplaceAll(b, []byte("acme/widgets"), []byte("acme/\xffwidgets"))
+		}, "claims are not UTF-8 text"},
+		{"a second object after the claims", nil, func(b []byte) []byte {
+			return append(b, `{"repository":"evil/widgets"}`...)
+		}, "something follows the claims object"},
 	}
 	before := issuedCount(t, env)
 	for _, tc := range hostile {
@@ -60,7 +70,10 @@ func TestHostileClaimsRefused(t *testing.T) {
 		for k, v := range tc.edit {
 			claims[k] = v
 		}
-		token := env.Mint(t, claims)
+		token, err := env.GitHub.MintWith(claims, oidcmock.MintOptions{EditPayload: tc.payload})
+		if err != nil {
+			t.Fatal(err)
+		}
 		challenge, _ := claims["sub"].(string)
 		for _, ep := range certEndpoints {
 			t.Run(tc.name+" "+ep.path, func(t *testing.T) {

@@ -40,6 +40,10 @@ type MintOptions struct {
 	// UnpublishedKey signs with a fresh RSA key that is not in the JWKS,
 	// under the current kid unless KID says otherwise. Only for AlgRS256.
 	UnpublishedKey bool
+	// EditPayload, when set, rewrites the encoded claims before they are
+	// signed: for payloads no JSON encoder writes, such as bytes that are
+	// not UTF-8 or data after the object.
+	EditPayload func([]byte) []byte
 }
 
 // Mint signs claims with RS256 and the current key, with its kid in the
@@ -65,12 +69,15 @@ func (i *Issuer) MintWith(claims map[string]any, opts MintOptions) (string, erro
 	if opts.UnpublishedKey && alg != AlgRS256 {
 		return "", fmt.Errorf("oidcmock: mint: UnpublishedKey needs %s, not %q", AlgRS256, alg)
 	}
-	if alg == AlgRS256 && opts.KID == "" && !opts.UnpublishedKey {
+	if alg == AlgRS256 && opts.KID == "" && !opts.UnpublishedKey && opts.EditPayload == nil {
 		return i.Mint(claims)
 	}
 	payload, err := json.Marshal(i.dev.Claims(claims))
 	if err != nil {
 		return "", fmt.Errorf("oidcmock: mint: encode claims: %w", err)
+	}
+	if opts.EditPayload != nil {
+		payload = opts.EditPayload(payload)
 	}
 	key := i.signingKey()
 	kid := opts.KID
