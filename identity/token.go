@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,11 +45,11 @@ func unverifiedIssuer(raw string) (string, map[string]any, *jose.JSONWebSignatur
 	}
 	jws, err := jose.ParseSigned(raw, TokenAlgorithms())
 	if err != nil {
-		return "", nil, nil, problem.Unauthorized("identity token is malformed or uses a refused algorithm: %v", err)
+		return "", nil, nil, problem.Unauthorized("identity token is malformed or uses a refused algorithm: %s", joseFault(err)).WithCause(err)
 	}
 	claims, err := decodeClaims(jws.UnsafePayloadWithoutVerification())
 	if err != nil {
-		return "", nil, nil, problem.Unauthorized("identity token claims are malformed: %v", err)
+		return "", nil, nil, problem.Unauthorized("identity token claims are malformed: %s", problem.ParseDetail(err)).WithCause(err)
 	}
 	iss, isString := claims["iss"].(string)
 	switch {
@@ -58,6 +59,26 @@ func unverifiedIssuer(raw string) (string, map[string]any, *jose.JSONWebSignatur
 		return "", nil, nil, problem.Unauthorized("identity token has no iss claim")
 	}
 	return iss, claims, jws, nil
+}
+
+// joseFault words why go-jose could not parse a token. Its header errors
+// quote Go types and echo the header's values, so only a refused algorithm
+// and bad base64 are described; any other fault is named as the header's.
+func joseFault(err error) string {
+	var alg *jose.ErrUnexpectedSignatureAlgorithm
+	var b64 base64.CorruptInputError
+	switch {
+	case errors.As(err, &alg):
+		accepted := make([]string, 0, len(TokenAlgorithms()))
+		for _, a := range TokenAlgorithms() {
+			accepted = append(accepted, string(a))
+		}
+		return fmt.Sprintf("algorithm %q is refused: accepted are %s", problem.Truncate(string(alg.Got)), strings.Join(accepted, ", "))
+	case errors.As(err, &b64):
+		return "a part is not unpadded base64url: " + b64.Error()
+	default:
+		return "its protected header is not a JOSE header of the right JSON types"
+	}
 }
 
 // claimTypeFault explains why go-oidc could not decode a token's claims,

@@ -40,7 +40,7 @@ func ParsePublicKey(content string) (crypto.PublicKey, error) {
 	}
 	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
 	if err != nil {
-		return nil, problem.BadRequest("public key is not a PKIX public key: %v", err)
+		return nil, problem.BadRequest("public key is not a PKIX public key: %s", problem.ParseDetail(err)).WithCause(err)
 	}
 	if err := CheckKey(pub); err != nil {
 		return nil, err

@@ -150,7 +150,8 @@ func TestTimestampErrors(t *testing.T) {
 		{"DER wrong digest length", ContentTypeQuery, derRequest(t, &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: make([]byte, 31)}), 400, "bad_request", "31 bytes"},
 		{"DER version 2", ContentTypeQuery, withVersion(t, derRequest(t, &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: sha256Digest}), 2), 400, "bad_request", "version 2: only version 1"},
 		{"DER version 0", ContentTypeQuery, withVersion(t, derRequest(t, &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: sha256Digest}), 0), 400, "bad_request", "version 0"},
-		{"DER garbage", ContentTypeQuery, []byte("this is not DER"), 400, "bad_request", "malformed"},
+		{"DER garbage", ContentTypeQuery, []byte("this is not DER"), 400, "bad_request", "malformed RFC 3161 request: malformed DER"},
+		{"DER trailing data", ContentTypeQuery, append(derRequest(t, &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: sha256Digest}), 0), 400, "bad_request", "trailing data"},
 		{"DER empty", ContentTypeQuery, nil, 400, "bad_request", "empty"},
 		{"DER oversized", ContentTypeQuery, make([]byte, MaxQueryBytes+1), 413, "too_large", "over"},
 		{"DER wrong policy", ContentTypeQuery, derRequest(t, &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: sha256Digest, TSAPolicyOID: asn1.ObjectIdentifier{1, 2, 3}}), 400, "bad_request", "policy"},
@@ -158,7 +159,10 @@ func TestTimestampErrors(t *testing.T) {
 			ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: []byte{5, 0}}}}), 400, "bad_request", "extension"},
 		{"JSON SHA-1", ContentTypeJSON, jsonRequest(t, JSONRequest{ArtifactHash: base64.StdEncoding.EncodeToString(make([]byte, 20)), HashAlgorithm: "sha1"}), 400, "bad_request", "sha1"},
 		{"JSON wrong digest length", ContentTypeJSON, jsonRequest(t, JSONRequest{ArtifactHash: b64, HashAlgorithm: "sha512"}), 400, "bad_request", "32 bytes"},
-		{"JSON garbage", ContentTypeJSON, []byte("{not json"), 400, "bad_request", "JSON"},
+		{"JSON garbage", ContentTypeJSON, []byte("{not json"), 400, "bad_request", "invalid JSON at byte 2"},
+		{"JSON nonce not an integer", ContentTypeJSON, []byte(`{"artifactHash":"` + b64 + `","hashAlgorithm":"sha256","nonce":1e999}`), 400, "bad_request", "nonce 1e999 is not a JSON integer"},
+		{"JSON nonce a string", ContentTypeJSON, []byte(`{"artifactHash":"` + b64 + `","hashAlgorithm":"sha256","nonce":"7"}`), 400, "bad_request", `nonce "7" is not a JSON integer`},
+		{"JSON of the wrong type", ContentTypeJSON, []byte(`{"certificates":"yes"}`), 400, "bad_request", `field "certificates": expected a JSON boolean, got string`},
 		{"JSON bad base64", ContentTypeJSON, jsonRequest(t, JSONRequest{ArtifactHash: "!!!", HashAlgorithm: "sha256"}), 400, "bad_request", "base64"},
 		{"JSON unknown hash", ContentTypeJSON, jsonRequest(t, JSONRequest{ArtifactHash: b64, HashAlgorithm: "md5"}), 400, "bad_request", "md5"},
 		{"JSON bad OID", ContentTypeJSON, jsonRequest(t, JSONRequest{ArtifactHash: b64, HashAlgorithm: "sha256", TSAPolicyOID: "1.x.3"}), 400, "bad_request", "tsaPolicyOID"},
@@ -183,6 +187,11 @@ func TestTimestampErrors(t *testing.T) {
 			}
 			if pb.Code != tt.code || !strings.Contains(pb.Message, tt.message) {
 				t.Errorf("problem %+v, want code %q and message containing %q", pb, tt.code, tt.message)
+			}
+			for _, internal := range []string{"Go value", "Go struct", "tsa.", "{optional", "asn1:", "big.Int"} {
+				if strings.Contains(pb.Message, internal) {
+					t.Errorf("message %q shows the server's internals (%q)", pb.Message, internal)
+				}
 			}
 		})
 	}

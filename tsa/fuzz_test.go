@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,13 @@ func FuzzTimestampRequest(f *testing.F) {
 		switch rec.Code {
 		case http.StatusOK:
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+			// A refusal words the request's fault, not the parser's Go
+			// types or ASN.1 struct tags (unless the input quoted them).
+			for _, f := range []string{"Go value", "Go struct", "tsa.", "{optional", "asn1:", "big.Int"} {
+				if strings.Contains(rec.Body.String(), f) && !bytes.Contains(body, []byte(f)) {
+					t.Fatalf("refusal of %q shows the server's internals (%q): %s", body, f, rec.Body)
+				}
+			}
 			return
 		default:
 			t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body)

@@ -94,7 +94,7 @@ func parseDERRequest(body []byte) (*timestamp.Request, error) {
 	}
 	req, err := timestamp.ParseRequest(body)
 	if err != nil {
-		return nil, problem.BadRequest("tsa: malformed RFC 3161 request: %w", err)
+		return nil, problem.BadRequest("tsa: malformed RFC 3161 request: %s", problem.ParseDetail(err)).WithCause(err)
 	}
 	// digitorus/timestamp drops the version; RFC 3161 defines only v1.
 	if v, ok := requestVersion(body); !ok || v != 1 {
@@ -117,11 +117,26 @@ func requestVersion(der []byte) (int64, bool) {
 // parseJSONRequest parses sigstore's JSON timestamp request. A malformed
 // request is a problem.BadRequest.
 func parseJSONRequest(body []byte) (*timestamp.Request, error) {
-	var j JSONRequest
-	if err := json.Unmarshal(body, &j); err != nil {
-		return nil, problem.BadRequest("tsa: malformed JSON timestamp request: %w", err)
+	// The wire form of JSONRequest, its nonce kept as sent: math/big's own
+	// decoding error names Go's types.
+	var j struct {
+		ArtifactHash  string          `json:"artifactHash"`
+		HashAlgorithm string          `json:"hashAlgorithm"`
+		Certificates  bool            `json:"certificates"`
+		Nonce         json.RawMessage `json:"nonce"`
+		TSAPolicyOID  string          `json:"tsaPolicyOID"`
 	}
-	req := &timestamp.Request{Certificates: j.Certificates, Nonce: j.Nonce}
+	if err := json.Unmarshal(body, &j); err != nil {
+		return nil, problem.BadRequest("tsa: malformed JSON timestamp request: %s", problem.ParseDetail(err)).WithCause(err)
+	}
+	req := &timestamp.Request{Certificates: j.Certificates}
+	if nonce := string(j.Nonce); nonce != "" && nonce != "null" {
+		n, ok := new(big.Int).SetString(nonce, 10)
+		if !ok {
+			return nil, problem.BadRequest("tsa: nonce %s is not a JSON integer", problem.Truncate(nonce))
+		}
+		req.Nonce = n
+	}
 	switch strings.ToLower(j.HashAlgorithm) {
 	case "sha256":
 		req.HashAlgorithm = crypto.SHA256
@@ -132,7 +147,7 @@ func parseJSONRequest(body []byte) (*timestamp.Request, error) {
 	case "sha1":
 		return nil, problem.BadRequest("tsa: weak hash algorithm sha1: use sha256, sha384 or sha512")
 	default:
-		return nil, problem.BadRequest("tsa: unsupported hashAlgorithm %q: use sha256, sha384 or sha512", j.HashAlgorithm)
+		return nil, problem.BadRequest("tsa: unsupported hashAlgorithm %q: use sha256, sha384 or sha512", problem.Truncate(j.HashAlgorithm))
 	}
 	digest, err := base64.StdEncoding.DecodeString(j.ArtifactHash)
 	if err != nil {

@@ -93,7 +93,7 @@ func parseCSR(data []byte) (*x509.CertificateRequest, error) {
 	}
 	csr, err := x509.ParseCertificateRequest(data)
 	if err != nil {
-		return nil, problem.BadRequest("certificate signing request is malformed: %v", err)
+		return nil, problem.BadRequest("certificate signing request is malformed: %s", problem.ParseDetail(err)).WithCause(err)
 	}
 	return csr, nil
 }

@@ -256,6 +256,11 @@ func TestFulcioV2CSR(t *testing.T) {
 	if resp.Status != http.StatusBadRequest {
 		t.Errorf("tampered CSR: status %d, want 400: %s", resp.Status, resp.Body)
 	}
+	resp = env.PostJSON(t, "/api/v2/signingCert", token, map[string]any{"certificateSigningRequest": []byte("not DER")})
+	if resp.Status != http.StatusBadRequest || !strings.Contains(string(resp.Body), "certificate signing request is malformed: malformed DER") ||
+		strings.Contains(string(resp.Body), "asn1") {
+		t.Errorf("garbage CSR: status %d, want 400 saying malformed DER without the parser's internals: %s", resp.Status, resp.Body)
+	}
 }
 
 func TestFulcioV1Legacy(t *testing.T) {

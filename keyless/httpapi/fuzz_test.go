@@ -82,11 +82,18 @@ func serveChecked(t *testing.T, env *harness.Env, path, token string, doc any) (
 	return body, rec
 }
 
-// checkStatus fails on a status client input must never get.
+// checkStatus fails on a status client input must never get, and on a
+// refusal that shows the server's internals.
 func checkStatus(t *testing.T, path string, body []byte, rec *httptest.ResponseRecorder) {
 	t.Helper()
 	if !clientStatuses[rec.Code] {
 		t.Fatalf("%s answered %d to %q: %s", path, rec.Code, body, rec.Body)
+	}
+	if rec.Code >= 300 {
+		// (A fragment the input itself carries may be quoted back.)
+		if f := internalDetail(rec.Body.String()); f != "" && !strings.Contains(string(body), f) {
+			t.Fatalf("%s answered %q with the server's internals (%q): %s", path, body, f, rec.Body)
+		}
 	}
 }
 

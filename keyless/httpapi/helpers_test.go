@@ -18,6 +18,19 @@ import (
 	"github.com/signet-dev/signet/test/oidcmock"
 )
 
+// internalDetail returns the first fragment of msg that only the server's
+// internals could have written (Go type and struct names from a decoder,
+// ASN.1 struct tags, template errors), or "" when there is none: a
+// refusal says what was wrong with the request, in its terms.
+func internalDetail(msg string) string {
+	for _, f := range []string{"Go value", "Go struct", "httpapi.", "{optional", "asn1:", "template:", "executing", "map["} {
+		if strings.Contains(msg, f) {
+			return f
+		}
+	}
+	return ""
+}
+
 // testKey is a client key as a CI job would make one.
 type testKey struct {
 	priv crypto.Signer

@@ -35,7 +35,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return problem.BadRequest("request body is empty: send a JSON document")
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return problem.BadRequest("request body is not valid JSON for this endpoint: %v", err)
+		return problem.BadRequest("request body is not valid JSON for this endpoint: %s", problem.ParseDetail(err)).WithCause(err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -112,8 +113,13 @@ func TestSignRefusesBadInput(t *testing.T) {
 		{name: "unpublished key", token: mint(nil, oidcmock.MintOptions{UnpublishedKey: true}), body: req(nil), status: 401, reason: "no key of the issuer's JWKS verifies the signature"},
 		{name: "unknown kid", token: mint(nil, oidcmock.MintOptions{KID: "nope"}), body: req(nil), status: 401, reason: `key id "nope" is not in the issuer's JWKS`},
 		{name: "algorithm not advertised", token: mint(nil, oidcmock.MintOptions{Algorithm: oidcmock.AlgRS384}), body: req(nil), status: 401, reason: "RS384"},
-		{name: "HS256", token: mint(nil, oidcmock.MintOptions{Algorithm: oidcmock.AlgHS256}), body: req(nil), status: 401, reason: "refused algorithm"},
+		{name: "HS256", token: mint(nil, oidcmock.MintOptions{Algorithm: oidcmock.AlgHS256}), body: req(nil), status: 401, reason: `refused algorithm: algorithm "HS256" is refused: accepted are RS256,`},
 		{name: "alg none", token: mint(nil, oidcmock.MintOptions{Algorithm: oidcmock.AlgNone}), body: req(nil), status: 401, reason: "refused algorithm"},
+		{name: "alg an array", token: unsignedJWT(`{"alg":["RS256"]}`, `{"iss":"x"}`), body: req(nil), status: 401, reason: "its protected header is not a JOSE header of the right JSON types"},
+		{name: "kid a number", token: unsignedJWT(`{"alg":"RS256","kid":5}`, `{"iss":"x"}`), body: req(nil), status: 401, reason: "its protected header is not a JOSE header"},
+		{name: "header not base64url", token: "e30*.e30.c2ln", body: req(nil), status: 401, reason: "a part is not unpadded base64url: illegal base64 data at input byte 3"},
+		{name: "claims an array", token: unsignedJWT(`{"alg":"RS256"}`, `[{"iss":"x"}]`), body: req(nil), status: 401, reason: "identity token claims are malformed: expected a JSON object, got array"},
+		{name: "claims not JSON", token: unsignedJWT(`{"alg":"RS256"}`, `iss`), body: req(nil), status: 401, reason: "identity token claims are malformed: invalid JSON at byte 1"},
 		{name: "oversized token", token: mint(map[string]any{"padding": strings.Repeat("x", 20<<10)}, oidcmock.MintOptions{}), body: req(nil), status: 401, reason: "over the 16384-byte limit"},
 		{name: "basic auth", header: map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, body: req(nil), status: 401, reason: "Bearer"},
 		{name: "bad proof of possession", token: valid, body: req(func(m map[string]any) { m["proofOfPossession"] = key.sign(t, []byte("someone else")) }), status: 400},
@@ -151,8 +157,10 @@ func TestSignRefusesBadInput(t *testing.T) {
 		{name: "two contents", token: valid, body: req(func(m map[string]any) {
 			m["dsseEnvelope"] = map[string]any{"payload": []byte("{}"), "payloadType": bundle.InTotoPayloadType, "signatures": []map[string]any{{"sig": []byte("x")}}}
 		}), status: 400},
-		{name: "malformed JSON", token: valid, raw: `{"publicKey": `, status: 400},
-		{name: "wrong JSON types", token: valid, raw: `{"publicKey": 7}`, status: 400},
+		{name: "malformed JSON", token: valid, raw: `{"publicKey": `, status: 400, reason: "invalid JSON at byte 14: unexpected end of JSON input"},
+		{name: "wrong JSON types", token: valid, raw: `{"publicKey": 7}`, status: 400, reason: `field "publicKey": expected a JSON object, got number`},
+		{name: "not an object", token: valid, raw: `[{"publicKey": {}}]`, status: 400, reason: "expected a JSON object, got array"},
+		{name: "bytes not base64", token: valid, raw: `{"proofOfPossession": "*"}`, status: 400, reason: "illegal base64 data at input byte 0"},
 		{name: "empty body", token: valid, raw: ` `, status: 400},
 		{name: "body over limit", token: valid, raw: `{"pad":"` + strings.Repeat("a", 600<<10) + `"}`, status: 413},
 		{name: "wrong content type", token: valid, header: map[string]string{"Content-Type": "text/plain"}, body: req(nil), status: 415, reason: "send application/json"},
@@ -187,6 +195,9 @@ func TestSignRefusesBadInput(t *testing.T) {
 			if !strings.Contains(pb.Message, tc.reason) {
 				t.Errorf("message %q does not say %q", pb.Message, tc.reason)
 			}
+			if f := internalDetail(pb.Message); f != "" {
+				t.Errorf("message %q shows the server's internals (%q)", pb.Message, f)
+			}
 			if strings.Contains(string(resp.Body), "verificationMaterial") || strings.Contains(string(resp.Body), "CERTIFICATE") {
 				t.Errorf("a refused request returned certificate material: %s", resp.Body)
 			}
@@ -195,6 +206,13 @@ func TestSignRefusesBadInput(t *testing.T) {
 	if after := issuedCount(t, env); after != before {
 		t.Errorf("certificates were issued for refused requests: before %q, after %q", before, after)
 	}
+}
+
+// unsignedJWT is a compact JWS of header and payload, as written, with a
+// signature that verifies under no key.
+func unsignedJWT(header, payload string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(header)) + "." + enc([]byte(payload)) + "." + enc([]byte("not a signature"))
 }
 
 func TestSignDSSE(t *testing.T) {
