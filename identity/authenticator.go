@@ -148,7 +148,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 	}
 	ent, ok := a.lookup(iss)
 	if !ok {
-		return nil, problem.Unauthorized("identity token issuer %q is not trusted by this server", iss)
+		return nil, problem.Unauthorized("identity token issuer %q is not trusted by this server", problem.Truncate(iss))
 	}
 	v, err := a.verifiers.get(ctx, iss, ent.meta, func() (*oidc.IDTokenVerifier, error) { return a.discover(ctx, iss, ent) })
 	if err != nil {
@@ -173,7 +173,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, raw string) (*Principa
 			// before the signature is checked; name the claim in plain words.
 			return nil, claimTypeFault(raw, a.maxLifetime(ent.conf))
 		}
-		return nil, problem.Unauthorized("identity token rejected: %v", err)
+		return nil, problem.Unauthorized("identity token rejected: %s", problem.Clip(err.Error(), 240)).WithCause(err)
 	}
 	if ent.meta {
 		a.verifiers.confirm(iss, v)

@@ -211,7 +211,7 @@ func checkJWKSURI(iss, jwks string) error {
 // unavailable is the fixed answer to a client when an issuer cannot be
 // used; cause is logged, not shown.
 func unavailable(iss string, cause error) error {
-	return problem.Unavailable("identity token issuer %q is unavailable; try again later", iss).WithCause(cause)
+	return problem.Unavailable("identity token issuer %q is unavailable; try again later", problem.Truncate(iss)).WithCause(cause)
 }
 
 // allowedAlgs keeps the advertised algorithms that are asymmetric; an

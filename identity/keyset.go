@@ -86,7 +86,7 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 // miss says why no key verified a signature.
 func miss(kid string, keys []jose.JSONWebKey) error {
 	if kid != "" && !hasKID(keys, kid) {
-		return fmt.Errorf("key id %q is not in the issuer's JWKS", kid)
+		return fmt.Errorf("key id %q is not in the issuer's JWKS", problem.Truncate(kid))
 	}
 	return errors.New("no key of the issuer's JWKS verifies the signature")
 }

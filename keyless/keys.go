@@ -3,11 +3,15 @@ package keyless
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -53,9 +57,27 @@ func ParsePublicKey(content string) (crypto.PublicKey, error) {
 // P-521, RSA of 2048, 3072 or 4096 bits, or Ed25519.
 func CheckKey(pub crypto.PublicKey) error {
 	if err := cryptoutils.ValidatePubKey(pub); err != nil {
-		return problem.BadRequest("public key is not supported: %v", err)
+		return problem.BadRequest("public key is not supported: it is %s; use ECDSA P-256, P-384 or P-521, RSA of 2048, 3072 or 4096 bits, or Ed25519", describeKey(pub)).WithCause(err)
 	}
 	return nil
+}
+
+// describeKey names a key's kind and size in a client's terms (the
+// validator's own message names Go types).
+func describeKey(pub crypto.PublicKey) string {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA of %d bits", k.Size()*8)
+	case *ecdsa.PublicKey:
+		if k.Curve != nil && k.Curve.Params() != nil && k.Curve.Params().Name != "" {
+			return "ECDSA on curve " + k.Curve.Params().Name
+		}
+		return "ECDSA on an unnamed curve"
+	case *ecdh.PublicKey:
+		return "an ECDH key, which cannot sign"
+	default:
+		return "a key of an unsupported kind"
+	}
 }
 
 // CheckProofOfPossession verifies that proof is the key's signature over

@@ -133,7 +133,7 @@ func (s *Service) CertifyCSR(ctx context.Context, token string, csr *x509.Certif
 		return nil, err
 	}
 	if err := csr.CheckSignature(); err != nil {
-		return nil, problem.BadRequest("certificate signing request signature does not verify: %v", err)
+		return nil, problem.BadRequest("certificate signing request signature does not verify with the key it carries").WithCause(err)
 	}
 	if err := CheckKey(csr.PublicKey); err != nil {
 		return nil, err
@@ -357,5 +357,5 @@ func digestHash(name string) (crypto.Hash, error) {
 	case "SHA2_512":
 		return crypto.SHA512, nil
 	}
-	return 0, problem.BadRequest("message digest algorithm %q is not supported: use SHA2_256, SHA2_384 or SHA2_512", name)
+	return 0, problem.BadRequest("message digest algorithm %q is not supported: use SHA2_256, SHA2_384 or SHA2_512", problem.Truncate(name))
 }

@@ -171,6 +171,9 @@ func TestTimestampErrors(t *testing.T) {
 		{"no Content-Type", "", []byte("x"), 415, "unsupported_media_type", "Content-Type"},
 		{"text/plain", "text/plain", []byte("x"), 415, "unsupported_media_type", "text/plain"},
 		{"malformed Content-Type", "application/json; =", []byte("{}"), 415, "unsupported_media_type", "Content-Type"},
+		{"long malformed Content-Type", "application/json; " + strings.Repeat("x", 8000), []byte("{}"), 415, "unsupported_media_type", "send application/timestamp-query"},
+		{"long Content-Type", "application/" + strings.Repeat("x", 8000), []byte("{}"), 415, "unsupported_media_type", "send application/timestamp-query"},
+		{"DER policy of many arcs", ContentTypeQuery, derRequest(t, &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: sha256Digest, TSAPolicyOID: manyArcs(2000)}), 400, "bad_request", "unaccepted policy 1.2.3.3.3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,13 +191,25 @@ func TestTimestampErrors(t *testing.T) {
 			if pb.Code != tt.code || !strings.Contains(pb.Message, tt.message) {
 				t.Errorf("problem %+v, want code %q and message containing %q", pb, tt.code, tt.message)
 			}
-			for _, internal := range []string{"Go value", "Go struct", "tsa.", "{optional", "asn1:", "big.Int"} {
+			if len(pb.Message) > 512 {
+				t.Errorf("message of %d bytes: client input is quoted whole: %.200s...", len(pb.Message), pb.Message)
+			}
+			for _, internal := range []string{"Go value", "Go struct", "tsa.", "{optional", "asn1:", "big.Int", "mime:"} {
 				if strings.Contains(pb.Message, internal) {
 					t.Errorf("message %q shows the server's internals (%q)", pb.Message, internal)
 				}
 			}
 		})
 	}
+}
+
+// manyArcs is the OID 1.2.3.3.3... of n arcs.
+func manyArcs(n int) asn1.ObjectIdentifier {
+	oid := asn1.ObjectIdentifier{1, 2}
+	for len(oid) < n {
+		oid = append(oid, 3)
+	}
+	return oid
 }
 
 // withVersion rewrites the version of a DER TimeStampReq made by

@@ -61,7 +61,7 @@ func readRequest(w http.ResponseWriter, r *http.Request) (*timestamp.Request, er
 	}
 	media, _, err := mime.ParseMediaType(header)
 	if err != nil {
-		return nil, problem.UnsupportedMediaType("tsa: malformed Content-Type %q: %w", header, err)
+		return nil, problem.UnsupportedMediaType("tsa: malformed Content-Type %q: send %s (DER) or %s", problem.Truncate(header), ContentTypeQuery, ContentTypeJSON).WithCause(err)
 	}
 	var limit int64
 	switch media {
@@ -70,7 +70,7 @@ func readRequest(w http.ResponseWriter, r *http.Request) (*timestamp.Request, er
 	case ContentTypeJSON:
 		limit = MaxJSONBytes
 	default:
-		return nil, problem.UnsupportedMediaType("tsa: unsupported Content-Type %q: send %s (DER) or %s", media, ContentTypeQuery, ContentTypeJSON)
+		return nil, problem.UnsupportedMediaType("tsa: unsupported Content-Type %q: send %s (DER) or %s", problem.Truncate(media), ContentTypeQuery, ContentTypeJSON)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {

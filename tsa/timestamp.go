@@ -103,10 +103,10 @@ func (a *Authority) checkRequest(req *timestamp.Request) error {
 		return problem.BadRequest("tsa: digest of %d bytes does not match %v, which needs %d bytes", got, req.HashAlgorithm, want)
 	}
 	if len(req.TSAPolicyOID) > 0 && !req.TSAPolicyOID.Equal(a.policy) {
-		return problem.BadRequest("tsa: unaccepted policy %v: this TSA issues tokens under policy %v only", req.TSAPolicyOID, a.policy)
+		return problem.BadRequest("tsa: unaccepted policy %s: this TSA issues tokens under policy %v only", problem.Truncate(req.TSAPolicyOID.String()), a.policy)
 	}
 	if len(req.Extensions) > 0 {
-		return problem.BadRequest("tsa: unaccepted extension %v: this TSA accepts no request extensions", req.Extensions[0].Id)
+		return problem.BadRequest("tsa: unaccepted extension %s: this TSA accepts no request extensions", problem.Truncate(req.Extensions[0].Id.String()))
 	}
 	return nil
 }

@@ -51,7 +51,7 @@ func (l *clientLimiter) middleware(next http.Handler) http.Handler {
 			if ok, retry := l.buckets.Reserve(host, time.Now()); !ok {
 				secs := int(math.Ceil(retry.Seconds()))
 				w.Header().Set("Retry-After", strconv.Itoa(secs))
-				problem.Write(w, nil, r, problem.TooManyRequests("too many requests from %s: retry in %d s", host, secs))
+				problem.Write(w, nil, r, problem.TooManyRequests("too many requests from this client: retry in %d s", secs))
 				return
 			}
 		}

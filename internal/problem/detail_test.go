@@ -63,3 +63,25 @@ func TestParseDetail(t *testing.T) {
 		t.Errorf("ParseDetail(base64) = %q", got)
 	}
 }
+
+// TestClip: text over the limit is cut on a rune boundary and marked.
+func TestClip(t *testing.T) {
+	for _, tt := range []struct {
+		in    string
+		limit int
+		want  string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"a longer text", 8, "a longer..."},
+		{"ab\u00e9cd", 3, "ab..."}, // é is two bytes: not cut in half
+		{strings.Repeat("x", 100), 64, strings.Repeat("x", 64) + "..."},
+	} {
+		if got := Clip(tt.in, tt.limit); got != tt.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", tt.in, tt.limit, got, tt.want)
+		}
+	}
+	if got := Truncate(strings.Repeat("y", 65)); got != strings.Repeat("y", 64)+"..." {
+		t.Errorf("Truncate cuts at %d bytes, want 64", len(got)-3)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Error is an error with the HTTP status and machine-readable code a client sees.
@@ -148,10 +149,17 @@ func Write(w http.ResponseWriter, log *slog.Logger, r *http.Request, err error) 
 
 // Truncate shortens client-supplied text before a message quotes it, so
 // that an error cannot echo a large body back.
-func Truncate(s string) string {
-	const limit = 64
+func Truncate(s string) string { return Clip(s, 64) }
+
+// Clip shortens s to at most limit bytes (cut on a rune boundary) plus
+// "...", for messages that quote a library's text, which may itself quote
+// client input.
+func Clip(s string, limit int) string {
 	if len(s) <= limit {
 		return s
+	}
+	for limit > 0 && !utf8.RuneStart(s[limit]) {
+		limit--
 	}
 	return s[:limit] + "..."
 }

@@ -18,6 +18,10 @@ import (
 	"github.com/signet-dev/signet/test/oidcmock"
 )
 
+// maxMessage bounds a refusal's message: client text it quotes is
+// truncated.
+const maxMessage = 512
+
 // internalDetail returns the first fragment of msg that only the server's
 // internals could have written (Go type and struct names from a decoder,
 // ASN.1 struct tags, template errors), or "" when there is none: a

@@ -145,8 +145,13 @@ func TestSignRefusesBadInput(t *testing.T) {
 			m["messageSignature"].(map[string]any)["signature"] = sig
 			return m
 		}(), status: 400},
-		{name: "RSA 1024 key", token: valid, body: signRequest(t, newRSAKey(t, 1024), sub, artifact), status: 400},
-		{name: "P-224 key", token: valid, body: signRequest(t, newKey(t, elliptic.P224()), sub, artifact), status: 400},
+		{name: "RSA 1024 key", token: valid, body: signRequest(t, newRSAKey(t, 1024), sub, artifact), status: 400, reason: "public key is not supported: it is RSA of 1024 bits; use ECDSA P-256"},
+		{name: "P-224 key", token: valid, body: signRequest(t, newKey(t, elliptic.P224()), sub, artifact), status: 400, reason: "public key is not supported: it is ECDSA on curve P-224; use"},
+		{name: "long digest algorithm", token: valid, body: req(func(m map[string]any) {
+			msg(m)["messageDigest"].(map[string]any)["algorithm"] = strings.Repeat("A", 100<<10)
+		}), status: 400, reason: "is not supported: use SHA2_256"},
+		{name: "long untrusted issuer", token: unsignedJWT(`{"alg":"RS256"}`, `{"iss":"https://`+strings.Repeat("x", 10<<10)+`"}`), body: req(nil), status: 401, reason: "is not trusted by this server"},
+		{name: "long kid", token: mint(nil, oidcmock.MintOptions{KID: strings.Repeat("k", 10<<10)}), body: req(nil), status: 401, reason: "is not in the issuer's JWKS"},
 		{name: "malformed PEM", token: valid, body: req(func(m map[string]any) {
 			m["publicKey"] = map[string]string{"content": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}
 		}), status: 400},
@@ -197,6 +202,9 @@ func TestSignRefusesBadInput(t *testing.T) {
 			}
 			if f := internalDetail(pb.Message); f != "" {
 				t.Errorf("message %q shows the server's internals (%q)", pb.Message, f)
+			}
+			if len(pb.Message) > maxMessage {
+				t.Errorf("message of %d bytes, over %d: client input is quoted whole: %.200s...", len(pb.Message), maxMessage, pb.Message)
 			}
 			if strings.Contains(string(resp.Body), "verificationMaterial") || strings.Contains(string(resp.Body), "CERTIFICATE") {
 				t.Errorf("a refused request returned certificate material: %s", resp.Body)
