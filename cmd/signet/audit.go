@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -21,9 +22,24 @@ import (
 // logPath is where a signet server serves its issuance log.
 const logPath = "/api/v1/log"
 
-// exitNotIdentity is the exit status of `audit search --not-identity`
-// when it found certificates outside the expected identities.
-const exitNotIdentity = 3
+// Exit statuses of the audit commands other than 0 (success) and 1 (the
+// audit could not be completed: a log that cannot be read, a bad flag).
+const (
+	// exitNotIdentity is `audit search --not-identity` having found
+	// certificates outside the expected identities.
+	exitNotIdentity = 3
+	// exitInconsistent is a log proven to have forked, shrunk or served
+	// entries or tiles its signed checkpoint does not commit to.
+	exitInconsistent = 4
+)
+
+// auditExit gives err the exit status of a proven inconsistency.
+func auditExit(err error) error {
+	if err != nil && errors.Is(err, audit.ErrInconsistent) {
+		return &exitError{code: exitInconsistent, err: err}
+	}
+	return err
+}
 
 // exitError is an error that asks main to exit with a status other than 1.
 type exitError struct {
@@ -60,11 +76,27 @@ func (f *auditFlags) client() (*audit.Client, func(), error) {
 		return nil, nil, err
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	c, err := audit.New(logBaseURL(f.server), key, &http.Client{Transport: tr, Timeout: time.Minute})
+	hc := &http.Client{Transport: tr, Timeout: time.Minute, CheckRedirect: sameOriginRedirect}
+	c, err := audit.New(logBaseURL(f.server), key, hc)
 	if err != nil {
 		return nil, nil, err
 	}
 	return c, tr.CloseIdleConnections, nil
+}
+
+// sameOriginRedirect follows a log's redirects only to the same scheme
+// and host, at most 5: everything read is checked against the pinned key,
+// but a redirect elsewhere, or from https to http, would let whoever
+// answers there choose which signed checkpoint an auditor sees.
+func sameOriginRedirect(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
+	switch {
+	case len(via) >= 5:
+		return errors.New("stopped after 5 redirects")
+	case req.URL.Scheme != first.Scheme || req.URL.Host != first.Host:
+		return fmt.Errorf("refusing a redirect from %s://%s to %s://%s: a log is read from one origin", first.Scheme, first.Host, req.URL.Scheme, req.URL.Host)
+	}
+	return nil
 }
 
 // logBaseURL returns the base URL of the log of the signet server at
@@ -129,7 +161,10 @@ func auditVerifyCommand() *cobra.Command {
 checkpoint kept from the last run (in --state), then keep the new one. Run it
 from cron: it fails when the log forks, shrinks or rewrites its history.
 Prints one line: the log's origin, size, root hash, and "consistent with N"
-(the size seen before) or "first checkpoint".`,
+(the size seen before) or "first checkpoint". Exit status: 0 consistent; 1
+the log could not be read (nothing concluded); 4 the log is proven to have
+forked, shrunk or rewritten its history (the first conflicting checkpoint is
+saved beside the kept one, as .conflict).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, done, err := af.client()
@@ -146,7 +181,7 @@ Prints one line: the log's origin, size, root hash, and "consistent with N"
 			}
 			res, err := c.Verify(cmd.Context(), state)
 			if err != nil {
-				return fmt.Errorf("log verification failed: %w", err)
+				return auditExit(fmt.Errorf("log verification failed: %w", err))
 			}
 			rel := "first checkpoint"
 			if res.Previous != nil {
@@ -166,7 +201,7 @@ Prints one line: the log's origin, size, root hash, and "consistent with N"
 // one JSON line each, and with --not-identity an alert of exit status 3.
 func auditSearchCommand() *cobra.Command {
 	var af auditFlags
-	var identity, notIdentity string
+	var identity, notIdentity, state string
 	var f audit.Filter
 	var since uint64
 	cmd := &cobra.Command{
@@ -183,7 +218,14 @@ write ^...$ to match whole names.
 
 --not-identity REGEX is the alerting form: it lists the certificates with a
 SAN that REGEX does not match (or with none) and then exits with status 3 if
-there was any, so a cron job tells a team about identities it did not expect.`,
+there was any, so a cron job tells a team about identities it did not expect.
+
+An entry that is not a readable certificate is always listed, with "error".
+With --state (the same directory as verify's) the checkpoint searched must
+extend the one kept there. Exit status: 0 done; 1 the log could not be read
+(nothing concluded); 3 --not-identity listed certificates, even if the
+search then failed; 4 the log is proven inconsistent (forked, shrunk below
+--since, or serving entries its checkpoint does not commit to).`,
 		Example: `  signet audit search --server https://signet.example.com --log-key log.pub --identity '^alice@example\.com$'
   signet audit search --server https://signet.example.com --log-key log.pub --since 1200 \
     --not-identity '^https://github\.com/acme/[^/]+/\.github/workflows/'`,
@@ -205,22 +247,43 @@ there was any, so a cron job tells a team about identities it did not expect.`,
 			enc.SetEscapeHTML(false)
 			var n int
 			var encErr error
-			cp, err := c.Search(cmd.Context(), f, since, func(e audit.Entry) {
+			emit := func(e audit.Entry) {
 				n++
 				if encErr == nil {
 					encErr = enc.Encode(e)
 				}
-			})
+			}
+			var cp audit.Checkpoint
+			if state != "" {
+				// The checkpoint searched is the one proven to extend the
+				// one this state directory saw last.
+				var res audit.VerifyResult
+				if res, err = c.Verify(cmd.Context(), state); err == nil {
+					cp = res.Current
+					err = c.SearchIn(cmd.Context(), cp, f, since, emit)
+				}
+			} else {
+				cp, err = c.Search(cmd.Context(), f, since, emit)
+			}
+			switch {
+			case err == nil && encErr != nil:
+				return encErr
+			case err != nil && errors.Is(err, audit.ErrInconsistent):
+				return auditExit(fmt.Errorf("search stopped after %d matching entries: %w", n, err))
+			case err == nil:
+				fmt.Fprintf(cmd.ErrOrStderr(), "%d matching of entries %d to %d of %s (checkpoint size %d); next run: --since %d\n",
+					n, since, cp.Size, cp.Origin, cp.Size, cp.Size)
+			}
+			if f.NotIdentity != nil && n > 0 {
+				// An alert stays an alert when the rest could not be read.
+				msg := fmt.Sprintf("%d certificate(s) with an identity that --not-identity '%s' does not match, listed on stdout", n, notIdentity)
+				if err != nil {
+					msg += fmt.Sprintf("; then the search failed: %v", err)
+				}
+				return &exitError{code: exitNotIdentity, err: errors.New(msg)}
+			}
 			if err != nil {
 				return fmt.Errorf("search failed after %d matching entries: %w", n, err)
-			}
-			if encErr != nil {
-				return encErr
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d matching of entries %d to %d of %s (checkpoint size %d); next run: --since %d\n",
-				n, since, max(cp.Size, since), cp.Origin, cp.Size, max(cp.Size, since))
-			if f.NotIdentity != nil && n > 0 {
-				return &exitError{code: exitNotIdentity, err: fmt.Errorf("%d certificate(s) with an identity that --not-identity '%s' does not match, listed on stdout", n, notIdentity)}
 			}
 			return nil
 		},
@@ -231,6 +294,7 @@ there was any, so a cron job tells a team about identities it did not expect.`,
 	cmd.Flags().StringVar(&f.Issuer, "issuer", "", "keep certificates of exactly this OIDC issuer URL")
 	cmd.Flags().StringVar(&f.Serial, "serial", "", "keep the certificate of this serial number (hex)")
 	cmd.Flags().Uint64Var(&since, "since", 0, "start at this entry index (the size printed by the previous run)")
+	cmd.Flags().StringVar(&state, "state", "", "directory keeping the last checkpoint seen, as verify's --state: the checkpoint searched must extend it (recommended for a cron job)")
 	return cmd
 }
 
@@ -277,7 +341,7 @@ checkpoint's size.`,
 			defer done()
 			inc, err := c.Prove(cmd.Context(), leaf.Raw, wait)
 			if err != nil {
-				return fmt.Errorf("the certificate of %s (serial %s) is not proven in the log: %w", bundlePath, leaf.SerialNumber.Text(16), err)
+				return auditExit(fmt.Errorf("the certificate of %s (serial %s) is not proven in the log: %w", bundlePath, leaf.SerialNumber.Text(16), err))
 			}
 			cp := inc.Checkpoint
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: certificate %s is entry %d, proven in checkpoint of size %d, root %s\n",

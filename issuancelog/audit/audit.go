@@ -110,8 +110,11 @@ func (c *Client) Verify(ctx context.Context, stateDir string) (VerifyResult, err
 	}
 	res.Previous = &prev
 	if err := c.consistent(ctx, prev, cur); err != nil {
-		_ = os.WriteFile(path+".conflict", cur.Raw, 0o600)
-		return res, fmt.Errorf("%w (kept in %s; the conflicting one is saved in %s.conflict): %w", ErrInconsistent, path, path, err)
+		if !errors.Is(err, ErrInconsistent) {
+			return res, err // the log could not be read: nothing is concluded
+		}
+		keepConflict(stateDir, path+".conflict", cur.Raw)
+		return res, fmt.Errorf("%w (the checkpoint seen before is kept in %s; the first conflicting one is saved in %s.conflict)", err, path, path)
 	}
 	if cur.Size > prev.Size {
 		return res, writeState(stateDir, path, cur.Raw)
@@ -119,19 +122,34 @@ func (c *Client) Verify(ctx context.Context, stateDir string) (VerifyResult, err
 	return res, nil
 }
 
-// consistent proves that cur extends prev with the log's tiles.
+// consistent proves that cur extends prev with the log's tiles. A failed
+// proof, or a log that shrank, wraps ErrInconsistent; tiles that cannot
+// be read do not.
 func (c *Client) consistent(ctx context.Context, prev, cur Checkpoint) error {
 	if cur.Size < prev.Size {
-		return fmt.Errorf("the log shrank from %d entries to %d", prev.Size, cur.Size)
+		return fmt.Errorf("%w: the log shrank from %d entries to %d", ErrInconsistent, prev.Size, cur.Size)
 	}
 	pb, err := client.NewProofBuilder(ctx, cur.Size, c.src.readTile)
 	if err != nil {
-		return err
+		return fmt.Errorf("reading the tiles of %s to check the checkpoint of size %d against the one of size %d: %w", c.base, cur.Size, prev.Size, err)
 	}
 	if err := tlog.CheckConsistent(ctx, pb, prev.Size, cur.Size, prev.RootHash, cur.RootHash); err != nil {
-		return fmt.Errorf("checkpoint of size %d against the earlier one of size %d: %w", cur.Size, prev.Size, err)
+		if errors.Is(err, tlog.ErrNotPrefix) {
+			return fmt.Errorf("%w: checkpoint of size %d against the earlier one of size %d: %w", ErrInconsistent, cur.Size, prev.Size, err)
+		}
+		return fmt.Errorf("reading the tiles of %s to check the checkpoint of size %d against the one of size %d: %w", c.base, cur.Size, prev.Size, err)
 	}
 	return nil
+}
+
+// keepConflict saves raw, a checkpoint that contradicts the one kept, as
+// evidence at path, unless an earlier conflict is already saved there: the
+// first one is kept.
+func keepConflict(dir, path string, raw []byte) {
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	_ = writeState(dir, path, raw)
 }
 
 // stateName is the file keeping the last checkpoint of a log, named by
@@ -162,6 +180,19 @@ func writeState(dir, path string, raw []byte) error {
 		return fmt.Errorf("keeping the checkpoint: %w", err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("keeping the checkpoint: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("keeping the checkpoint: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
 		return fmt.Errorf("keeping the checkpoint: %w", err)
 	}
 	return nil

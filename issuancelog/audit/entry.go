@@ -64,7 +64,10 @@ func (e Entry) sans() []string {
 	return append([]string{e.SAN}, e.OtherSANs...)
 }
 
-// Filter selects entries; its zero value selects all.
+// Filter selects entries; its zero value selects all. An entry that is not
+// a readable certificate (Entry.Error set) is always selected, whatever the
+// filter: what it holds cannot be told, and a log must not be able to hide
+// a certificate from a monitor by corrupting it.
 type Filter struct {
 	// Identity keeps entries with a SAN it matches (regexp.MatchString:
 	// anchor it with ^ and $ to match whole names).
@@ -98,8 +101,12 @@ func (f Filter) compile() (matcher, error) {
 	return m, nil
 }
 
-// match reports whether e passes every condition of the filter.
+// match reports whether e passes every condition of the filter, or is
+// not readable.
 func (m matcher) match(e Entry) bool {
+	if e.Error != "" {
+		return true
+	}
 	sans := e.sans()
 	if m.f.Identity != nil && !anyMatch(m.f.Identity, sans) {
 		return false

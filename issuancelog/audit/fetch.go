@@ -10,9 +10,9 @@ import (
 	"github.com/transparency-dev/tessera/client"
 )
 
-// maxResource bounds what is read of one response: an entry bundle of 256
-// entries of at most 64 KiB each.
-const maxResource = 256*(2+65535) + 1
+// maxResource bounds one response: an entry bundle of 256 entries of at
+// most 64 KiB each. A longer one fails rather than being cut short.
+const maxResource = 256 * (2 + 65535)
 
 // source reads a log's tlog-tiles resources.
 type source struct {
@@ -78,11 +78,33 @@ func (t tidyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = http.NoBody
 		return resp, nil
 	}
-	resp.Body = limitedBody{Reader: io.LimitReader(resp.Body, maxResource), Closer: resp.Body}
+	resp.Body = &cappedBody{body: resp.Body, left: maxResource}
 	return resp, nil
 }
 
-type limitedBody struct {
-	io.Reader
-	io.Closer
+// cappedBody reads a response body of at most left more bytes and fails
+// on a longer one.
+type cappedBody struct {
+	body io.ReadCloser
+	left int64
 }
+
+// Read reads from the body, failing once it holds more than the cap.
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var one [1]byte
+		if n, err := b.body.Read(one[:]); n == 0 {
+			return 0, err
+		}
+		return 0, fmt.Errorf("response is over the %d-byte limit of a log resource", maxResource)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.body.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+// Close closes the body.
+func (b *cappedBody) Close() error { return b.body.Close() }

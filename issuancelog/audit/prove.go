@@ -59,7 +59,7 @@ func (c *Client) Prove(ctx context.Context, der []byte, wait time.Duration) (Inc
 				if cp.Raw == nil { // a wrong URL looks the same: say what was missing
 					return Inclusion{}, fmt.Errorf("no checkpoint published within %s: %w", wait, noCheckpoint)
 				}
-				return Inclusion{}, fmt.Errorf("%w: %s holds no such entry among its %d entries (waited %s for newer checkpoints)", ErrNotFound, c.base, searched, wait)
+				return Inclusion{}, fmt.Errorf("%w: none of the %d entries %s served is this certificate (waited %s for newer checkpoints)", ErrNotFound, searched, c.base, wait)
 			}
 			return Inclusion{}, err
 		}
@@ -94,7 +94,7 @@ func (c *Client) nextCheckpoint(ctx context.Context, cp Checkpoint, deadline tim
 			continue
 		}
 		if err := c.consistent(ctx, cp, next); err != nil {
-			return cp, fmt.Errorf("%w: %w", ErrInconsistent, err)
+			return cp, err
 		}
 		return next, nil
 	}
@@ -103,26 +103,36 @@ func (c *Client) nextCheckpoint(ctx context.Context, cp Checkpoint, deadline tim
 // find looks for der among the entries [from, size). Entries are appended
 // in about the order of issuance, so it starts at the bundle where der's
 // NotBefore falls (found by bisection) and works outwards from there,
-// ending with every bundle read.
+// ending with every bundle read. A found entry is then proven by
+// ProveIndex; "not found" rests on the bundles as served (audit search
+// proves every entry against the checkpoint).
 func (c *Client) find(ctx context.Context, der []byte, from, size uint64) (uint64, bool, error) {
 	if from >= size {
 		return 0, false, nil
 	}
 	lo, hi := from/layout.EntryBundleWidth, (size-1)/layout.EntryBundleWidth
-	seen := map[uint64]api.EntryBundle{} // the bundles bisection read
+	var last struct { // the bundle read last, which the scan often starts with
+		index uint64
+		eb    *api.EntryBundle
+	}
 	get := func(b uint64) (api.EntryBundle, error) {
-		if eb, ok := seen[b]; ok {
-			return eb, nil
+		if last.eb != nil && last.index == b {
+			return *last.eb, nil
 		}
-		eb, err := client.GetEntryBundle(ctx, c.src.readEntryBundle, b, size)
+		data, err := c.src.readEntryBundle(ctx, b, layout.PartialTileSize(0, b, size))
 		if err != nil {
-			return eb, fmt.Errorf("fetching entries of %s: %w", c.base, err)
+			return api.EntryBundle{}, fmt.Errorf("fetching entries of %s: %w", c.base, err)
 		}
+		eb, err := parseBundle(data, b, size)
+		if err != nil {
+			return api.EntryBundle{}, fmt.Errorf("%s: %w", c.base, err)
+		}
+		last.index, last.eb = b, &eb
 		return eb, nil
 	}
 	start := hi
 	if cert, err := x509.ParseCertificate(der); err == nil {
-		if start, err = bisect(lo, hi, cert.NotBefore, get, seen); err != nil {
+		if start, err = bisect(lo, hi, cert.NotBefore, get); err != nil {
 			return 0, false, err
 		}
 	}
@@ -153,15 +163,14 @@ func (c *Client) find(ctx context.Context, der []byte, from, size uint64) (uint6
 }
 
 // bisect returns the last bundle in [lo, hi] whose first certificate's
-// NotBefore is not after t, keeping the bundles it reads in seen.
-func bisect(lo, hi uint64, t time.Time, get func(uint64) (api.EntryBundle, error), seen map[uint64]api.EntryBundle) (uint64, error) {
+// NotBefore is not after t.
+func bisect(lo, hi uint64, t time.Time, get func(uint64) (api.EntryBundle, error)) (uint64, error) {
 	for lo < hi {
 		mid := lo + (hi-lo+1)/2
 		eb, err := get(mid)
 		if err != nil {
 			return 0, err
 		}
-		seen[mid] = eb
 		if len(eb.Entries) == 0 {
 			return hi, nil
 		}

@@ -50,7 +50,7 @@ func TestProve(t *testing.T) {
 	stranger := ca.Leaf(t, "mallory@evil.example", issuerA)
 	start := time.Now()
 	_, err = c.Prove(t.Context(), stranger, 300*time.Millisecond)
-	if !errors.Is(err, audit.ErrNotFound) || !strings.Contains(err.Error(), "among its 700 entries") {
+	if !errors.Is(err, audit.ErrNotFound) || !strings.Contains(err.Error(), "none of the 700 entries") {
 		t.Fatalf("Prove of a stranger = %v", err)
 	}
 	if d := time.Since(start); d < 300*time.Millisecond || d > 3*time.Second {

@@ -63,10 +63,15 @@ func tamperChecks(t *testing.T, f *logFixture, state, bundlePath, otherKey strin
 		if err := os.WriteFile(cpPath, forged, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r := mustFail(t, nil, signetBin, "audit", "verify", "--server", f.logDir, "--log-key", f.vkey, "--state", state)
-		for _, want := range []string{"not consistent with the checkpoint seen before", "two different roots"} {
-			if !strings.Contains(r.stderr, want) {
-				t.Errorf("audit verify of a rewritten log: stderr lacks %q:\n%s", want, r.stderr)
+		for _, cmd := range []string{"verify", "search"} {
+			r := mustFail(t, nil, signetBin, "audit", cmd, "--server", f.logDir, "--log-key", f.vkey, "--state", state)
+			for _, want := range []string{"not consistent with the checkpoint seen before", "two different roots"} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("audit %s of a rewritten log: stderr lacks %q:\n%s", cmd, want, r.stderr)
+				}
+			}
+			if r.code != 4 {
+				t.Errorf("audit %s of a rewritten log: exit %d, want 4 (inconsistent)", cmd, r.code)
 			}
 		}
 		mustFailWith(t, "tiles and checkpoint of", nil, signetBin, "audit", "prove", "--server", f.logDir,

@@ -142,6 +142,14 @@ func TestLogEndToEnd(t *testing.T) {
 	if r = search("--not-identity", `^https://github\.com/acme/`); r.code != 0 || strings.TrimSpace(r.stdout) != "" {
 		t.Errorf("audit search --not-identity acme: exit %d, want 0 and nothing listed\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// With --state, search reads the checkpoint proven to extend the one
+	// verify kept; a --since beyond the log is a rollback: exit 4.
+	if r = search("--state", state); r.code != 0 || len(auditEntries(t, r.stdout)) != len(all) || !strings.Contains(r.stderr, "next run: --since 5") {
+		t.Errorf("audit search --state: exit %d, want 0 and all %d entries\n%s%s", r.code, len(all), r.stdout, r.stderr)
+	}
+	if r = search("--since", "1000"); r.code != 4 || !strings.Contains(r.stderr, "fewer than the 1000 already searched") {
+		t.Errorf("audit search --since 1000 of a log of 5: exit %d, want 4 naming the rollback\n%s%s", r.code, r.stdout, r.stderr)
+	}
 
 	// A verifier key of another log (same origin, other key) is refused.
 	_, otherKey, err := issuancelog.GenerateKey(rand.Reader, logOrigin)

@@ -35,6 +35,10 @@ var (
 	ErrBadSignature = errors.New("checkpoint signature is invalid")
 	// ErrWrongOrigin is a checkpoint of another log than the pinned key's.
 	ErrWrongOrigin = errors.New("checkpoint names another log")
+	// ErrNotPrefix is a tree proven not to extend another: CheckConsistent
+	// wraps it only when the proof fails, never when the tiles to build
+	// the proof could not be read.
+	ErrNotPrefix = errors.New("the trees are not consistent")
 )
 
 // ParseVerifier reads a note verifier key (name+hash+base64), ignoring
@@ -109,14 +113,15 @@ func RootAt(ctx context.Context, size uint64, readTile client.TileFetcherFunc) (
 
 // CheckConsistent proves with pb's tiles that the tree of size m and root
 // rootM is a prefix of the tree of size n and root rootN (pb built at a
-// size of at least n). Equal sizes need equal roots.
+// size of at least n). Equal sizes need equal roots. A failed proof wraps
+// ErrNotPrefix; tiles that cannot be read do not.
 func CheckConsistent(ctx context.Context, pb *client.ProofBuilder, m, n uint64, rootM, rootN []byte) error {
 	if m > n {
-		return fmt.Errorf("tree size went down from %d to %d", m, n)
+		return fmt.Errorf("%w: tree size went down from %d to %d", ErrNotPrefix, m, n)
 	}
 	if m == n {
 		if !bytes.Equal(rootM, rootN) {
-			return fmt.Errorf("two different roots for tree size %d: %x and %x", m, rootM, rootN)
+			return fmt.Errorf("%w: two different roots for tree size %d: %x and %x", ErrNotPrefix, m, rootM, rootN)
 		}
 		return nil
 	}
@@ -128,7 +133,7 @@ func CheckConsistent(ctx context.Context, pb *client.ProofBuilder, m, n uint64, 
 		return fmt.Errorf("building the consistency proof from size %d to %d: %w", m, n, err)
 	}
 	if err := proof.VerifyConsistency(Hasher, m, n, p, rootM, rootN); err != nil {
-		return fmt.Errorf("the tree of size %d is not a prefix of the tree of size %d: %w", m, n, err)
+		return fmt.Errorf("%w: the tree of size %d is not a prefix of the tree of size %d: %w", ErrNotPrefix, m, n, err)
 	}
 	return nil
 }
