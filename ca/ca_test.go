@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +106,70 @@ func TestNewIssuerRefusesAZeroLifetime(t *testing.T) {
 	a := memoryCA(t, testclock.Now())
 	if _, err := ca.NewIssuer(a, 0, nil); err == nil {
 		t.Error("NewIssuer accepted a zero lifetime")
+	}
+}
+
+// chainUnder makes a CA chain at now whose intermediate, made by
+// IntermediateTemplate then edited by edit, is valid from notBefore.
+func chainUnder(t *testing.T, now, notBefore time.Time, edit func(*x509.Certificate)) pki.KeyChain {
+	t.Helper()
+	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	interKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rootTmpl, err := pki.RootTemplate("Acme", "Acme root", now.Add(-time.Hour), now.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := pki.CreateCertificate(context.Background(), rootTmpl, nil, rootKey.Public(), pki.LocalSigner{Key: rootKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := ca.IntermediateTemplate("Acme", "Acme intermediate", notBefore, now.Add(12*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(tmpl)
+	}
+	inter, err := pki.CreateCertificate(context.Background(), tmpl, root, interKey.Public(), pki.LocalSigner{Key: rootKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pki.KeyChain{Signer: pki.LocalSigner{Key: interKey}, Chain: []*x509.Certificate{inter, root}}
+}
+
+// TestCAChainChecks: a chain whose intermediate restricts its extended key
+// usages without codeSigning is refused at start (each leaf would fail
+// verification), and an intermediate not yet valid issues nothing (503).
+func TestCAChainChecks(t *testing.T) {
+	now := testclock.Now().UTC().Truncate(time.Second)
+	for _, tt := range []struct {
+		name string
+		eku  []x509.ExtKeyUsage
+		ok   bool
+	}{
+		{"codeSigning", []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}, true},
+		{"none: unrestricted", nil, true},
+		{"any", []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, true},
+		{"server and client auth only", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, false},
+	} {
+		kc := chainUnder(t, now, now.Add(-time.Minute), func(c *x509.Certificate) { c.ExtKeyUsage = tt.eku })
+		_, err := ca.NewIssuer(kc, 10*time.Minute, func() time.Time { return now })
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: NewIssuer = %v, want ok %v", tt.name, err, tt.ok)
+		}
+		if err := ca.CheckCodeSigningChain(kc.Chain); (err == nil) != tt.ok {
+			t.Errorf("%s: CheckCodeSigningChain = %v, want ok %v", tt.name, err, tt.ok)
+		}
+	}
+
+	early := chainUnder(t, now, now.Add(time.Hour), nil)
+	iss, err := ca.NewIssuer(early, 10*time.Minute, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, err = iss.Issue(context.Background(), key.Public(), uriSAN("https://x/y"))
+	if problem.StatusOf(err) != 503 || !strings.Contains(err.Error(), "is not valid until") {
+		t.Errorf("Issue under an intermediate valid from an hour on = %v (status %d), want 503", err, problem.StatusOf(err))
 	}
 }

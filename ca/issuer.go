@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -42,6 +43,9 @@ func NewIssuer(key pki.KeyChain, lifetime time.Duration, clock func() time.Time)
 	if !key.Chain[0].IsCA || key.Chain[0].KeyUsage&x509.KeyUsageCertSign == 0 {
 		return nil, fmt.Errorf("ca: %q is not a CA certificate with certSign key usage", key.Chain[0].Subject)
 	}
+	if err := CheckCodeSigningChain(key.Chain); err != nil {
+		return nil, err
+	}
 	if lifetime <= 0 {
 		return nil, errors.New("ca: certificate lifetime must be positive")
 	}
@@ -49,6 +53,24 @@ func NewIssuer(key pki.KeyChain, lifetime time.Duration, clock func() time.Time)
 		clock = time.Now
 	}
 	return &Issuer{key: key, lifetime: lifetime, clock: clock}, nil
+}
+
+// CheckCodeSigningChain refuses a CA chain whose certificates restrict
+// their extended key usages to exclude code signing: verifiers (Go's
+// x509, hence sigstore-go and cosign) apply every certificate's extended
+// key usages to the whole chain, so each leaf issued under it would fail
+// verification. No extended key usage, codeSigning or any is accepted, as
+// Fulcio's VerifyCertChain does.
+func CheckCodeSigningChain(chain []*x509.Certificate) error {
+	for _, c := range chain {
+		if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+			continue
+		}
+		if !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageCodeSigning) && !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageAny) {
+			return fmt.Errorf("ca: certificate %q restricts its extended key usages without codeSigning: every certificate issued under it would fail verification", c.Subject)
+		}
+	}
+	return nil
 }
 
 // Chain returns the CA chain, issuing certificate first, root last.
@@ -78,6 +100,9 @@ func (i *Issuer) Issue(ctx context.Context, pub crypto.PublicKey, who Embedder) 
 		KeyUsage:       x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 		AuthorityKeyId: parent.SubjectKeyId,
+	}
+	if now.Before(parent.NotBefore) {
+		return nil, problem.Unavailable("the issuing CA certificate %q is not valid until %s: check this server's clock", parent.Subject, parent.NotBefore.UTC().Format(time.RFC3339))
 	}
 	if tmpl.NotAfter.After(parent.NotAfter) {
 		return nil, problem.Unavailable("the issuing CA certificate %q expires at %s, before a new certificate would: rotate the CA", parent.Subject, parent.NotAfter.UTC().Format(time.RFC3339))

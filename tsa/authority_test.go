@@ -124,9 +124,14 @@ func TestNewChecksChain(t *testing.T) {
 		{name: "wrong EKU", key: chain(func(c *x509.Certificate) { c.ExtraExtensions = ekuExtension(t, true, codeSigning) }), wantErr: "exactly one, timeStamping"},
 		{name: "no EKU", key: chain(func(c *x509.Certificate) { c.ExtraExtensions = nil }), wantErr: "no extended key usage"},
 		{name: "key usage without digitalSignature", key: chain(func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageKeyEncipherment }), wantErr: "digitalSignature"},
+		{name: "key usage with more than signatures", key: chain(func(c *x509.Certificate) {
+			c.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
+		}), wantErr: "digitalSignature and/or nonRepudiation only"},
+		{name: "key usage nonRepudiation", key: chain(func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageContentCommitment })},
 		{name: "key mismatch", key: pki.KeyChain{Signer: pki.LocalSigner{Key: newKey(t, elliptic.P256())}, Chain: good.Chain}, wantErr: "does not match"},
-		{name: "intermediate without timeStamping", key: withIntermediate(x509.ExtKeyUsageCodeSigning), wantErr: "lacks the timeStamping"},
-		{name: "intermediate without EKU", key: withIntermediate(), wantErr: "lacks the timeStamping"},
+		{name: "intermediate without timeStamping", key: withIntermediate(x509.ExtKeyUsageCodeSigning), wantErr: "restricts extended key usages without timeStamping"},
+		{name: "intermediate without EKU (unrestricted)", key: withIntermediate()},
+		{name: "intermediate with any EKU", key: withIntermediate(x509.ExtKeyUsageAny)},
 		{name: "leaf only", key: pki.KeyChain{Signer: good.Signer, Chain: good.Chain[:1]}, wantErr: "needs the TSA leaf and its root"},
 		{name: "root first", key: pki.KeyChain{Signer: good.Signer, Chain: []*x509.Certificate{good.Chain[1], good.Chain[0]}}, wantErr: "does not match"},
 		{name: "no signer", key: pki.KeyChain{Chain: good.Chain}, wantErr: "no signer"},
@@ -175,6 +180,8 @@ func TestNewDevChainLeaf(t *testing.T) {
 		{"P-384", leaf.PublicKey.(*ecdsa.PublicKey).Curve == elliptic.P384() && root.PublicKey.(*ecdsa.PublicKey).Curve == elliptic.P384()},
 		{"long-lived", leaf.NotAfter.After(now.Add(9*365*24*time.Hour)) && leaf.NotBefore.Before(now)},
 		{"serial <= 20 bytes", len(leaf.SerialNumber.Bytes()) <= 20 && leaf.SerialNumber.Sign() > 0},
+		{"leaf subject key id (RFC 5280 4.2.1.2)", len(leaf.SubjectKeyId) == 20},
+		{"leaf AKI is the root's SKI", len(root.SubjectKeyId) > 0 && string(leaf.AuthorityKeyId) == string(root.SubjectKeyId)},
 	}
 	for _, c := range checks {
 		if !c.ok {

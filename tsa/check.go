@@ -40,28 +40,23 @@ func checkChain(k pki.KeyChain, now time.Time) error {
 	if err := checkLeaf(leaf, now); err != nil {
 		return err
 	}
-	for _, c := range k.Chain[1 : len(k.Chain)-1] {
+	for _, c := range k.Chain[1:] {
 		if !c.BasicConstraintsValid || !c.IsCA {
-			return fmt.Errorf("tsa: intermediate %q is not a CA certificate", c.Subject)
+			return fmt.Errorf("tsa: %q is not a CA certificate", c.Subject)
 		}
-		if !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageTimeStamping) {
-			return fmt.Errorf("tsa: intermediate %q lacks the timeStamping extended key usage: verifiers chain EKUs and refuse the TSA leaf", c.Subject)
+		// As sigstore's verifier (and Go's EKU chaining): no extended key
+		// usage is unrestricted, else it must allow timeStamping.
+		if (len(c.ExtKeyUsage) > 0 || len(c.UnknownExtKeyUsage) > 0) && !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageTimeStamping) &&
+			!slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageAny) {
+			return fmt.Errorf("tsa: %q restricts extended key usages without timeStamping: verifiers chain them and would refuse the TSA leaf; drop its EKU or add timeStamping", c.Subject)
 		}
-	}
-	root := k.Chain[len(k.Chain)-1]
-	if !root.BasicConstraintsValid || !root.IsCA {
-		return fmt.Errorf("tsa: root %q is not a CA certificate", root.Subject)
-	}
-	if len(root.ExtKeyUsage) > 0 && !slices.Contains(root.ExtKeyUsage, x509.ExtKeyUsageTimeStamping) &&
-		!slices.Contains(root.ExtKeyUsage, x509.ExtKeyUsageAny) {
-		return fmt.Errorf("tsa: root %q restricts extended key usages without timeStamping: drop its EKU or add timeStamping", root.Subject)
 	}
 	return nil
 }
 
 // checkLeaf checks the TSA signing certificate: not a CA, exactly one
 // critical EKU extension naming only timeStamping, a key usage (if any)
-// allowing signatures, valid at now.
+// of signatures only, valid at now.
 func checkLeaf(leaf *x509.Certificate, now time.Time) error {
 	if leaf.IsCA {
 		return fmt.Errorf("tsa: TSA leaf %q is a CA certificate: a TSA signing certificate must not be a CA", leaf.Subject)
@@ -84,8 +79,11 @@ func checkLeaf(leaf *x509.Certificate, now time.Time) error {
 		return fmt.Errorf("tsa: TSA leaf %q has %d extended key usages: it needs exactly one, timeStamping",
 			leaf.Subject, len(leaf.ExtKeyUsage)+len(leaf.UnknownExtKeyUsage))
 	}
-	if leaf.KeyUsage != 0 && leaf.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
-		return fmt.Errorf("tsa: TSA leaf %q key usage does not allow digitalSignature", leaf.Subject)
+	// OpenSSL's timestamping purpose: a key usage, if present, is
+	// digitalSignature and/or nonRepudiation and nothing else.
+	const signing = x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment
+	if leaf.KeyUsage != 0 && (leaf.KeyUsage&signing == 0 || leaf.KeyUsage&^signing != 0) {
+		return fmt.Errorf("tsa: TSA leaf %q key usage must be digitalSignature and/or nonRepudiation only", leaf.Subject)
 	}
 	if now.Before(leaf.NotBefore) {
 		return fmt.Errorf("tsa: TSA leaf %q is not valid before %s (now %s)", leaf.Subject, leaf.NotBefore.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))

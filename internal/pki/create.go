@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
 // ErrSigner marks an error of CreateCertificate whose cause is the signing
@@ -20,8 +22,19 @@ var ErrSigner = errors.New("the signing key could not sign")
 // self-signed. x509.CreateCertificate checks every signature it makes
 // against the parent's key, so a faulty signer never yields a certificate.
 // A backend failure is wrapped in ErrSigner (with the backend's error as
-// the cause); any other error is a certificate that cannot be built.
+// the cause); any other error is a certificate that cannot be built. An
+// end-entity template without a subject key identifier gets one (RFC 5280
+// §4.2.1.2; x509 makes one itself only for CAs).
 func CreateCertificate(ctx context.Context, tmpl, parent *x509.Certificate, pub crypto.PublicKey, parentKey KeySigner) (*x509.Certificate, error) {
+	if !tmpl.IsCA && len(tmpl.SubjectKeyId) == 0 {
+		skid, err := cryptoutils.SKID(pub)
+		if err != nil {
+			return nil, fmt.Errorf("pki: subject key identifier of %q: %w", tmpl.Subject, err)
+		}
+		withID := *tmpl
+		withID.SubjectKeyId = skid
+		tmpl = &withID
+	}
 	if parent == nil {
 		parent = tmpl
 	}

@@ -116,6 +116,9 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 	if err != nil {
 		return nil, err
 	}
+	if !root.NotAfter.After(now.AddDate(0, 0, 30)) {
+		return nil, fmt.Errorf("provision: the root %q expires at %s: certificates made under it now would not outlive it by long; make a new root (a new root key) and distribute it to verifiers", root.Subject, root.NotAfter.UTC().Format(time.RFC3339))
+	}
 	if res.CA.Version, err = c.EnsureKey(ctx, o.CAKey, o.KeyType, o.Rotate && caOK); err != nil {
 		return nil, err
 	}
@@ -128,7 +131,7 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 			return nil, err
 		}
 	} else if !caOK || o.Rotate {
-		tmpl, err := ca.IntermediateTemplate(o.Org, o.Org+" intermediate", now, now.AddDate(5, 0, 0))
+		tmpl, err := ca.IntermediateTemplate(o.Org, o.Org+" intermediate", now, within(root, now.AddDate(5, 0, 0)))
 		if err != nil {
 			return nil, err
 		}
@@ -150,7 +153,7 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := tsa.LeafTemplate(o.Org, o.Org+" timestamping", now, now.AddDate(10, 0, 0))
+	tmpl, err := tsa.LeafTemplate(o.Org, o.Org+" timestamping", now, within(root, now.AddDate(10, 0, 0)))
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +162,15 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 		return nil, err
 	}
 	return res, c.WriteChain(ctx, o.TSAChainPath, vault.StoredChain{Key: o.TSAKey, Version: res.TSA.Version, Chain: []*x509.Certificate{leaf, root}})
+}
+
+// within caps notAfter at the root's own, so that a certificate made
+// under a reused root never outlives it.
+func within(root *x509.Certificate, notAfter time.Time) time.Time {
+	if notAfter.After(root.NotAfter) {
+		return root.NotAfter
+	}
+	return notAfter
 }
 
 // rootCertificate reuses the root of an existing chain when the root key
@@ -202,6 +214,9 @@ func ImportChain(ctx context.Context, c *vault.Client, ref KeyRef, chain []*x509
 	}
 	if !chain[0].IsCA {
 		return fmt.Errorf("provision: %q is not a CA certificate", chain[0].Subject)
+	}
+	if err := ca.CheckCodeSigningChain(chain); err != nil {
+		return fmt.Errorf("provision: %w", err)
 	}
 	return c.WriteChain(ctx, ref.ChainPath, vault.StoredChain{Key: ref.Key, Version: signer.Version(), Chain: chain})
 }

@@ -117,7 +117,7 @@ func TestVaultExternalRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	chainPath := filepath.Join(dir, "chain.pem")
-	if err := os.WriteFile(chainPath, pki.EncodeCertificatesPEM(offlineRootSigns(t, csrPEM)), 0o644); err != nil {
+	if err := os.WriteFile(chainPath, pki.EncodeCertificatesPEM(offlineRootSigns(t, csrPEM, nil)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	mustFail(t, env, signetBin, "ca", "import-chain", "--config", configPath, "--chain", csrPath)
@@ -131,8 +131,9 @@ func TestVaultExternalRoot(t *testing.T) {
 }
 
 // offlineRootSigns plays the offline root: it checks the CSR and issues
-// the intermediate CA certificate, returning [intermediate, root].
-func offlineRootSigns(t *testing.T, csrPEM []byte) []*x509.Certificate {
+// the intermediate CA certificate (its template edited by edit, if set),
+// returning [intermediate, root].
+func offlineRootSigns(t *testing.T, csrPEM []byte, edit func(*x509.Certificate)) []*x509.Certificate {
 	t.Helper()
 	csrs, err := parseCSRPEM(csrPEM)
 	if err != nil {
@@ -158,6 +159,9 @@ func offlineRootSigns(t *testing.T, csrPEM []byte) []*x509.Certificate {
 	interTmpl, err := ca.IntermediateTemplate("Acme Signing", "Acme intermediate", now, now.AddDate(5, 0, 0))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(interTmpl)
 	}
 	inter, err := pki.CreateCertificate(ctx, interTmpl, root, csrs.PublicKey, pki.LocalSigner{Key: rootKey})
 	if err != nil {
