@@ -5,9 +5,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
+
+	"github.com/signet-dev/signet/internal/boundedbody"
 )
 
 // maxIssuerResponse bounds any response of an issuer (discovery, JWKS).
@@ -84,23 +85,6 @@ func (t boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp.Body = &boundedBody{ReadCloser: resp.Body, left: maxIssuerResponse}
+	resp.Body = boundedbody.New(resp.Body, maxIssuerResponse, "the issuer's response")
 	return resp, nil
-}
-
-type boundedBody struct {
-	io.ReadCloser
-	left int64
-}
-
-func (b *boundedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		return 0, fmt.Errorf("issuer response is over %d bytes", maxIssuerResponse)
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.ReadCloser.Read(p)
-	b.left -= int64(n)
-	return n, err
 }

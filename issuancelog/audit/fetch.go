@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/signet-dev/signet/internal/boundedbody"
 	"github.com/transparency-dev/tessera/client"
 )
 
@@ -78,33 +79,6 @@ func (t tidyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = http.NoBody
 		return resp, nil
 	}
-	resp.Body = &cappedBody{body: resp.Body, left: maxResource}
+	resp.Body = boundedbody.New(resp.Body, maxResource, "a log resource")
 	return resp, nil
 }
-
-// cappedBody reads a response body of at most left more bytes and fails
-// on a longer one.
-type cappedBody struct {
-	body io.ReadCloser
-	left int64
-}
-
-// Read reads from the body, failing once it holds more than the cap.
-func (b *cappedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		var one [1]byte
-		if n, err := b.body.Read(one[:]); n == 0 {
-			return 0, err
-		}
-		return 0, fmt.Errorf("response is over the %d-byte limit of a log resource", maxResource)
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.body.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-// Close closes the body.
-func (b *cappedBody) Close() error { return b.body.Close() }

@@ -166,7 +166,7 @@ func TestOversizedResourcesRefused(t *testing.T) {
 	}
 	huge := bytes.Repeat([]byte{'a'}, 256*(2+65535)+1) // one byte over a full bundle of the largest entries
 	rt.set(func(r *http.Request) *http.Response { return respond(r, http.StatusOK, huge) })
-	if _, err := c.Checkpoint(t.Context()); err == nil || !strings.Contains(err.Error(), "over the") {
+	if _, err := c.Checkpoint(t.Context()); err == nil || !strings.Contains(err.Error(), "is over its 16777472-byte limit") {
 		t.Errorf("a checkpoint of over 16 MiB = %v, want it refused as too long", err)
 	}
 }
