@@ -149,7 +149,7 @@ func (p *Policy) Authorize(ctx context.Context, pr *Principal) error {
 		p.log.WarnContext(ctx, "policy decision", "decision", "deny", "rule", NoRuleForIssuer,
 			"reason", "no policy rule covers this issuer", "identity", pr.Name(), "issuer", issuer, "subject", pr.Subject)
 		return problem.Forbidden("identity %q of issuer %q is denied by policy rule %q: no policy rule covers this issuer; "+
-			"ask the operator to add a rule for it (or a default rule without issuer)", pr.Name(), issuer, NoRuleForIssuer)
+			"ask the operator to add a rule for it (or a default rule without issuer)", problem.Clip(pr.Name(), 256), problem.Clip(issuer, 256), NoRuleForIssuer)
 	}
 	var applied []string
 	for _, r := range rules {
@@ -164,7 +164,7 @@ func (p *Policy) Authorize(ctx context.Context, pr *Principal) error {
 		}
 		p.log.WarnContext(ctx, "policy decision", "decision", "deny", "rule", r.Name, "reason", reason,
 			"identity", pr.Name(), "issuer", issuer, "subject", pr.Subject)
-		msg := fmt.Sprintf("identity %q of issuer %q is denied by policy rule %q: %s", pr.Name(), issuer, r.Name, reason)
+		msg := fmt.Sprintf("identity %q of issuer %q is denied by policy rule %q: %s", problem.Clip(pr.Name(), 256), problem.Clip(issuer, 256), r.Name, problem.Clip(reason, 512))
 		if r.Description != "" {
 			msg += "; the rule says: " + r.Description
 		}

@@ -179,6 +179,6 @@ func (b *IdentityBuckets) Allow(p *identity.Principal) error {
 		per = "subject"
 	}
 	secs := problem.RetryAfterSeconds(retry)
-	return problem.TooManyRequests("rate limit of %s per %s reached for %s: retry in %ds", b.limit, per, k.desc, secs).
+	return problem.TooManyRequests("rate limit of %s per %s reached for %s: retry in %ds", b.limit, per, problem.Clip(k.desc, 256), secs).
 		WithRetryAfter(time.Duration(secs) * time.Second)
 }

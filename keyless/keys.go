@@ -91,7 +91,7 @@ func CheckProofOfPossession(pub crypto.PublicKey, proof []byte, challenge string
 		return problem.BadRequest("public key cannot verify: %v", err)
 	}
 	if err := v.VerifySignature(strings.NewReader(string(proof)), strings.NewReader(challenge)); err != nil {
-		return problem.BadRequest("proof of possession does not verify: it must be the key's signature over the token's subject %q", challenge)
+		return problem.BadRequest("proof of possession does not verify: it must be the key's signature over the token's subject %q", problem.Clip(challenge, 256))
 	}
 	return nil
 }

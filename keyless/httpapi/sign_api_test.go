@@ -151,6 +151,7 @@ func TestSignRefusesBadInput(t *testing.T) {
 			msg(m)["messageDigest"].(map[string]any)["algorithm"] = strings.Repeat("A", 100<<10)
 		}), status: 400, reason: "is not supported: use SHA2_256"},
 		{name: "long untrusted issuer", token: unsignedJWT(`{"alg":"RS256"}`, `{"iss":"https://`+strings.Repeat("x", 10<<10)+`"}`), body: req(nil), status: 401, reason: "is not trusted by this server"},
+		{name: "long sub, proof over another", token: mint(map[string]any{"sub": "repo:acme/widgets:" + strings.Repeat("s", 8<<10)}, oidcmock.MintOptions{}), body: req(nil), status: 400, reason: "proof of possession does not verify"},
 		{name: "long kid", token: mint(nil, oidcmock.MintOptions{KID: strings.Repeat("k", 10<<10)}), body: req(nil), status: 401, reason: "is not in the issuer's JWKS"},
 		{name: "malformed PEM", token: valid, body: req(func(m map[string]any) {
 			m["publicKey"] = map[string]string{"content": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}
