@@ -68,8 +68,14 @@ type Authority struct {
 // intermediates that carry the timeStamping EKU too. The leaf must be valid
 // at the current time of opts.Clock.
 func New(opts Options) (*Authority, error) {
+	signer := opts.Key.Signer
+	if _, local := signer.(pki.LocalSigner); !local && signer != nil {
+		// A key in a store: check each token's signature before it
+		// leaves (digitorus/timestamp does not).
+		signer = pki.CheckedSigner{KeySigner: signer}
+	}
 	a := &Authority{
-		signer:   opts.Key.Signer,
+		signer:   signer,
 		chain:    append([]*x509.Certificate(nil), opts.Key.Chain...),
 		policy:   opts.Policy,
 		accuracy: opts.Accuracy,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/internal/problem"
 )
 
@@ -149,7 +150,10 @@ func (s *Signer) KeyName() string { return s.key }
 // Version is the pinned key version.
 func (s *Signer) Version() int { return s.version }
 
-// SignDigest asks Vault to sign a digest with the pinned key version.
+// SignDigest asks Vault to sign a digest with the pinned key version. It
+// does not check the signature: its users do (x509.CreateCertificate for
+// the CA, pki.CheckedSigner for the TSA), and Ready compares the key in
+// Vault with the pinned one.
 func (s *Signer) SignDigest(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	alg, err := hashName(opts.HashFunc())
 	if err != nil {
@@ -215,11 +219,16 @@ func (s *Signer) Ready(ctx context.Context) error {
 	if h.Sealed {
 		return problem.Unavailable("vault is sealed")
 	}
-	_, ok, err := s.c.ReadKey(ctx, s.key)
-	if err == nil && !ok {
+	info, ok, err := s.c.ReadKey(ctx, s.key)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
 		return problem.Unavailable("transit key %s is missing", s.key)
+	case !pki.SamePublicKey(info.Public[s.version], s.pub):
+		return problem.Unavailable("transit key %s version %d is no longer the key this server loaded", s.key, s.version)
 	}
-	return err
+	return nil
 }
 
 func hashName(h crypto.Hash) (string, error) {

@@ -44,6 +44,12 @@ func CreateCertificate(ctx context.Context, tmpl, parent *x509.Certificate, pub 
 		if signer.Err() != nil {
 			return nil, &SignerError{Err: signer.Err()}
 		}
+		if bad := signer.CheckLast(); bad != nil {
+			// x509 refused the signature it was given: the key store
+			// signed with another key than the parent's (a key changed
+			// in Vault under the same version), not a bad template.
+			return nil, &SignerError{Err: bad}
+		}
 		return nil, fmt.Errorf("pki: create certificate %q: %w", tmpl.Subject, err)
 	}
 	cert, err := x509.ParseCertificate(der)

@@ -71,6 +71,9 @@ func (b boundSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([
 type RecordingSigner struct {
 	KeySigner
 	err error
+	// the last signature made, for CheckLast
+	digest, sig []byte
+	opts        crypto.SignerOpts
 }
 
 // NewRecordingSigner wraps s.
@@ -86,7 +89,21 @@ func (r *RecordingSigner) SignDigest(ctx context.Context, digest []byte, opts cr
 		r.err = err
 		return nil, err
 	}
+	r.digest, r.sig, r.opts = digest, sig, opts
 	return sig, nil
+}
+
+// CheckLast checks the last signature made with the signer's public key:
+// nil when there is none or it verifies, else problem.Unavailable (the
+// key store signed with another key).
+func (r *RecordingSigner) CheckLast() error {
+	if r.sig == nil {
+		return nil
+	}
+	if err := verifyDigest(r.Public(), r.digest, r.sig, r.opts); err != nil {
+		return keyChanged(err)
+	}
+	return nil
 }
 
 // Err is the backend's failure, nil when every signature was made.
