@@ -41,6 +41,11 @@ type trustSource struct {
 	why      atomic.Pointer[string] // why nothing is loaded, for clients
 	isOpened bool                   // opened has succeeded (loop goroutine only)
 	pending  *material              // loaded, issuing from activeAt (loop goroutine only)
+	// scheduled is a read rotation whose documents are published at its
+	// publishAt: the TUF targets switch to them at that moment exactly,
+	// whenever the loop gets to it, so that what a replica's TUF
+	// repository serves is a function of the time and of Vault alone.
+	scheduled atomic.Pointer[material]
 
 	stop, done chan struct{}
 	closeOnce  sync.Once
@@ -224,6 +229,9 @@ func (s *trustSource) refresh(ctx context.Context) {
 		m.activeAt = m.since.Add(max(delay, s.cfg.Vault.RefreshInterval))
 	}
 	s.pending = m
+	if delay > 0 {
+		s.scheduled.Store(m)
+	}
 	s.log.Info("rotation read from Vault", "publish_at", m.publishAt.UTC().Format(time.RFC3339Nano),
 		"activate_at", m.activeAt.UTC().Format(time.RFC3339Nano), "ca_key_version", m.caVersion, "tsa_key_version", m.tsaVersion)
 	s.advance()
@@ -236,12 +244,14 @@ func (s *trustSource) advance() {
 	switch {
 	case !now.Before(p.activeAt):
 		s.cur.Store(p)
+		s.scheduled.Store(nil)
 		s.pending = nil
 		s.log.Info("rotation active: issuing with the new keys", "ca_key_version", p.caVersion, "tsa_key_version", p.tsaVersion)
 	case !now.Before(p.publishAt) && !p.published:
 		published := *s.cur.Load()
 		published.trustedRoot, published.signingConfig, published.since = p.trustedRoot, p.signingConfig, p.since
 		s.cur.Store(&published)
+		s.scheduled.Store(nil)
 		p.published = true
 		s.log.Info("rotation published: the new chain is in the trusted root; issuing with it from activation",
 			"activates_at", p.activeAt.UTC().Format(time.RFC3339Nano))

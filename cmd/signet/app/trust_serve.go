@@ -110,12 +110,25 @@ func (s *trustSource) SigningConfig() ([]byte, error) {
 
 // targets is the content of the TUF repository now; empty before the
 // keys are loaded (the repository is not served then).
+//
+// Replicas sign their TUF metadata each on its own, so the version of a
+// content must not depend on when a replica happened to serve it. A
+// rotation stored at since is read by every replica within one refresh
+// interval and published at since + refresh-interval: its version floor
+// is one millisecond later, above any version a replica signed for the
+// older content before, so every replica gives the new content the same
+// version (tufrepo takes the later of the floor and the period's start)
+// and none has to bump a version on its own.
 func (s *trustSource) targets() tufrepo.Targets {
 	m := s.cur.Load()
 	if m == nil {
 		return tufrepo.Targets{}
 	}
-	return tufrepo.Targets{Files: map[string][]byte{TrustedRootTarget: m.trustedRoot, SigningConfigTarget: m.signingConfig}, Since: m.since}
+	if sch := s.scheduled.Load(); sch != nil && !s.clock().Before(sch.publishAt) {
+		m = sch
+	}
+	floor := m.since.Add(s.cfg.Vault.RefreshInterval + time.Millisecond)
+	return tufrepo.Targets{Files: map[string][]byte{TrustedRootTarget: m.trustedRoot, SigningConfigTarget: m.signingConfig}, Since: floor}
 }
 
 // ready reports whether the keys are loaded and their store answers.
