@@ -187,8 +187,12 @@ func (c *Client) loginWith(ctx context.Context, m api.AuthMethod) (*api.Secret, 
 	return secret, nil
 }
 
-// canRelogin reports whether a lost token can be replaced by logging in.
-func (c *Client) canRelogin() bool { return c.cfg.Auth.Method != AuthToken }
+// canRelogin reports whether a lost token can be replaced by logging in:
+// with a login method, or with a token file that something else (Vault
+// Agent, a secret mount) refreshes, which a login reads again.
+func (c *Client) canRelogin() bool {
+	return c.cfg.Auth.Method != AuthToken || c.cfg.Auth.TokenFile != ""
+}
 
 // reloginInterval is the least time between two logins forced by a
 // refusal while the token still works, so that a policy that lacks a path
