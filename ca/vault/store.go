@@ -75,12 +75,12 @@ type ChainPeriod struct {
 // a rotation replaced stay in the trusted root for the period they issued
 // in, so bundles signed before a rotation keep verifying.
 func (c *Client) ChainHistory(ctx context.Context, path string) ([]ChainPeriod, error) {
-	hctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
 	kv := c.api.KVv2(c.cfg.KVMount)
-	versions, err := kv.GetVersionsAsList(hctx, path)
+	lctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	versions, err := kv.GetVersionsAsList(lctx, path)
+	cancel()
 	if err != nil {
-		return nil, classify(hctx, "list chain versions of "+path, err, c.cfg)
+		return nil, classify(lctx, "list chain versions of "+path, err, c.cfg)
 	}
 	sort.Slice(versions, func(i, j int) bool { return versions[i].Version < versions[j].Version })
 	var out []ChainPeriod
@@ -88,7 +88,10 @@ func (c *Client) ChainHistory(ctx context.Context, path string) ([]ChainPeriod, 
 		if v.Destroyed || !v.DeletionTime.IsZero() {
 			continue
 		}
+		// Each read has its own deadline: a long history is many reads.
+		hctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 		s, err := kv.GetVersion(hctx, path, v.Version)
+		cancel()
 		if err != nil {
 			return nil, classify(hctx, fmt.Sprintf("read chain %s version %d", path, v.Version), err, c.cfg)
 		}
@@ -151,11 +154,21 @@ func sameChain(a, b []*x509.Certificate) bool {
 	return true
 }
 
-// WriteChain stores a chain at path in the KV v2 mount.
+// chainVersionsKept is how many versions of a chain path KV keeps: every
+// rotated-out chain stays in the trusted root (bundles signed under it
+// must keep verifying), and KV v2 would delete all but the last 10.
+const chainVersionsKept = 10000
+
+// WriteChain stores a chain at path in the KV v2 mount, keeping the
+// path's earlier versions (chainVersionsKept).
 func (c *Client) WriteChain(ctx context.Context, path string, sc StoredChain) error {
 	wctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	_, err := c.api.KVv2(c.cfg.KVMount).Put(wctx, path, map[string]any{
+	kv := c.api.KVv2(c.cfg.KVMount)
+	if err := kv.PutMetadata(wctx, path, api.KVMetadataPutInput{MaxVersions: chainVersionsKept}); err != nil {
+		return classify(wctx, "keep the versions of chain "+path, err, c.cfg)
+	}
+	_, err := kv.Put(wctx, path, map[string]any{
 		"chain":       string(pki.EncodeCertificatesPEM(sc.Chain)),
 		"key":         sc.Key,
 		"key_version": sc.Version,
