@@ -66,6 +66,7 @@ type Repository struct {
 // published is one signed version of the online metadata.
 type published struct {
 	version                      int64
+	expires                      time.Time
 	content                      string // digest of the target files
 	timestamp, snapshot, targets []byte
 	// files are the target files by their consistent-snapshot name,
@@ -124,21 +125,26 @@ func (r *Repository) current(ctx context.Context) (*published, error) {
 			r.opts.Log.Warn("TUF targets changed within a version; signing the next version", "version", version)
 		}
 	}
-	p, err := r.sign(ctx, version, time.UnixMilli(start).Add(r.opts.Expiry), t.Files, content)
+	expires := time.UnixMilli(start).Add(r.opts.Expiry)
+	p, err := r.sign(ctx, version, expires, t.Files, content)
 	if err != nil {
+		// The key store is down: the last version stays valid until its
+		// own expiry, and clients are better served by it than by a 503.
+		if n := len(r.versions); n > 0 && now.Before(r.versions[n-1].expires) {
+			last := r.versions[n-1]
+			r.opts.Log.Warn("TUF metadata cannot be signed; serving the last version until it expires",
+				"version", last.version, "expires", last.expires.UTC().Format(time.RFC3339), "error", err)
+			return last, nil
+		}
 		return nil, err
 	}
+	p.expires = expires
 	r.versions = append(r.versions, p)
 	if len(r.versions) > keptVersions {
 		r.versions = slices.Delete(r.versions, 0, len(r.versions)-keptVersions)
 	}
-	r.opts.Log.Info("TUF metadata signed", "version", version, "expires", p.expires(r.opts.Expiry, start))
+	r.opts.Log.Info("TUF metadata signed", "version", version, "expires", expires.UTC().Format(time.RFC3339))
 	return p, nil
-}
-
-// expires formats the expiry of a version signed for the period at start.
-func (p *published) expires(expiry time.Duration, start int64) string {
-	return time.UnixMilli(start).Add(expiry).UTC().Format(time.RFC3339)
 }
 
 // sign builds and signs targets, snapshot and timestamp of one version.

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -297,6 +299,51 @@ func TestSigningFailureIs503(t *testing.T) {
 	body, _ := io.ReadAll(rec.Body)
 	if rec.Code != http.StatusServiceUnavailable || strings.Contains(string(body), "10.0.0.7") {
 		t.Fatalf("got %d %s, want 503 without the cause", rec.Code, body)
+	}
+}
+
+// TestSigningFailureServesTheLastVersion: when the online key cannot sign
+// a new period's metadata, the last version is served until its own
+// expiry, then 503.
+func TestSigningFailureServesTheLastVersion(t *testing.T) {
+	f := newFixture(t)
+	var down atomic.Bool
+	flaky, err := NewRemoteSigner(f.online.Public(), func(ctx context.Context, msg []byte) ([]byte, error) {
+		if down.Load() {
+			return nil, errors.New("vault is sealed")
+		}
+		return f.online.SignMessage(ctx, msg)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := f.newRepo(t, flaky).Handler()
+	version := func() (int, int64) {
+		rec := get(t, h, "/timestamp.json")
+		if rec.Code != http.StatusOK {
+			return rec.Code, 0
+		}
+		var m struct {
+			Signed struct{ Version int64 } `json:"signed"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		return rec.Code, m.Signed.Version
+	}
+	_, v1 := version()
+	down.Store(true)
+	f.clock.Advance(period) // a new period that cannot be signed
+	if code, v := version(); code != http.StatusOK || v != v1 {
+		t.Errorf("while the key is down = %d, version %d; want 200 and the last version %d", code, v, v1)
+	}
+	f.clock.Advance(expiry) // past the last version's expiry
+	if code, _ := version(); code != http.StatusServiceUnavailable {
+		t.Errorf("once the last version expired = %d, want 503", code)
+	}
+	down.Store(false)
+	if code, v := version(); code != http.StatusOK || v <= v1 {
+		t.Errorf("with the key back = %d, version %d; want a version above %d", code, v, v1)
 	}
 }
 
