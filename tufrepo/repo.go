@@ -58,6 +58,7 @@ const keptVersions = 3
 type Repository struct {
 	opts        Options
 	rootVersion int64
+	rootExpires time.Time
 
 	mu       sync.Mutex
 	versions []*published // oldest first, at most keptVersions
@@ -95,11 +96,14 @@ func New(opts Options) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Repository{opts: opts, rootVersion: root.Signed.Version}, nil
+	return &Repository{opts: opts, rootVersion: root.Signed.Version, rootExpires: root.Signed.Expires}, nil
 }
 
 // RootVersion is the version of the served root.
 func (r *Repository) RootVersion() int64 { return r.rootVersion }
+
+// RootExpires is when the served root expires.
+func (r *Repository) RootExpires() time.Time { return r.rootExpires }
 
 // current returns the metadata for now, signing a new version when a
 // period began or the content changed since the last one.

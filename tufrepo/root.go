@@ -57,6 +57,10 @@ func sign[T metadata.Roles](ctx context.Context, meta *metadata.Metadata[T], s S
 	return nil
 }
 
+// ErrRootExpired is a root past its expiry: no client accepts metadata
+// under it.
+var ErrRootExpired = errors.New("tufrepo: the TUF root has expired")
+
 // checkRoot parses a root and checks what serving it needs: it is signed
 // by its own root keys, uses consistent snapshots, has not expired at now,
 // and gives the online key alone enough weight for every online role.
@@ -72,7 +76,7 @@ func checkRoot(b []byte, online crypto.PublicKey, now time.Time) (*metadata.Meta
 		return nil, errors.New("tufrepo: root does not use consistent snapshots")
 	}
 	if root.Signed.IsExpired(now) {
-		return nil, fmt.Errorf("tufrepo: root version %d expired at %s: sign a new one", root.Signed.Version, root.Signed.Expires.Format(time.RFC3339))
+		return nil, fmt.Errorf("%w: version %d expired at %s: sign a new one", ErrRootExpired, root.Signed.Version, root.Signed.Expires.Format(time.RFC3339))
 	}
 	key, err := metadata.KeyFromPublicKey(online)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -238,3 +240,26 @@ func readFile(t *testing.T, path string) []byte {
 
 // itoa formats a metadata version.
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// TestExpiredTUFRootDoesNotStopSigning: a TUF root past its expiry (here
+// signed to last two seconds) takes the TUF repository down with a 503
+// naming why, and a log line, but signet starts and signs.
+func TestExpiredTUFRootDoesNotStopSigning(t *testing.T) {
+	f := newTUFFixture(t, false)
+	mustRun(t, nil, signetBin, "tuf", "init", "--config", f.config, "--root-key", filepath.Join(f.dir, "tuf-root.key"), "--force", "--expires", "2s")
+	time.Sleep(2500 * time.Millisecond)
+	srv := startSignet(t, nil, f.serveArgs()...)
+	f.sign(t, srv.URL)
+	resp, err := http.Get(srv.URL + "/tuf/timestamp.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "its root has expired") {
+		t.Errorf("/tuf/timestamp.json under an expired root = %d %s, want 503 naming the expired root", resp.StatusCode, body)
+	}
+	if !strings.Contains(string(readFile(t, srv.log)), "the TUF repository is not served; signing goes on") {
+		t.Error("the log does not say the TUF repository is down")
+	}
+}

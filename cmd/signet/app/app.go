@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -26,6 +27,7 @@ import (
 	"github.com/signet-dev/signet/keyless"
 	"github.com/signet-dev/signet/keyless/httpapi"
 	"github.com/signet-dev/signet/tsa"
+	"github.com/signet-dev/signet/tufrepo"
 )
 
 // DevRequestToken is the fixed runner request token of the --dev issuer.
@@ -132,8 +134,15 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 			}
 			il.set(l)
 		}
-		if cfg.TUFEnabled() && repo.get() == nil {
+		if cfg.TUFEnabled() && repo.get() == nil && repo.refused.Load() == nil {
 			r, err := a.openTUF(ctx, cfg, vc, src.targets, log)
+			if errors.Is(err, tufrepo.ErrRootExpired) {
+				// Trust distribution is down, signing need not be.
+				log.Error("the TUF repository is not served; signing goes on", "error", err)
+				why := "its root has expired; the operator must sign a new one"
+				repo.refused.Store(&why)
+				return nil
+			}
 			if err != nil {
 				return err
 			}

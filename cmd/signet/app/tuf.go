@@ -32,6 +32,9 @@ const (
 	SigningConfigTarget = "signing_config.v0.2.json"
 )
 
+// tufRootWarning is how long before the TUF root expires each start warns.
+const tufRootWarning = 30 * 24 * time.Hour
+
 // devTUFRootLifetime is how long the root made at start in dev mode lasts.
 const devTUFRootLifetime = 365 * 24 * time.Hour
 
@@ -40,6 +43,9 @@ const devTUFRootLifetime = 365 * 24 * time.Hour
 type lateTUF struct {
 	repo atomic.Pointer[tufrepo.Repository]
 	why  func() string // why it is not open yet, for clients
+	// refused, once set, is why the repository will not open (an expired
+	// root): signing goes on without it.
+	refused atomic.Pointer[string]
 }
 
 func (t *lateTUF) get() *tufrepo.Repository  { return t.repo.Load() }
@@ -49,6 +55,10 @@ func (t *lateTUF) set(r *tufrepo.Repository) { t.repo.Store(r) }
 func (t *lateTUF) Register(r *mux.Router) {
 	r.PathPrefix(TUFPath+"/").Handler(http.StripPrefix(TUFPath, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		repo := t.get()
+		if why := t.refused.Load(); repo == nil && why != nil {
+			problem.Write(w, nil, req, problem.Unavailable("the TUF repository is not served: %s", *why))
+			return
+		}
 		if repo == nil {
 			problem.Write(w, nil, req, problem.Unavailable("the TUF repository is not open yet (%s): try again shortly", t.why()).WithRetryAfter(time.Second))
 			return
@@ -88,7 +98,11 @@ func (a *App) openTUF(ctx context.Context, cfg *config.Config, vc *vault.Client,
 	if err != nil {
 		return nil, fmt.Errorf("app: tuf: %w", err)
 	}
-	log.Info("TUF repository", "path", TUFPath, "root_version", repo.RootVersion(), "period", tc.Period, "expiry", tc.Expiry)
+	log.Info("TUF repository", "path", TUFPath, "root_version", repo.RootVersion(), "root_expires", repo.RootExpires().UTC().Format(time.RFC3339), "period", tc.Period, "expiry", tc.Expiry)
+	if left := repo.RootExpires().Sub(a.clock()); left < tufRootWarning {
+		log.Warn("the TUF root expires soon: sign a new root and have clients pin it, or TUF stops being served then",
+			"root_expires", repo.RootExpires().UTC().Format(time.RFC3339), "left", left.Round(time.Hour).String())
+	}
 	return repo, nil
 }
 
