@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"os"
 	"path/filepath"
@@ -9,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signet-dev/signet/ca"
 	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/internal/provision"
@@ -96,4 +100,101 @@ func TestVaultImportRefusesANonCodeSigningChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustFailWith(t, "restricts its extended key usages without codeSigning", env, signetBin, "ca", "import-chain", "--config", configPath, "--chain", chainPath)
+}
+
+// TestVaultReimportedChainIsFollowed: the offline root signs the CA key's
+// intermediate again (a new validity) and `ca import-chain` stores it for
+// the same transit key version: a running replica issues under the new
+// certificate within its refresh interval, without a restart, and keeps
+// the first one in its trusted root.
+func TestVaultReimportedChainIsFollowed(t *testing.T) {
+	vs := vaultdev.Start(t)
+	iss, err := oidcmock.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer iss.Close()
+	iss.SetRunnerClaims(releaseClaims())
+	dir := t.TempDir()
+	env := []string{"VAULT_ADDR=" + vs.Addr, "VAULT_TOKEN=" + vs.RootToken}
+	configPath, csrPath := filepath.Join(dir, "signet.yaml"), filepath.Join(dir, "ca.csr")
+	mustRun(t, env, signetBin, "ca", "init", "--backend", "vault", "--out", configPath, "--external-root", "--csr-out", csrPath)
+	csrPEM, err := os.ReadFile(csrPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := newOfflineRoot(t)
+	first, second := root.sign(t, csrPEM, 24*time.Hour), root.sign(t, csrPEM, 48*time.Hour)
+	importChain := func(chain []*x509.Certificate) {
+		t.Helper()
+		p := filepath.Join(dir, "chain.pem")
+		if err := os.WriteFile(p, pki.EncodeCertificatesPEM(chain), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mustRun(t, env, signetBin, "ca", "import-chain", "--config", configPath, "--chain", p)
+	}
+	importChain(first)
+	(&vaultSetup{configPath: configPath}).editConfig(t, func(c map[string]any) {
+		c["log"] = map[string]any{"type": "off"}
+		v := c["vault"].(map[string]any)
+		v["refresh-interval"], v["activation-delay"] = "1s", "0s"
+	})
+	idPath := filepath.Join(dir, "identity.yaml")
+	if err := os.WriteFile(idPath, []byte("oidc-issuers:\n  "+iss.URL()+":\n    client-id: sigstore\n    type: github-workflow\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startServerEnv(t, env, "--config", configPath, "--identity-config", idPath)
+	if !issuingCA(t, p.URL).Equal(first[0]) {
+		t.Fatal("the replica does not issue under the imported intermediate")
+	}
+	importChain(second)
+	mustWaitFor(t, 10*time.Second, func() bool { return issuingCA(t, p.URL).Equal(second[0]) })
+	if n := caAuthorities(t, p.URL); n != 2 {
+		t.Errorf("the trusted root lists %d CA chains after the re-import, want the first one kept too", n)
+	}
+}
+
+// offlineRoot is an offline root CA that signs the CA key's CSR, more than
+// once under the same root.
+type offlineRoot struct {
+	key  *ecdsa.PrivateKey
+	cert *x509.Certificate
+}
+
+func newOfflineRoot(t *testing.T) offlineRoot {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := testclock.WallNow().Add(-time.Hour)
+	tmpl, err := pki.RootTemplate("Acme Signing", "Acme offline root", now, now.AddDate(10, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := pki.CreateCertificate(context.Background(), tmpl, nil, key.Public(), pki.LocalSigner{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return offlineRoot{key: key, cert: cert}
+}
+
+// sign issues the intermediate for the CSR's key, valid for lifetime, and
+// returns [intermediate, root].
+func (r offlineRoot) sign(t *testing.T, csrPEM []byte, lifetime time.Duration) []*x509.Certificate {
+	t.Helper()
+	csr, err := parseCSRPEM(csrPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := testclock.WallNow().Add(-time.Hour)
+	tmpl, err := ca.IntermediateTemplate("Acme Signing", "Acme intermediate", now, now.Add(lifetime))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inter, err := pki.CreateCertificate(context.Background(), tmpl, r.cert, csr.PublicKey, pki.LocalSigner{Key: r.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []*x509.Certificate{inter, r.cert}
 }

@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -209,12 +211,14 @@ func (s *trustSource) refresh(ctx context.Context) {
 		return
 	}
 	vc, cur := s.vc.Load(), s.cur.Load()
-	caVer, tsaVer, err := s.storedVersions(ctx, vc)
+	stored, err := s.storedChains(ctx, vc)
 	if err != nil {
 		s.log.Warn("rereading the chains in Vault failed; serving the ones loaded", "error", err)
 		return
 	}
-	if caVer == cur.caVersion && tsaVer == cur.tsaVersion {
+	// A new key version, or a new chain for the same one (an offline
+	// root that signed the intermediate again: ca import-chain).
+	if stored[0].matches(cur.caVersion, cur.issuer.Chain()) && stored[1].matches(cur.tsaVersion, cur.authority.Chain()) {
 		return
 	}
 	m, err := s.load(ctx, vc, cur)
@@ -268,23 +272,36 @@ func (s *trustSource) nextStep() time.Duration {
 	return max(at.Sub(s.clock()), 10*time.Millisecond)
 }
 
-// storedVersions reads the key versions recorded with the chains in KV.
-func (s *trustSource) storedVersions(ctx context.Context, vc *vault.Client) (caVer, tsaVer int, err error) {
-	versions := [2]int{}
+// storedChains reads the chains in KV of the CA and the TSA.
+func (s *trustSource) storedChains(ctx context.Context, vc *vault.Client) ([2]storedEntry, error) {
+	var out [2]storedEntry
 	for i, b := range []config.Backend{s.cfg.CA, s.cfg.TSA.Backend} {
 		if b.Type != config.BackendVault {
 			continue
 		}
 		sc, ok, err := vc.ReadChain(ctx, b.ChainPath)
 		if err != nil {
-			return 0, 0, err
+			return out, err
 		}
 		if !ok {
-			return 0, 0, fmt.Errorf("no chain at %s", b.ChainPath)
+			return out, fmt.Errorf("no chain at %s", b.ChainPath)
 		}
-		versions[i] = sc.Version
+		out[i] = storedEntry{sc}
 	}
-	return versions[0], versions[1], nil
+	return out, nil
+}
+
+// storedEntry is the chain KV holds for one authority; zero for an
+// authority whose keys are not in Vault.
+type storedEntry struct{ sc *vault.StoredChain }
+
+// matches reports whether the stored chain is the one loaded: the same key
+// version and the same certificates.
+func (e storedEntry) matches(version int, loaded []*x509.Certificate) bool {
+	if e.sc == nil {
+		return true
+	}
+	return e.sc.Version == version && slices.EqualFunc(e.sc.Chain, loaded, (*x509.Certificate).Equal)
 }
 
 // close stops the background work and the Vault client.
