@@ -120,8 +120,13 @@ func (r *Repository) current(ctx context.Context) (*published, error) {
 	if n := len(r.versions); n > 0 {
 		last := r.versions[n-1]
 		switch {
-		case version <= last.version && content == last.content:
+		case version <= last.version && content == last.content && now.Before(last.expires):
 			return last, nil // nothing new, or the clock stepped back
+		case version <= last.version && content == last.content:
+			// The last version expired while still the newest (a version
+			// floor far ahead of this clock): never serve it expired.
+			version = last.version + 1
+			r.opts.Log.Warn("TUF metadata expired under a version still current; signing the next version", "version", version)
 		case version <= last.version:
 			// New content under a version already served: sign the next
 			// one, so a client that holds the old targets fetches anew.

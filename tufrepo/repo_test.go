@@ -423,3 +423,32 @@ func FuzzHandlerPath(f *testing.F) {
 		}
 	})
 }
+
+// TestNoExpiredMetadataUnderAFutureFloor: content whose version floor is
+// far ahead of the clock (a skewed clock where the rotation was stored)
+// keeps one version; once that version expires, a new one is signed
+// rather than the expired one served.
+func TestNoExpiredMetadataUnderAFutureFloor(t *testing.T) {
+	f := newFixture(t)
+	f.setContent(f.content.Files, f.clock.Now().Add(100*expiry))
+	h := f.repo.Handler()
+	expires := func() (int64, time.Time) {
+		rec := get(t, h, "/timestamp.json")
+		var m struct {
+			Signed struct {
+				Version int64     `json:"version"`
+				Expires time.Time `json:"expires"`
+			} `json:"signed"`
+		}
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &m) != nil {
+			t.Fatalf("timestamp.json = %d", rec.Code)
+		}
+		return m.Signed.Version, m.Signed.Expires
+	}
+	v1, _ := expires()
+	f.clock.Advance(expiry + period)
+	v2, exp := expires()
+	if !exp.After(f.clock.Now()) || v2 <= v1 {
+		t.Errorf("after the first version expired: version %d (was %d) expiring %s, now %s; want a new, unexpired version", v2, v1, exp, f.clock.Now())
+	}
+}
