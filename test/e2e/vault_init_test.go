@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -19,7 +16,6 @@ import (
 	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/test/oidcmock"
 	"github.com/signet-dev/signet/test/testclock"
-	"github.com/signet-dev/signet/test/vaultdev"
 )
 
 // signAndVerify signs a file through srv as the runner of iss and
@@ -101,73 +97,12 @@ func signFile(t *testing.T, srv *signetServer, iss *oidcmock.Issuer, path string
 // TestVaultExternalRoot bootstraps the CA key for an offline root: the CSR
 // is signed outside Vault and imported, then signet signs with it.
 func TestVaultExternalRoot(t *testing.T) {
-	vs := vaultdev.Start(t)
-	iss, err := oidcmock.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer iss.Close()
-	iss.SetRunnerClaims(releaseClaims())
-	dir := t.TempDir()
-	env := []string{"VAULT_ADDR=" + vs.Addr, "VAULT_TOKEN=" + vs.RootToken}
-	configPath, csrPath := filepath.Join(dir, "signet.yaml"), filepath.Join(dir, "ca.csr")
-	mustRun(t, env, signetBin, "ca", "init", "--backend", "vault", "--out", configPath, "--external-root", "--csr-out", csrPath, "--org", "Acme Signing")
-	csrPEM, err := os.ReadFile(csrPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chainPath := filepath.Join(dir, "chain.pem")
-	if err := os.WriteFile(chainPath, pki.EncodeCertificatesPEM(offlineRootSigns(t, csrPEM, nil)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	mustFail(t, env, signetBin, "ca", "import-chain", "--config", configPath, "--chain", csrPath)
-	mustRun(t, env, signetBin, "ca", "import-chain", "--config", configPath, "--chain", chainPath)
-	idPath := filepath.Join(dir, "identity.yaml")
-	if err := os.WriteFile(idPath, []byte("oidc-issuers:\n  "+iss.URL()+":\n    client-id: sigstore\n    type: github-workflow\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := startSignet(t, env, "--config", configPath, "--identity-config", idPath)
-	signAndVerify(t, srv, iss, dir)
-}
-
-// offlineRootSigns plays the offline root: it checks the CSR and issues
-// the intermediate CA certificate (its template edited by edit, if set),
-// returning [intermediate, root].
-func offlineRootSigns(t *testing.T, csrPEM []byte, edit func(*x509.Certificate)) []*x509.Certificate {
-	t.Helper()
-	csrs, err := parseCSRPEM(csrPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := csrs.CheckSignature(); err != nil {
-		t.Fatalf("CSR signature: %v", err)
-	}
-	rootKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := testclock.WallNow().Add(-time.Hour)
-	rootTmpl, err := pki.RootTemplate("Acme Signing", "Acme offline root", now, now.AddDate(10, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	root, err := pki.CreateCertificate(ctx, rootTmpl, nil, rootKey.Public(), pki.LocalSigner{Key: rootKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	interTmpl, err := ca.IntermediateTemplate("Acme Signing", "Acme intermediate", now, now.AddDate(5, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if edit != nil {
-		edit(interTmpl)
-	}
-	inter, err := pki.CreateCertificate(ctx, interTmpl, root, csrs.PublicKey, pki.LocalSigner{Key: rootKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []*x509.Certificate{inter, root}
+	e := newExternalRoot(t, "Acme Signing")
+	mustFail(t, e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", filepath.Join(e.dir, "ca.csr"))
+	chainPath := e.writeChain(t, newOfflineRoot(t).sign(t, e.csrPEM, 5*365*24*time.Hour, nil))
+	mustRun(t, e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", chainPath)
+	srv := startSignet(t, e.env, "--config", e.configPath, "--identity-config", e.writeIdentity(t))
+	signAndVerify(t, srv, e.iss, e.dir)
 }
 
 func parseCSRPEM(data []byte) (*x509.CertificateRequest, error) {

@@ -78,28 +78,12 @@ func TestVaultInitNestsValidity(t *testing.T) {
 // intermediate restricted to TLS usages would make every leaf fail
 // verification; ca import-chain refuses it and names why.
 func TestVaultImportRefusesANonCodeSigningChain(t *testing.T) {
-	vs := vaultdev.Start(t)
-	iss, err := oidcmock.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer iss.Close()
-	dir := t.TempDir()
-	env := []string{"VAULT_ADDR=" + vs.Addr, "VAULT_TOKEN=" + vs.RootToken}
-	configPath, csrPath := filepath.Join(dir, "signet.yaml"), filepath.Join(dir, "ca.csr")
-	mustRun(t, env, signetBin, "ca", "init", "--backend", "vault", "--out", configPath, "--external-root", "--csr-out", csrPath)
-	csrPEM, err := os.ReadFile(csrPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chainPath := filepath.Join(dir, "chain.pem")
+	e := newExternalRoot(t, "Acme Signing")
 	tlsOnly := func(c *x509.Certificate) {
 		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	}
-	if err := os.WriteFile(chainPath, pki.EncodeCertificatesPEM(offlineRootSigns(t, csrPEM, tlsOnly)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	mustFailWith(t, "restricts its extended key usages without codeSigning", env, signetBin, "ca", "import-chain", "--config", configPath, "--chain", chainPath)
+	chainPath := e.writeChain(t, newOfflineRoot(t).sign(t, e.csrPEM, 5*365*24*time.Hour, tlsOnly))
+	mustFailWith(t, "restricts its extended key usages without codeSigning", e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", chainPath)
 }
 
 // TestVaultReimportedChainIsFollowed: the offline root signs the CA key's
@@ -108,42 +92,20 @@ func TestVaultImportRefusesANonCodeSigningChain(t *testing.T) {
 // certificate within its refresh interval, without a restart, and keeps
 // the first one in its trusted root.
 func TestVaultReimportedChainIsFollowed(t *testing.T) {
-	vs := vaultdev.Start(t)
-	iss, err := oidcmock.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer iss.Close()
-	iss.SetRunnerClaims(releaseClaims())
-	dir := t.TempDir()
-	env := []string{"VAULT_ADDR=" + vs.Addr, "VAULT_TOKEN=" + vs.RootToken}
-	configPath, csrPath := filepath.Join(dir, "signet.yaml"), filepath.Join(dir, "ca.csr")
-	mustRun(t, env, signetBin, "ca", "init", "--backend", "vault", "--out", configPath, "--external-root", "--csr-out", csrPath)
-	csrPEM, err := os.ReadFile(csrPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newExternalRoot(t, "Acme Signing")
 	root := newOfflineRoot(t)
-	first, second := root.sign(t, csrPEM, 24*time.Hour), root.sign(t, csrPEM, 48*time.Hour)
+	first, second := root.sign(t, e.csrPEM, 24*time.Hour, nil), root.sign(t, e.csrPEM, 48*time.Hour, nil)
 	importChain := func(chain []*x509.Certificate) {
 		t.Helper()
-		p := filepath.Join(dir, "chain.pem")
-		if err := os.WriteFile(p, pki.EncodeCertificatesPEM(chain), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		mustRun(t, env, signetBin, "ca", "import-chain", "--config", configPath, "--chain", p)
+		mustRun(t, e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", e.writeChain(t, chain))
 	}
 	importChain(first)
-	(&vaultSetup{configPath: configPath}).editConfig(t, func(c map[string]any) {
+	(&vaultSetup{configPath: e.configPath}).editConfig(t, func(c map[string]any) {
 		c["log"] = map[string]any{"type": "off"}
 		v := c["vault"].(map[string]any)
 		v["refresh-interval"], v["activation-delay"] = "1s", "0s"
 	})
-	idPath := filepath.Join(dir, "identity.yaml")
-	if err := os.WriteFile(idPath, []byte("oidc-issuers:\n  "+iss.URL()+":\n    client-id: sigstore\n    type: github-workflow\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := startServerEnv(t, env, "--config", configPath, "--identity-config", idPath)
+	p := startServerEnv(t, e.env, "--config", e.configPath, "--identity-config", e.writeIdentity(t))
 	if !issuingCA(t, p.URL).Equal(first[0]) {
 		t.Fatal("the replica does not issue under the imported intermediate")
 	}
@@ -179,22 +141,75 @@ func newOfflineRoot(t *testing.T) offlineRoot {
 	return offlineRoot{key: key, cert: cert}
 }
 
-// sign issues the intermediate for the CSR's key, valid for lifetime, and
-// returns [intermediate, root].
-func (r offlineRoot) sign(t *testing.T, csrPEM []byte, lifetime time.Duration) []*x509.Certificate {
+// sign checks the CSR and issues the intermediate for its key, valid for
+// lifetime, its template edited by edit if set; it returns
+// [intermediate, root].
+func (r offlineRoot) sign(t *testing.T, csrPEM []byte, lifetime time.Duration, edit func(*x509.Certificate)) []*x509.Certificate {
 	t.Helper()
 	csr, err := parseCSRPEM(csrPEM)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		t.Fatalf("CSR signature: %v", err)
 	}
 	now := testclock.WallNow().Add(-time.Hour)
 	tmpl, err := ca.IntermediateTemplate("Acme Signing", "Acme intermediate", now, now.Add(lifetime))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if edit != nil {
+		edit(tmpl)
+	}
 	inter, err := pki.CreateCertificate(context.Background(), tmpl, r.cert, csr.PublicKey, pki.LocalSigner{Key: r.key})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return []*x509.Certificate{inter, r.cert}
+}
+
+// externalRoot is a Vault whose CA key waits for an offline root: `ca init
+// --external-root` has written the config and the CSR.
+type externalRoot struct {
+	env             []string
+	dir, configPath string
+	csrPEM          []byte
+	iss             *oidcmock.Issuer
+}
+
+// newExternalRoot starts Vault and a test issuer and runs ca init
+// --external-root for org.
+func newExternalRoot(t *testing.T, org string) externalRoot {
+	t.Helper()
+	vs, iss := startVaultAndIssuer(t)
+	e := externalRoot{env: []string{"VAULT_ADDR=" + vs.Addr, "VAULT_TOKEN=" + vs.RootToken}, dir: t.TempDir(), iss: iss}
+	e.configPath = filepath.Join(e.dir, "signet.yaml")
+	csrPath := filepath.Join(e.dir, "ca.csr")
+	mustRun(t, e.env, signetBin, "ca", "init", "--backend", "vault", "--out", e.configPath, "--external-root", "--csr-out", csrPath, "--org", org)
+	var err error
+	if e.csrPEM, err = os.ReadFile(csrPath); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// writeChain writes chain as PEM and returns its path.
+func (e externalRoot) writeChain(t *testing.T, chain []*x509.Certificate) string {
+	t.Helper()
+	p := filepath.Join(e.dir, "chain.pem")
+	if err := os.WriteFile(p, pki.EncodeCertificatesPEM(chain), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// writeIdentity writes an identity config trusting the test issuer and
+// returns its path.
+func (e externalRoot) writeIdentity(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(e.dir, "identity.yaml")
+	if err := os.WriteFile(p, []byte("oidc-issuers:\n  "+e.iss.URL()+":\n    client-id: sigstore\n    type: github-workflow\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

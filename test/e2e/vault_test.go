@@ -38,9 +38,9 @@ type vaultSetup struct {
 	admin      *vaultapi.Client
 }
 
-// newVaultSetup starts Vault and a mock issuer and runs `signet ca init`.
-// extraConfig is appended to the generated signet.yaml.
-func newVaultSetup(t *testing.T) *vaultSetup {
+// startVaultAndIssuer starts a Vault dev server and a mock issuer whose
+// runner tokens carry releaseClaims, both stopped when t ends.
+func startVaultAndIssuer(t *testing.T) (*vaultdev.Server, *oidcmock.Issuer) {
 	t.Helper()
 	vs := vaultdev.Start(t)
 	iss, err := oidcmock.Start()
@@ -49,6 +49,14 @@ func newVaultSetup(t *testing.T) *vaultSetup {
 	}
 	t.Cleanup(iss.Close)
 	iss.SetRunnerClaims(releaseClaims())
+	return vs, iss
+}
+
+// newVaultSetup starts Vault and a mock issuer and runs `signet ca init`.
+// extraConfig is appended to the generated signet.yaml.
+func newVaultSetup(t *testing.T) *vaultSetup {
+	t.Helper()
+	vs, iss := startVaultAndIssuer(t)
 	s := &vaultSetup{vault: vs, issuer: iss, dir: t.TempDir(),
 		env: []string{"VAULT_ADDR=" + vs.Addr, "VAULT_TOKEN=" + vs.RootToken}}
 	s.configPath = filepath.Join(s.dir, "signet.yaml")
@@ -63,8 +71,8 @@ func newVaultSetup(t *testing.T) *vaultSetup {
 	}
 	cfg := vaultapi.DefaultConfig()
 	cfg.Address = vs.Addr
-	s.admin, err = vaultapi.NewClient(cfg)
-	if err != nil {
+	var err error
+	if s.admin, err = vaultapi.NewClient(cfg); err != nil {
 		t.Fatal(err)
 	}
 	s.admin.SetToken(vs.RootToken)
