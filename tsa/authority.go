@@ -70,9 +70,9 @@ type Authority struct {
 func New(opts Options) (*Authority, error) {
 	signer := opts.Key.Signer
 	if _, local := signer.(pki.LocalSigner); !local && signer != nil {
-		// A key in a store: check each token's signature before it
-		// leaves (digitorus/timestamp does not).
-		signer = pki.CheckedSigner{KeySigner: signer}
+		// A key in a store: check the tokens' signatures (sampled, see
+		// pki.CheckedSigner); digitorus/timestamp checks none.
+		signer = pki.NewCheckedSigner(signer)
 	}
 	a := &Authority{
 		signer:   signer,

@@ -22,10 +22,10 @@ import (
 
 // TestKeySwappedInVault: transit keys deleted and made again under the
 // same names (so their version 1 is another key) while a CA and a TSA
-// have version 1 pinned, batched and not: Ready, Issue and Timestamp
-// answer 503 naming the changed key, and no certificate or token comes
-// out that the pinned public key would not verify (digitorus/timestamp
-// checks nothing itself).
+// have version 1 pinned, batched and not: Ready and Issue answer 503
+// naming the changed key at once, and no certificate comes out; the TSA
+// (digitorus/timestamp checks nothing itself) refuses within its check
+// interval, then refuses every token.
 func TestKeySwappedInVault(t *testing.T) {
 	vs, batched := connect(t)
 	ctx := t.Context()
@@ -109,9 +109,21 @@ func TestKeySwappedInVault(t *testing.T) {
 			!strings.Contains(err.Error(), "signed with another key than the one this server loaded") {
 			t.Errorf("%s Issue after the swap = %v, %v; want 503 and no certificate", label, cert != nil, err)
 		}
-		if tok, _, err := p.tsa.TimestampSignature(ctx, sig[:]); problem.StatusOf(err) != 503 || tok != nil ||
-			!strings.Contains(err.Error(), "signed with another key than the one this server loaded") {
-			t.Errorf("%s Timestamp after the swap = %d bytes, %v; want 503 and no token", label, len(tok), err)
+		// The TSA checks a signature a second (pki.CheckInterval): within
+		// about that, a check fails, and from then on every token is
+		// refused until the key verifies again.
+		refused := false
+		for deadline := testclock.WallNow().Add(2*pki.CheckInterval + time.Second); !refused && testclock.WallNow().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			_, _, err := p.tsa.TimestampSignature(ctx, sig[:])
+			refused = problem.StatusOf(err) == 503 && strings.Contains(err.Error(), "signed with another key than the one this server loaded")
+		}
+		if !refused {
+			t.Errorf("%s: the TSA still signed with the changed key %s after the swap", label, 2*pki.CheckInterval+time.Second)
+		}
+		for range 3 {
+			if tok, _, err := p.tsa.TimestampSignature(ctx, sig[:]); problem.StatusOf(err) != 503 || tok != nil {
+				t.Errorf("%s Timestamp once a check failed = %d bytes, %v; want 503 and no token", label, len(tok), err)
+			}
 		}
 		if err := p.signer.Ready(ctx); problem.StatusOf(err) != 503 || !strings.Contains(err.Error(), "no longer the key this server loaded") {
 			t.Errorf("%s Ready after the swap = %v, want 503", label, err)

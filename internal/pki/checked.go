@@ -8,29 +8,57 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/signet-dev/signet/internal/problem"
 )
 
-// CheckedSigner is a KeySigner whose every signature is checked with its
-// public key before it is used: for a key in a store (Vault transit) that
+// CheckInterval is how often a CheckedSigner checks a signature while its
+// signatures verify.
+const CheckInterval = time.Second
+
+// CheckedSigner is a KeySigner over a key in a store (Vault transit) that
 // could answer with another key under the same name and version, where
-// nothing else checks the signature (an RFC 3161 token). The CA needs no
-// wrapper: x509.CreateCertificate checks its signatures itself.
+// nothing else checks the signatures (an RFC 3161 token; the CA needs no
+// wrapper, x509.CreateCertificate checks every signature). It checks the
+// first signature, then one every CheckInterval (a check costs about a
+// signature's CPU, which every signature would pay otherwise), and once a
+// check fails, every signature until one verifies again: a key changed in
+// the store yields at most CheckInterval of signatures nothing verifies,
+// then problem.Unavailable. Make one with NewCheckedSigner.
 type CheckedSigner struct {
 	KeySigner
+	start     time.Time    // elapsed time is measured from here (monotonic)
+	lastCheck atomic.Int64 // elapsed nanoseconds at the last passed check; -1: none
+	broken    atomic.Bool  // the last check failed
 }
 
-// SignDigest signs through the wrapped KeySigner and refuses a signature
-// its public key does not verify, as problem.Unavailable.
-func (c CheckedSigner) SignDigest(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+// NewCheckedSigner wraps s.
+func NewCheckedSigner(s KeySigner) *CheckedSigner {
+	c := &CheckedSigner{KeySigner: s, start: time.Now()}
+	c.lastCheck.Store(-1)
+	return c
+}
+
+// SignDigest signs through the wrapped KeySigner and, when a check is due,
+// refuses a signature its public key does not verify, as
+// problem.Unavailable.
+func (c *CheckedSigner) SignDigest(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	sig, err := c.KeySigner.SignDigest(ctx, digest, opts)
 	if err != nil {
 		return nil, err
 	}
+	elapsed := int64(time.Since(c.start))
+	if last := c.lastCheck.Load(); !c.broken.Load() && last >= 0 && elapsed-last < int64(CheckInterval) {
+		return sig, nil
+	}
 	if err := verifyDigest(c.Public(), digest, sig, opts); err != nil {
+		c.broken.Store(true)
 		return nil, keyChanged(err)
 	}
+	c.broken.Store(false)
+	c.lastCheck.Store(elapsed)
 	return sig, nil
 }
 
