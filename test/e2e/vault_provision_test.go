@@ -213,3 +213,32 @@ func (e externalRoot) writeIdentity(t *testing.T) string {
 	}
 	return p
 }
+
+// TestVaultRotationKeepsAMemoryTSA: with the CA in Vault and the TSA key
+// in memory (a mix the config allows), a live CA rotation keeps the TSA
+// key and chain the replica started with, so a bundle timestamped before
+// the rotation verifies with the trusted root served after it.
+func TestVaultRotationKeepsAMemoryTSA(t *testing.T) {
+	s := newVaultSetup(t)
+	s.editConfig(t, func(c map[string]any) {
+		c["log"] = map[string]any{"type": "off"}
+		c["tsa"] = map[string]any{"type": "memory"}
+		v := c["vault"].(map[string]any)
+		v["refresh-interval"], v["activation-delay"] = "1s", "0s"
+	})
+	p := startServerEnv(t, s.env, "--config", s.configPath, "--identity-config", s.idPath)
+	srv := &signetServer{URL: p.URL}
+	tsaChain := string(fetch(t, p.URL+"/api/v1/timestamp/certchain"))
+	before := signFile(t, srv, s.issuer, filepath.Join(s.dir, "before.txt"))
+	mustRun(t, s.env, signetBin, "ca", "init", "--backend", "vault", "--out", filepath.Join(s.dir, "rotated.yaml"), "--rotate")
+	mustWaitFor(t, 10*time.Second, func() bool { return caAuthorities(t, p.URL) == 2 })
+	if got := string(fetch(t, p.URL+"/api/v1/timestamp/certchain")); got != tsaChain {
+		t.Error("the CA rotation replaced the memory TSA key and chain")
+	}
+	trusted := filepath.Join(s.dir, "trusted_root.json")
+	if err := os.WriteFile(trusted, fetch(t, p.URL+"/api/v1/trustedroot"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, nil, signetBin, "verify", strings.TrimSuffix(before, ".sigstore.json"), "--bundle", before, "--trusted-root", trusted,
+		"--certificate-identity", wantSAN, "--certificate-oidc-issuer", s.issuer.URL())
+}

@@ -320,12 +320,18 @@ func (s *trustSource) close() {
 func (s *trustSource) load(ctx context.Context, vc *vault.Client, prev *material) (*material, error) {
 	cfg := s.cfg
 	caKey, err := loadKey(ctx, cfg.CA, "ca", vc, func(ctx context.Context) (pki.KeyChain, error) {
+		if prev != nil { // a memory key lives as long as the process
+			return pki.KeyChain{Signer: prev.caSigner, Chain: prev.issuer.Chain()}, nil
+		}
 		return ca.NewMemoryCA(ctx, cfg.Organization, s.clock(), cfg.CA.Curve())
 	})
 	if err != nil {
 		return nil, err
 	}
 	tsaKey, err := loadKey(ctx, cfg.TSA.Backend, "tsa", vc, func(context.Context) (pki.KeyChain, error) {
+		if prev != nil {
+			return pki.KeyChain{Signer: prev.tsaSigner, Chain: prev.authority.Chain()}, nil
+		}
 		return tsa.NewDevChain(cfg.Organization, s.clock(), cfg.TSA.Curve())
 	})
 	if err != nil {
