@@ -83,6 +83,9 @@ func (b *batcher) sign(ctx context.Context, digest []byte) ([]byte, error) {
 		return r.sig, r.err
 	case <-ctx.Done():
 		return nil, problem.Unavailable("vault did not sign within the request's deadline").WithCause(ctx.Err())
+	case <-b.c.stop:
+		// The loop may have ended with it queued: it is never answered.
+		return nil, problem.Unavailable("signet is shutting down")
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/signet-dev/signet/ca/vault"
+	"github.com/signet-dev/signet/internal/problem"
 )
 
 // TestBatchedSignaturesEachVerify: many digests signed at once through one
@@ -114,5 +115,43 @@ func TestConnectionsToVaultAreReused(t *testing.T) {
 	// them all never dials more than one per caller.
 	if d := dialled.Load(); d > callers {
 		t.Errorf("%d connections dialled for %d requests from %d callers (%d reused): the idle pool drops them", d, callers*rounds, callers, reused.Load())
+	}
+}
+
+// TestSignAfterCloseReturns: a signature asked for after Close, with a
+// context that never ends, is answered (503), never left waiting on a
+// batch loop that has stopped.
+func TestSignAfterCloseReturns(t *testing.T) {
+	vs, admin := connect(t)
+	ctx := context.Background()
+	if _, err := admin.EnsureKey(ctx, "closed", "ecdsa-p256", false); err != nil {
+		t.Fatal(err)
+	}
+	c, err := vault.Connect(ctx, vault.Config{Address: vs.Addr, Auth: vault.Auth{Token: vs.RootToken}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := vault.NewSigner(ctx, c, "closed", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for range 50 {
+			if _, err = s.SignDigest(ctx, digestOf(crypto.SHA256, []byte("x")), crypto.SHA256); err == nil {
+				break
+			}
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if problem.StatusOf(err) != 503 {
+			t.Errorf("SignDigest after Close = %v, want 503", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("SignDigest after Close did not return within 10s")
 	}
 }
