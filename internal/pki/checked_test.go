@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/signet-dev/signet/internal/problem"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 // swappable signs with one key or, once swapped, with another while still
@@ -55,9 +56,9 @@ func TestCheckedSigner(t *testing.T) {
 		t.Fatalf("the pinned key again = %v", err)
 	}
 	s.swapped.Store(true)
-	deadline := time.Now().Add(CheckInterval + 2*time.Second)
+	deadline := testclock.WallNow().Add(CheckInterval + 2*time.Second)
 	for sign() == nil {
-		if time.Now().After(deadline) {
+		if testclock.WallNow().After(deadline) {
 			t.Fatalf("signatures by another key still passed %s after the swap", CheckInterval+2*time.Second)
 		}
 		time.Sleep(10 * time.Millisecond)
