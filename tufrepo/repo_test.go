@@ -292,6 +292,9 @@ func TestNewRefuses(t *testing.T) {
 	if _, err := NewKeySigner(p384); err == nil {
 		t.Error("a P-384 key was accepted as a role key")
 	}
+	if _, err := NewRoot(t.Context(), f.online, f.online.Public(), f.clock.Now().Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "the root key is the online key") {
+		t.Errorf("NewRoot with the online key as root key = %v, want a refusal", err)
+	}
 	for _, tc := range []struct {
 		name string
 		edit func(o *Options)

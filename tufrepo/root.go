@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/signet-dev/signet/internal/pki"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -21,6 +22,9 @@ var onlineRoles = [...]string{metadata.TARGETS, metadata.SNAPSHOT, metadata.TIME
 func NewRoot(ctx context.Context, rootKey Signer, online crypto.PublicKey, expires time.Time) ([]byte, error) {
 	if err := CheckKeyType(online); err != nil {
 		return nil, err
+	}
+	if pki.SamePublicKey(rootKey.Public(), online) {
+		return nil, errors.New("tufrepo: the root key is the online key: the root key must be another one, kept offline, or whoever holds the online key can rewrite the root")
 	}
 	root := metadata.Root(expires.UTC().Truncate(time.Second))
 	rk, err := metadata.KeyFromPublicKey(rootKey.Public())
