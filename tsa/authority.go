@@ -68,12 +68,9 @@ type Authority struct {
 // intermediates that carry the timeStamping EKU too. The leaf must be valid
 // at the current time of opts.Clock.
 func New(opts Options) (*Authority, error) {
-	signer := opts.Key.Signer
-	if _, local := signer.(pki.LocalSigner); !local && signer != nil {
-		// A key in a store: check the tokens' signatures (sampled, see
-		// pki.CheckedSigner); digitorus/timestamp checks none.
-		signer = pki.NewCheckedSigner(signer)
-	}
+	// digitorus/timestamp checks no signature: a key in a store gets its
+	// signatures checked (sampled, see pki.CheckedSigner).
+	signer := pki.Checked(opts.Key.Signer)
 	a := &Authority{
 		signer:   signer,
 		chain:    append([]*x509.Certificate(nil), opts.Key.Chain...),

@@ -14,10 +14,12 @@ import (
 
 	"github.com/signet-dev/signet/ca"
 	"github.com/signet-dev/signet/ca/vault"
+	"github.com/signet-dev/signet/identity"
 	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/internal/problem"
 	"github.com/signet-dev/signet/test/testclock"
 	"github.com/signet-dev/signet/tsa"
+	"github.com/sigstore/fulcio/pkg/certificate"
 )
 
 // TestKeySwappedInVault: transit keys deleted and made again under the
@@ -89,9 +91,13 @@ func TestKeySwappedInVault(t *testing.T) {
 		setups[label] = pinned{ca: iss, tsa: auth, signer: tsaSigner}
 	}
 	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	// The identity the certificates are for, embedded as issuance does.
+	san, _ := url.Parse("https://github.com/acme/widgets/.github/workflows/release.yml@refs/heads/main")
+	releaseWorkflow := &identity.Principal{URI: san, Issuer: "https://token.actions.githubusercontent.com",
+		Extensions: certificate.Extensions{Issuer: "https://token.actions.githubusercontent.com"}}
 	sig := sha256.Sum256([]byte("a signature to time-stamp"))
 	for label, p := range setups {
-		if _, err := p.ca.Issue(ctx, leafKey.Public(), uriSAN("https://x/y")); err != nil {
+		if _, err := p.ca.Issue(ctx, leafKey.Public(), releaseWorkflow); err != nil {
 			t.Fatalf("%s Issue before the swap: %v", label, err)
 		}
 		if _, _, err := p.tsa.TimestampSignature(ctx, sig[:]); err != nil {
@@ -105,7 +111,7 @@ func TestKeySwappedInVault(t *testing.T) {
 		}
 	}
 	for label, p := range setups {
-		if cert, err := p.ca.Issue(ctx, leafKey.Public(), uriSAN("https://x/y")); problem.StatusOf(err) != 503 || cert != nil ||
+		if cert, err := p.ca.Issue(ctx, leafKey.Public(), releaseWorkflow); problem.StatusOf(err) != 503 || cert != nil ||
 			!strings.Contains(err.Error(), "signed with another key than the one this server loaded") {
 			t.Errorf("%s Issue after the swap = %v, %v; want 503 and no certificate", label, cert != nil, err)
 		}
@@ -145,17 +151,4 @@ func recreate(ctx context.Context, t *testing.T, c *vault.Client, name string) {
 	if _, err := c.EnsureKey(ctx, name, "ecdsa-p256", false); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// uriSAN embeds one URI SAN.
-type uriSAN string
-
-// Embed writes the SAN into the template.
-func (u uriSAN) Embed(c *x509.Certificate) error {
-	parsed, err := url.Parse(string(u))
-	if err != nil {
-		return err
-	}
-	c.URIs = []*url.URL{parsed}
-	return nil
 }

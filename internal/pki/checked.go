@@ -34,6 +34,16 @@ type CheckedSigner struct {
 	broken    atomic.Bool  // the last check failed
 }
 
+// Checked returns s with its signatures checked (NewCheckedSigner) when
+// its key lives outside this process, and s itself for a LocalSigner,
+// whose signatures cannot come from another key.
+func Checked(s KeySigner) KeySigner {
+	if _, local := s.(LocalSigner); local || s == nil {
+		return s
+	}
+	return NewCheckedSigner(s)
+}
+
 // NewCheckedSigner wraps s.
 func NewCheckedSigner(s KeySigner) *CheckedSigner {
 	c := &CheckedSigner{KeySigner: s, start: time.Now()}

@@ -43,7 +43,13 @@ func TestCheckedSigner(t *testing.T) {
 		return LocalSigner{Key: k}
 	}
 	s := &swappable{pinned: key(), other: key()}
-	c := NewCheckedSigner(s)
+	if _, local := Checked(s.pinned).(LocalSigner); !local {
+		t.Error("Checked wrapped a key in process memory")
+	}
+	c, ok := Checked(s).(*CheckedSigner)
+	if !ok {
+		t.Fatal("Checked did not wrap a signer outside the process")
+	}
 	d := sha256.Sum256([]byte("x"))
 	sign := func() error { _, err := c.SignDigest(t.Context(), d[:], crypto.SHA256); return err }
 
