@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -63,7 +64,7 @@ func startSignet(t *testing.T, env []string, args ...string) *signetServer {
 		_ = logFile.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(logPath)
-			t.Logf("signet log:\n%s", b)
+			t.Logf("signet log:\n%s", logDigest(string(b)))
 		}
 	})
 	deadline := time.Now().Add(20 * time.Second)
@@ -213,7 +214,7 @@ func startServerOver(t *testing.T, env []string, hc *http.Client, scheme, waitPa
 			t.Errorf("signet serve %s hit a data race", p.URL)
 		}
 		if t.Failed() {
-			t.Logf("signet serve %s log:\n%s", p.URL, p.output())
+			t.Logf("signet serve %s log:\n%s", p.URL, logDigest(p.output()))
 		}
 	})
 	deadline := testclock.WallNow().Add(20 * time.Second)
@@ -237,6 +238,31 @@ func startServerOver(t *testing.T, env []string, hc *http.Client, scheme, waitPa
 	}
 	t.Fatalf("signet serve did not become ready at %s:\n%s", p.URL, p.output())
 	return nil
+}
+
+// logDigestLines bounds what logDigest keeps of a log.
+const logDigestLines = 40
+
+// logDigest is a server log shortened for a failed test's output, where
+// CI shows only the tail: the routine "certificate issued" lines are
+// counted, not printed, and only the last logDigestLines other lines are
+// kept, so a failure's message is not buried under thousands of them.
+func logDigest(log string) string {
+	var kept []string
+	issued := 0
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, `"msg":"certificate issued"`) {
+			issued++
+			continue
+		}
+		kept = append(kept, line)
+	}
+	head := fmt.Sprintf("(%d \"certificate issued\" lines left out", issued)
+	if len(kept) > logDigestLines {
+		head += fmt.Sprintf(", and the first %d other lines", len(kept)-logDigestLines)
+		kept = kept[len(kept)-logDigestLines:]
+	}
+	return head + ")\n" + strings.Join(kept, "")
 }
 
 func (p *logProc) output() string {

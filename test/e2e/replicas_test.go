@@ -23,6 +23,7 @@ import (
 	"github.com/signet-dev/signet/bundle"
 	"github.com/signet-dev/signet/keyless/client"
 	"github.com/signet-dev/signet/test/haproxydev"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 // TestReplicasBehindHAProxy: three `signet serve` replicas share one Vault
@@ -39,7 +40,7 @@ func TestReplicasBehindHAProxy(t *testing.T) {
 	s.editConfig(t, func(c map[string]any) {
 		c["public-url"] = "http://" + lbAddr // in every replica's trusted root and signing config
 		c["log"] = map[string]any{"type": "off"}
-		c["shutdown-delay"] = "1s"
+		c["shutdown-delay"] = drainDelay.String()
 	})
 	var replicas []*logProc
 	var backends []string
@@ -59,10 +60,13 @@ func TestReplicasBehindHAProxy(t *testing.T) {
 	}
 
 	t.Run("one replica stopped gracefully", func(t *testing.T) {
-		var drained string // what the replica said during its shutdown delay
+		var drained string    // what the replica said during its shutdown delay
+		var out time.Duration // from SIGTERM until HAProxy took the replica out
 		res := loadThrough(t, s, lb.URL(), 1500, 500, func() {
+			signalled := testclock.WallNow()
 			_ = replicas[2].cmd.Process.Signal(syscall.SIGTERM)
 			drained = drainingStatus(replicas[2].URL)
+			out = waitInRotation(t, lb, 2, signalled)
 		})
 		if drained != "readyz 503, healthz 200" {
 			t.Errorf("right after SIGTERM the replica answered %q, want readyz 503 (not ready) and healthz 200 (still serving)", drained)
@@ -73,9 +77,10 @@ func TestReplicasBehindHAProxy(t *testing.T) {
 			t.Fatal("the replica did not exit within 30s of SIGTERM")
 		}
 		if code := replicas[2].cmd.ProcessState.ExitCode(); code != 0 {
-			t.Errorf("the replica exited %d after SIGTERM, want 0:\n%s", code, replicas[2].output())
+			t.Errorf("the replica exited %d after SIGTERM, want 0:\n%s", code, logDigest(replicas[2].output()))
 		}
-		t.Logf("SIGTERM of one of three replicas under load: %d requests, %d bundles, %d Fulcio certificates, %d failed", res.sent, len(res.bundles), len(res.leaves), len(res.failed))
+		t.Logf("SIGTERM of one of three replicas under load: %d requests, %d bundles, %d Fulcio certificates, %d failed; HAProxy took it out %s after the signal (shutdown-delay %s)",
+			res.sent, len(res.bundles), len(res.leaves), len(res.failed), out.Round(time.Millisecond), drainDelay)
 		if len(res.failed) > 0 {
 			t.Errorf("a graceful stop cost clients %d requests; the first: %v", len(res.failed), res.failed[:min(5, len(res.failed))])
 		}
@@ -83,15 +88,45 @@ func TestReplicasBehindHAProxy(t *testing.T) {
 	})
 
 	t.Run("one replica killed", func(t *testing.T) {
+		// Only requests sent before HAProxy took the dead replica out may
+		// fail: those in flight on it, and those HAProxy sent it over a
+		// kept-alive connection before it noticed. None sent after.
+		var killed, out time.Time
 		res := loadThrough(t, s, lb.URL(), 1500, 500, func() {
+			killed = testclock.WallNow()
 			replicas[1].kill(t)
+			out = killed.Add(waitInRotation(t, lb, 1, killed))
 		})
-		t.Logf("SIGKILL of one of the two replicas left, under load: %d requests, %d bundles, %d Fulcio certificates, %d failed", res.sent, len(res.bundles), len(res.leaves), len(res.failed))
-		if len(res.failed) > loadWorkers {
-			t.Errorf("%d requests failed; at most the %d in flight on the killed replica may; the first: %v", len(res.failed), loadWorkers, res.failed[:min(5, len(res.failed))])
+		t.Logf("SIGKILL of one of the two replicas left, under load: %d requests, %d bundles, %d Fulcio certificates, %d failed; HAProxy took it out %s after the kill",
+			res.sent, len(res.bundles), len(res.leaves), len(res.failed), out.Sub(killed).Round(time.Millisecond))
+		var late []string
+		for _, f := range res.failed {
+			if f.sent.After(out) {
+				late = append(late, fmt.Sprintf("%v, sent %s after", f, f.sent.Sub(out).Round(time.Millisecond)))
+			}
 		}
+		if len(late) > 0 {
+			t.Errorf("%d requests sent after HAProxy took the killed replica out failed; the first: %v", len(late), late[:min(5, len(late))])
+		}
+
 		res.verifyAll(t, trustedRoot, s.issuer.URL())
 	})
+}
+
+// drainDelay is the replicas' shutdown-delay: ten of HAProxy's health
+// checks, time enough for it to take a draining replica out.
+const drainDelay = 2 * time.Second
+
+// waitInRotation waits until exactly up replicas are in HAProxy's
+// rotation and returns how long that took since from.
+func waitInRotation(t *testing.T, lb *haproxydev.LB, up int, from time.Time) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := lb.WaitBackends(ctx, up); err != nil {
+		t.Errorf("HAProxy did not take the replica out: %v", err)
+	}
+	return testclock.WallNow().Sub(from)
 }
 
 // drainingStatus reads a replica's /readyz and /healthz within its
@@ -132,11 +167,32 @@ func startBalancer(t *testing.T, addr, healthPath string, replicas []string) *ha
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(lb.Close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("haproxy log, without its 200s:\n%s", balancerDigest(lb.Log()))
+		}
+		lb.Close()
+	})
 	if err := lb.WaitBackends(ctx, len(backends)); err != nil {
 		t.Fatal(err)
 	}
 	return lb
+}
+
+// balancerDigest is HAProxy's log for a failed test's output: its
+// warnings, the changes of a backend's state, and the requests that did
+// not get a 200, at most logDigestLines of them, the last. Left out too:
+// kept-alive client connections closed before a request (<BADREQ>, CR).
+func balancerDigest(log string) string {
+	var kept []string
+	for line := range strings.Lines(log) {
+		// An HTTP log line: client [date] fe be/server timers status bytes - - state ...
+		if f := strings.Fields(line); len(f) > 9 && f[2] == "fe" && (f[5] == "200" || f[9] == "CR--" && strings.Contains(line, "<BADREQ>")) {
+			continue
+		}
+		kept = append(kept, line)
+	}
+	return strings.Join(kept[max(0, len(kept)-logDigestLines):], "")
 }
 
 // loadWorkers is the closed-loop concurrency of loadThrough.
@@ -147,8 +203,17 @@ type loadResult struct {
 	sent    int
 	bundles map[int][]byte      // one-shot bundles, by request number
 	leaves  []*x509.Certificate // certificates from /api/v2/signingCert
-	failed  []error
+	failed  []loadFailure
 }
+
+// loadFailure is a request of a load run that got no 200.
+type loadFailure struct {
+	n    int       // the request's number
+	sent time.Time // when it was sent
+	err  error
+}
+
+func (f loadFailure) String() string { return fmt.Sprintf("request %d: %v", f.n, f.err) }
 
 // loadThrough signs n artifacts through url with loadWorkers clients at
 // once, each request with a fresh token and key, and calls fault once
@@ -169,6 +234,7 @@ func loadThrough(t *testing.T, s *vaultSetup, url string, n, at int, fault func(
 					once.Do(fault)
 				}
 				tok, err := s.issuer.Mint(releaseClaims())
+				sent := testclock.WallNow()
 				if err == nil && i%4 == 0 { // every fourth request through Fulcio's API, as cosign asks
 					var leaf *x509.Certificate
 					c := client.Client{BaseURL: url, HTTP: logHTTP}
@@ -189,7 +255,7 @@ func loadThrough(t *testing.T, s *vaultSetup, url string, n, at int, fault func(
 					}
 				}
 				mu.Lock()
-				res.failed = append(res.failed, fmt.Errorf("request %d: %w", i, err))
+				res.failed = append(res.failed, loadFailure{n: i, sent: sent, err: err})
 				mu.Unlock()
 			}
 		})

@@ -134,6 +134,15 @@ func Start(ctx context.Context, opts Options) (*LB, error) {
 // URL is the load balancer's base URL, http://127.0.0.1:PORT.
 func (l *LB) URL() string { return l.url }
 
+// Log is what HAProxy has printed so far: its warnings, every change of
+// a backend's state with the reason ("Server be/s2 is DOWN, reason:
+// Layer4 connection problem, ..."), and a line per request in HAProxy's
+// HTTP log format (backend/server, timers, status, termination state).
+func (l *LB) Log() string {
+	b, _ := os.ReadFile(filepath.Join(l.dir, "haproxy.log"))
+	return string(b)
+}
+
 // Close kills HAProxy, waits for it and removes its directory; calling it
 // again does nothing.
 func (l *LB) Close() {
@@ -196,13 +205,14 @@ func (l *LB) upCount() (int, error) {
 	return n, nil
 }
 
-// config is haproxy.cfg: no daemon, no chroot or user switch, retries of
-// failed connections only, one health-checked server per backend.
+// config is haproxy.cfg: no daemon, no chroot or user switch, an HTTP log
+// line per request, retries of failed connections only, one
+// health-checked server per backend.
 func config(opts Options, port int, dir, sock string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "global\n\tpidfile %s\n\tstats socket %s mode 600 level admin\n\tlog stderr format raw local0\n\n",
 		filepath.Join(dir, "haproxy.pid"), sock)
-	b.WriteString("defaults\n\tmode http\n\tlog global\n\ttimeout connect 2s\n\ttimeout client 30s\n\ttimeout server 30s\n" +
+	b.WriteString("defaults\n\tmode http\n\tlog global\n\toption httplog\n\ttimeout connect 2s\n\ttimeout client 30s\n\ttimeout server 30s\n" +
 		"\tretries 3\n\toption redispatch 1\n\tretry-on conn-failure\n\n")
 	fmt.Fprintf(&b, "frontend fe\n\tbind 127.0.0.1:%d\n\tdefault_backend be\n\n", port)
 	b.WriteString("backend be\n\tbalance roundrobin\n")
