@@ -15,8 +15,9 @@ demo:
 	./test/demo.sh
 
 ## test: install the real test tools (cached by version) and run every test
+## (on a failure, what failed is repeated last, where a CI log's tail shows it)
 test:
-	@eval "$$(./test/tools/install.sh)" && go vet ./... && go test -count=1 -timeout 40m ./...
+	@eval "$$(./test/tools/install.sh)" && go vet ./... && ./test/failures-last.sh go test -count=1 -timeout 40m ./...
 	@$(MAKE) --no-print-directory test-clock-shift
 	@$(MAKE) --no-print-directory test-chart
 
