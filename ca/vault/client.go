@@ -26,8 +26,11 @@ type Client struct {
 
 	loginMu   sync.Mutex
 	lastLogin time.Time
-	stop      chan struct{}
-	done      chan struct{}
+	// replaced hands keepAlive the login that relogin made, so that it
+	// renews the token in use, not the one it replaced.
+	replaced chan relogged
+	stop     chan struct{}
+	done     chan struct{}
 	// expiry is when the current token expires, Unix nanoseconds; 0 when
 	// it never does (a root token) or is not known yet.
 	expiry atomic.Int64
@@ -99,7 +102,8 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error)
 	}
 	client.ClearToken()
 	client.SetNamespace(cfg.Namespace)
-	c := &Client{api: client, cfg: cfg, log: log.With("component", "vault"), stop: make(chan struct{}), done: make(chan struct{})}
+	c := &Client{api: client, cfg: cfg, log: log.With("component", "vault"),
+		replaced: make(chan relogged, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	secret, err := c.login(ctx)
 	if err != nil {
 		return nil, err
@@ -125,12 +129,24 @@ func (c *Client) Close() {
 	c.batchWG.Wait()
 }
 
+// relogged is a login relogin made: its auth secret, nil for a token that
+// cannot be renewed.
+type relogged struct{ secret *api.Secret }
+
 // login authenticates with the configured method and returns the auth
-// secret (nil for a token that cannot be renewed).
+// secret (nil for a token that cannot be renewed). It is for Connect and
+// keepAlive: a login relogin made before it is superseded, and dropped.
 func (c *Client) login(ctx context.Context) (*api.Secret, error) {
 	c.loginMu.Lock()
 	defer c.loginMu.Unlock()
-	return c.loginLocked(ctx)
+	secret, err := c.loginLocked(ctx)
+	if err == nil {
+		select {
+		case <-c.replaced:
+		default:
+		}
+	}
+	return secret, err
 }
 
 func (c *Client) loginLocked(ctx context.Context) (*api.Secret, error) {
@@ -218,8 +234,16 @@ func (c *Client) relogin(ctx context.Context, failedToken string) error {
 			return nil
 		}
 	}
-	_, err := c.loginLocked(ctx)
-	return err
+	secret, err := c.loginLocked(ctx)
+	if err != nil {
+		return err
+	}
+	select { // at most one waits: the newest login wins
+	case <-c.replaced:
+	default:
+	}
+	c.replaced <- relogged{secret}
+	return nil
 }
 
 // tokenSecret turns a token lookup into the secret a lifetime watcher
@@ -237,25 +261,35 @@ func tokenSecret(token string, self *api.Secret) *api.Secret {
 }
 
 // keepAlive renews the token until it cannot be renewed, then logs in
-// again with backoff, until Close.
+// again with backoff, until Close. When relogin replaces the token, it
+// renews the new one from then on.
 func (c *Client) keepAlive(secret *api.Secret) {
 	defer close(c.done)
 	backoff := time.Second
 	for {
 		if secret == nil || secret.Auth == nil || !secret.Auth.Renewable {
-			if secret == nil || !c.canRelogin() {
-				<-c.stop
-				return
+			var wait <-chan time.Time // nil: nothing to renew or log in again for
+			if secret != nil && c.canRelogin() {
+				// A non-renewable login: log in again at 80% of its life.
+				wait = time.After(time.Duration(float64(secret.Auth.LeaseDuration)*0.8) * time.Second)
 			}
-			// A non-renewable login: log in again at 80% of its life.
-			wait := time.Duration(float64(secret.Auth.LeaseDuration)*0.8) * time.Second
 			select {
 			case <-c.stop:
 				return
-			case <-time.After(wait):
+			case r := <-c.replaced:
+				secret = r.secret
+				continue
+			case <-wait:
 			}
-		} else if stopped := c.watch(secret); stopped {
-			return
+		} else {
+			stopped, next := c.watch(secret)
+			if stopped {
+				return
+			}
+			if next != nil {
+				secret = next.secret
+				continue
+			}
 		}
 		if !c.canRelogin() {
 			c.log.Error("vault token can no longer be renewed; signet needs a new token")
@@ -277,22 +311,25 @@ func (c *Client) keepAlive(secret *api.Secret) {
 	}
 }
 
-// watch renews secret until renewal ends; it reports whether Close was called.
-func (c *Client) watch(secret *api.Secret) (stopped bool) {
+// watch renews secret until renewal ends, Close is called (stopped) or
+// relogin replaces the token (next).
+func (c *Client) watch(secret *api.Secret) (stopped bool, next *relogged) {
 	w, err := c.api.NewLifetimeWatcher(&api.LifetimeWatcherInput{Secret: secret})
 	if err != nil {
 		c.log.Error("vault lifetime watcher", "error", err)
-		return false
+		return false, nil
 	}
 	go w.Start()
 	defer w.Stop()
 	for {
 		select {
 		case <-c.stop:
-			return true
+			return true, nil
+		case r := <-c.replaced:
+			return false, &r
 		case err := <-w.DoneCh():
 			c.log.Info("vault token renewal ended", "error", err)
-			return false
+			return false, nil
 		case r := <-w.RenewCh():
 			c.log.Debug("vault token renewed", "ttl_seconds", r.Secret.Auth.LeaseDuration)
 			if r.Secret != nil && r.Secret.Auth != nil {
