@@ -68,7 +68,7 @@ func (c *Config) validateLog() error {
 	case l.Type == issuancelog.TypeMySQL && l.Key == "":
 		return errors.New("config: log.key is required for a mysql log (the checkpoint key; `signet ca init` writes one)")
 	case l.Type == issuancelog.TypeMySQL:
-		// validated below: log.dsn is required
+		// validated below: log.dsn or log.dsn-file is required
 	case l.Type != issuancelog.TypePOSIX:
 		return fmt.Errorf("config: log.type %q is not one of posix, mysql, off", l.Type)
 	case l.Ephemeral() && c.CA.Type != BackendMemory:

@@ -3,6 +3,7 @@ package issuancelog
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 	"unicode"
@@ -44,6 +45,10 @@ type Config struct {
 	Dir string `yaml:"dir,omitempty"`
 	// DSN is the data source name of a mysql log.
 	DSN string `yaml:"dsn,omitempty"`
+	// DSNFile is a file holding the data source name instead (a mounted
+	// Secret), so that the database password stays out of signet.yaml;
+	// it is read when the log opens.
+	DSNFile string `yaml:"dsn-file,omitempty"`
 	// Origin is the log's name: the first line of its checkpoints and the
 	// name of its checkpoint key, such as "signet.example.com/log".
 	Origin string `yaml:"origin,omitempty"`
@@ -90,8 +95,11 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New("log.dir is required for a posix log"))
 		}
 	case TypeMySQL:
-		if c.DSN == "" {
-			errs = append(errs, errors.New("log.dsn is required for a mysql log"))
+		switch {
+		case c.DSN == "" && c.DSNFile == "":
+			errs = append(errs, errors.New("log.dsn (or log.dsn-file) is required for a mysql log"))
+		case c.DSN != "" && c.DSNFile != "":
+			errs = append(errs, errors.New("log.dsn and log.dsn-file are exclusive: set one"))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("log.type %q is not one of posix, mysql, off", c.Type))
@@ -134,4 +142,22 @@ func minInterval(typ string) time.Duration {
 		return time.Second
 	}
 	return MinCheckpointInterval
+}
+
+// dataSource is the mysql log's data source name: DSN, or what DSNFile
+// holds, trimmed of surrounding space. Errors never quote the file's
+// content, which holds a password.
+func (c Config) dataSource() (string, error) {
+	if c.DSNFile == "" {
+		return c.DSN, nil
+	}
+	b, err := os.ReadFile(c.DSNFile)
+	if err != nil {
+		return "", fmt.Errorf("log.dsn-file: %w", err)
+	}
+	dsn := strings.TrimSpace(string(b))
+	if dsn == "" {
+		return "", fmt.Errorf("log.dsn-file %s is empty", c.DSNFile)
+	}
+	return dsn, nil
 }

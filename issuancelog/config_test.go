@@ -25,7 +25,8 @@ func TestConfig(t *testing.T) {
 		want string
 	}{
 		{issuancelog.Config{Origin: "o/log"}, "log.dir is required"},
-		{issuancelog.Config{Type: "mysql", Origin: "o/log"}, "log.dsn is required"},
+		{issuancelog.Config{Type: "mysql", Origin: "o/log"}, "log.dsn (or log.dsn-file) is required"},
+		{issuancelog.Config{Type: "mysql", Origin: "o/log", DSN: "u:p@/db", DSNFile: "/run/dsn"}, "exclusive"},
 		{issuancelog.Config{Type: "s3", Origin: "o/log"}, `log.type "s3"`},
 		{issuancelog.Config{Dir: "/d"}, "log.origin is required"},
 		{issuancelog.Config{Dir: "/d", Origin: "a+b"}, "log.origin"},

@@ -122,7 +122,11 @@ func openDatabase(ctx context.Context, cfg Config, signer Signer, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	db, st, err := openMySQL(ctx, cfg.DSN)
+	dsn, err := cfg.dataSource()
+	if err != nil {
+		return nil, fmt.Errorf("issuance log: %w", err)
+	}
+	db, st, err := openMySQL(ctx, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("issuance log: %w", err)
 	}

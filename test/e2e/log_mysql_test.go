@@ -10,15 +10,18 @@ import (
 
 // TestLogOnMariaDBSharedByReplicas runs two signet processes whose one
 // issuance log lives in a real MariaDB (Tessera's MySQL storage, no shared
-// filesystem): certificates signed through either replica, at once, are
+// filesystem; the DSN read from log.dsn-file): certificates signed through either replica, at once, are
 // all in the one log, each index once, provable from both; `signet audit
 // verify` agrees with both.
 func TestLogOnMariaDBSharedByReplicas(t *testing.T) {
 	started := testclock.WallNow()
 	db := mariadbdev.Start(t)
 	f := newLogFixture(t, "")
+	// The DSN, password included, comes from a file (a mounted Secret),
+	// not from signet.yaml.
+	dsnFile := f.write(t, "dsn", []byte(db.DSN+"\n"))
 	config := f.write(t, "mysql.yaml", []byte("organization: Acme Signing\ncertificate-lifetime: 10m\n"+f.keysYAML+
-		"log:\n  type: mysql\n  dsn: \""+db.DSN+"\"\n  key: "+f.logKey+"\n  origin: "+logOrigin+"\n"))
+		"log:\n  type: mysql\n  dsn-file: "+dsnFile+"\n  key: "+f.logKey+"\n  origin: "+logOrigin+"\n"))
 	args := []string{"--config", config, "--identity-config", f.identity}
 	replicas := []*logProc{startLogServer(t, args...), startLogServer(t, args...)}
 	claims := releaseClaims()
