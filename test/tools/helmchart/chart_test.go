@@ -46,6 +46,27 @@ func TestVaultExample(t *testing.T) {
 	mountedAt(t, pod, "vault-ca", filepath.Dir(str(c, "vault", "ca-cert")))
 	checkCommon(t, r)
 
+	// The log's DSN comes from its Secret, never from the ConfigMap.
+	if str(c, "log", "type") != "mysql" || str(c, "log", "dsn") != "" || strings.Contains(r.configMap.Data["signet.yaml"], "@tcp(") {
+		t.Errorf("the mysql log's DSN is in signet.yaml: %v", lookup(c, "log"))
+	}
+	mountedAt(t, pod, "log-dsn", filepath.Dir(str(c, "log", "dsn-file")))
+	if v := volume(pod, "log-dsn"); v == nil || v.Secret == nil || v.Secret.SecretName != "signet-log-db" || filepath.Base(str(c, "log", "dsn-file")) != "dsn" {
+		t.Errorf("log.dsn-file %q is not key dsn of Secret signet-log-db: %+v", str(c, "log", "dsn-file"), v)
+	}
+	// Several replicas: a PodDisruptionBudget, and spread over nodes.
+	if r.pdb == nil {
+		t.Error("no PodDisruptionBudget for three to eight replicas")
+	}
+	if len(pod.TopologySpreadConstraints) != 1 || pod.TopologySpreadConstraints[0].TopologyKey != "kubernetes.io/hostname" {
+		t.Fatalf("the replicas are not spread over nodes: %+v", pod.TopologySpreadConstraints)
+	}
+	for k, v := range pod.TopologySpreadConstraints[0].LabelSelector.MatchLabels {
+		if r.deployment.Spec.Template.Labels[k] != v {
+			t.Errorf("the spread counts pods with %s=%s, the pods have %q", k, v, r.deployment.Spec.Template.Labels[k])
+		}
+	}
+
 	// The ServiceMonitor scrapes the admin port of the metrics Service.
 	ep, _ := lookup(r.serviceMonitor, "spec", "endpoints").([]any)
 	if len(ep) != 1 || str(ep[0].(map[string]any), "port") != "admin" || str(ep[0].(map[string]any), "path") != "/metrics" {
@@ -94,6 +115,18 @@ func TestFileKeysExample(t *testing.T) {
 	if r.pdb != nil {
 		t.Error("a PodDisruptionBudget for one replica blocks node drains")
 	}
+	if len(pod.TopologySpreadConstraints) != 0 {
+		t.Errorf("a spread constraint for one replica: %+v", pod.TopologySpreadConstraints)
+	}
+	// The posix log is on its claim, writable, where log.dir names it.
+	var logMount bool
+	for _, m := range pod.Containers[0].VolumeMounts {
+		logMount = logMount || m.Name == "log" && m.MountPath == str(c, "log", "dir") && !m.ReadOnly
+	}
+	if v := volume(pod, "log"); !logMount || v == nil || v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != "signet-log" {
+		t.Errorf("log.dir %s is not on claim signet-log, writable: %+v", str(c, "log", "dir"), pod.Containers[0].VolumeMounts)
+	}
+	mountedAt(t, pod, "keys", filepath.Dir(str(c, "log", "key")))
 	checkCommon(t, r)
 }
 
@@ -165,9 +198,15 @@ func checkCommon(t *testing.T, r *rendered) {
 	}
 	delay, _ := time.ParseDuration(str(c, "shutdown-delay"))
 	timeout, _ := time.ParseDuration(str(c, "shutdown-timeout"))
-	if pod.TerminationGracePeriodSeconds == nil || time.Duration(*pod.TerminationGracePeriodSeconds)*time.Second < delay+timeout {
-		t.Errorf("terminationGracePeriodSeconds %v does not cover shutdown-delay %s + shutdown-timeout %s",
+	// After the drain signet closes its log: up to 10 s more.
+	if pod.TerminationGracePeriodSeconds == nil || time.Duration(*pod.TerminationGracePeriodSeconds)*time.Second < delay+timeout+10*time.Second {
+		t.Errorf("terminationGracePeriodSeconds %v does not cover shutdown-delay %s + shutdown-timeout %s + 10s to close the log",
 			pod.TerminationGracePeriodSeconds, delay, timeout)
+	}
+	// /readyz bounds its checks at 3 s: a shorter probe timeout fails
+	// every replica together when Vault is slow.
+	if ctr.ReadinessProbe.TimeoutSeconds <= 3 {
+		t.Errorf("readiness probe timeout %ds, want more than /readyz's 3 s bound", ctr.ReadinessProbe.TimeoutSeconds)
 	}
 	if r.pdb != nil {
 		for k, v := range r.pdb.Spec.Selector.MatchLabels {
@@ -177,6 +216,16 @@ func checkCommon(t *testing.T, r *rendered) {
 		}
 	}
 	signetValidates(t, r)
+}
+
+// volume is the pod's volume named name, or nil.
+func volume(pod corev1.PodSpec, name string) *corev1.Volume {
+	for i, v := range pod.Volumes {
+		if v.Name == name {
+			return &pod.Volumes[i]
+		}
+	}
+	return nil
 }
 
 // mountedAt fails unless volume is mounted read-only at dir (or a parent).
@@ -285,6 +334,23 @@ func TestValuesThatCannotWork(t *testing.T) {
 		{"file keys without a Secret", "values-file-keys.yaml", map[string]any{"keys": map[string]any{"backend": "file",
 			"file": map[string]any{"secretName": ""}}}, "keys.file.secretName is required"},
 		{"unknown backend", "values-vault.yaml", map[string]any{"keys": map[string]any{"backend": "hsm"}}, "backend"},
+		{"no log type", "values-vault.yaml", map[string]any{"log": map[string]any{}}, "log.type is required"},
+		{"mysql DSN in values", "values-vault.yaml", map[string]any{"log": map[string]any{"type": "mysql", "key": "transit:signet-log",
+			"dsn": "signet:pw@tcp(db:3306)/tessera"}}, "log.dsn would put the database password in a ConfigMap"},
+		{"mysql without DSN Secret", "values-vault.yaml", map[string]any{"logDSNSecret": map[string]any{"name": ""}}, "logDSNSecret.name"},
+		{"mysql without key", "values-vault.yaml", map[string]any{"log": map[string]any{"type": "mysql"}}, "a mysql log needs log.key"},
+		{"posix without a volume", "values-file-keys.yaml", map[string]any{"logVolume": map[string]any{"existingClaim": ""}}, "a posix log needs a volume at log.dir"},
+		{"posix under /tmp", "values-file-keys.yaml", map[string]any{"log": map[string]any{"type": "posix", "dir": "/tmp/log",
+			"key": "/etc/signet/keys/log.key"}}, "log.dir is under /tmp"},
+		{"posix, several replicas, no ReadWriteMany", "values-vault.yaml", map[string]any{"log": map[string]any{"type": "posix",
+			"dir": "/var/lib/signet/log", "key": "transit:signet-log"}, "logVolume": map[string]any{"existingClaim": "signet-log"}}, "ReadWriteMany"},
+		{"unknown log type", "values-vault.yaml", map[string]any{"log": map[string]any{"type": "s3"}}, "log"},
+		{"one port for both", "values-vault.yaml", map[string]any{"ports": map[string]any{"http": 8080, "admin": 8080}}, "ports.http and ports.admin must differ"},
+		{"grace period shorter than the drain", "values-vault.yaml", map[string]any{"shutdown": map[string]any{"delaySeconds": 60, "timeoutSeconds": 120},
+			"terminationGracePeriodSeconds": 30}, "terminationGracePeriodSeconds 30 is below"},
+		{"a misspelt value", "values-vault.yaml", map[string]any{"replicas": 5}, "replicas"},
+		{"readiness timeout within /readyz's bound", "values-vault.yaml", map[string]any{"probes": map[string]any{
+			"readiness": map[string]any{"timeoutSeconds": 1}}}, "timeoutSeconds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := render(exampleValues(t, tc.example, tc.overrides))
@@ -338,4 +404,55 @@ func TestMemoryLimitFollowsResources(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOptionalValues: the values a platform team sets besides the
+// examples' render as they say.
+func TestOptionalValues(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	manifest, notes, err := renderWithNotes(exampleValues(t, "values-vault.yaml", map[string]any{
+		"image":                         map[string]any{"repository": "registry.example.com/signet", "digest": digest},
+		"extraEnv":                      []any{map[string]any{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}},
+		"envFrom":                       []any{map[string]any{"configMapRef": map[string]any{"name": "proxy-env"}}},
+		"shutdown":                      map[string]any{"delaySeconds": 10, "timeoutSeconds": 30},
+		"terminationGracePeriodSeconds": nil,
+		"log":                           map[string]any{"type": "off"},
+		"networkPolicy": map[string]any{"enabled": true, "adminFrom": []any{map[string]any{
+			"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "monitoring"}}}}},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := decode(t, manifest)
+	pod := r.deployment.Spec.Template.Spec
+	ctr := pod.Containers[0]
+	if ctr.Image != "registry.example.com/signet@"+digest {
+		t.Errorf("image %q, want it pulled by digest", ctr.Image)
+	}
+	var env []string
+	for _, e := range ctr.Env {
+		env = append(env, e.Name)
+	}
+	if strings.Join(env, " ") != "GOMEMLIMIT HTTPS_PROXY" || len(ctr.EnvFrom) != 1 || ctr.EnvFrom[0].ConfigMapRef == nil {
+		t.Errorf("env %v, envFrom %+v: want GOMEMLIMIT and HTTPS_PROXY, and the proxy-env ConfigMap", env, ctr.EnvFrom)
+	}
+	if g := pod.TerminationGracePeriodSeconds; g == nil || *g != 10+30+15 {
+		t.Errorf("terminationGracePeriodSeconds %v, want delay + timeout + 15 = 55", g)
+	}
+	if c := r.signetConfig(t); str(c, "shutdown-delay") != "10s" || str(c, "shutdown-timeout") != "30s" {
+		t.Errorf("shutdown-delay %q, shutdown-timeout %q; want 10s and 30s", str(c, "shutdown-delay"), str(c, "shutdown-timeout"))
+	}
+	if !strings.Contains(notes, "WARNING: log.type is off") {
+		t.Errorf("NOTES do not warn of a server without an issuance log:\n%s", notes)
+	}
+	var adminFrom int
+	for _, rule := range r.networkPolicy.Spec.Ingress {
+		if len(rule.Ports) == 1 && rule.Ports[0].Port.String() == "admin" {
+			adminFrom = len(rule.From)
+		}
+	}
+	if adminFrom != 1 {
+		t.Errorf("the admin port is open to %d peers, want the monitoring namespace only", adminFrom)
+	}
+	signetValidates(t, r)
 }

@@ -54,18 +54,24 @@ func exampleValues(t *testing.T, name string, overrides map[string]any) map[stri
 // render renders the chart as `helm install --dry-run` does, without a
 // cluster.
 func render(values map[string]any) (string, error) {
+	manifest, _, err := renderWithNotes(values)
+	return manifest, err
+}
+
+// renderWithNotes is render that also returns the rendered NOTES.txt.
+func renderWithNotes(values map[string]any) (manifest, notes string, err error) {
 	ch, err := loader.Load(chartDir)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	install := action.NewInstall(&action.Configuration{})
 	install.DryRun, install.ClientOnly, install.Replace = true, true, true
 	install.ReleaseName, install.Namespace = "signet", "signet"
 	rel, err := install.Run(ch, values)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return rel.Manifest, nil
+	return rel.Manifest, rel.Info.Notes, nil
 }
 
 // decode splits a manifest into objects and decodes each strictly.

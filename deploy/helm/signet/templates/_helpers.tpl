@@ -37,6 +37,23 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "signet.configDir" -}}/etc/signet/config{{- end -}}
 {{- define "signet.keysDir" -}}/etc/signet/keys{{- end -}}
 {{- define "signet.vaultCADir" -}}/etc/signet/vault-ca{{- end -}}
+{{- define "signet.logDSNDir" -}}/etc/signet/log-dsn{{- end -}}
+
+{{/* signet.minReplicas is the fewest replicas that run. */}}
+{{- define "signet.minReplicas" -}}
+{{- if .Values.autoscaling.enabled -}}{{ .Values.autoscaling.minReplicas }}{{- else -}}{{ .Values.replicaCount }}{{- end -}}
+{{- end -}}
+
+{{/* signet.maxReplicas is the most replicas that run. */}}
+{{- define "signet.maxReplicas" -}}
+{{- if .Values.autoscaling.enabled -}}{{ .Values.autoscaling.maxReplicas }}{{- else -}}{{ .Values.replicaCount }}{{- end -}}
+{{- end -}}
+
+{{/* signet.gracePeriod is terminationGracePeriodSeconds: delay + timeout + 15 unless set. */}}
+{{- define "signet.gracePeriod" -}}
+{{- $min := add .Values.shutdown.delaySeconds .Values.shutdown.timeoutSeconds -}}
+{{- if kindIs "invalid" .Values.terminationGracePeriodSeconds -}}{{ add $min 15 }}{{- else -}}{{ .Values.terminationGracePeriodSeconds }}{{- end -}}
+{{- end -}}
 
 {{/*
 signet.validate fails the render, naming the value, on a combination that
@@ -70,6 +87,55 @@ cannot work.
 {{- else -}}
 {{- fail (printf "keys.backend %q is not vault or file" .Values.keys.backend) -}}
 {{- end -}}
+{{- if eq (int .Values.ports.http) (int .Values.ports.admin) -}}
+{{- fail "ports.http and ports.admin must differ: the admin port serves /readyz and /metrics apart from the APIs" -}}
+{{- end -}}
+{{- $budget := add .Values.shutdown.delaySeconds .Values.shutdown.timeoutSeconds 10 -}}
+{{- if lt (int (include "signet.gracePeriod" .)) (int $budget) -}}
+{{- fail (printf "terminationGracePeriodSeconds %s is below shutdown.delaySeconds + shutdown.timeoutSeconds + 10 (%d): the kubelet would kill signet while it drains; leave it unset for delay + timeout + 15" (include "signet.gracePeriod" .) (int $budget)) -}}
+{{- end -}}
+{{- include "signet.validateLog" . -}}
+{{- end -}}
+
+{{/* signet.validateLog fails on a log block that cannot work in a pod. */}}
+{{- define "signet.validateLog" -}}
+{{- $log := .Values.log -}}
+{{- $type := toString (default "" $log.type) -}}
+{{- $several := gt (int (include "signet.maxReplicas" .)) 1 -}}
+{{- if eq $type "" -}}
+{{- fail "log.type is required: posix (a directory on logVolume), mysql (a database, its DSN in logDSNSecret; for several replicas) or off (no record of what signet issues; not for production)" -}}
+{{- else if eq $type "posix" -}}
+{{- if or (not $log.dir) (not $log.key) -}}
+{{- fail "a posix log needs log.dir (on logVolume) and log.key (transit:NAME with Vault keys, or a key file)" -}}
+{{- end -}}
+{{- if or (eq (toString $log.dir) "/tmp") (hasPrefix "/tmp/" (toString $log.dir)) -}}
+{{- fail "log.dir is under /tmp, an emptyDir: each pod would keep its own log and lose it on restart; put it on logVolume" -}}
+{{- end -}}
+{{- $mounted := .Values.logVolume.existingClaim -}}
+{{- range .Values.extraVolumeMounts -}}
+{{- if or (eq (toString .mountPath) (toString $log.dir)) (hasPrefix (printf "%s/" (trimSuffix "/" (toString .mountPath))) (toString $log.dir)) -}}
+{{- $mounted = true -}}
+{{- end -}}
+{{- end -}}
+{{- if not $mounted -}}
+{{- fail "a posix log needs a volume at log.dir: set logVolume.existingClaim (or mount one there with extraVolumes and extraVolumeMounts); the root filesystem is read-only" -}}
+{{- end -}}
+{{- if and $several (not .Values.logVolume.readWriteMany) -}}
+{{- fail "several replicas append to one posix log only on a ReadWriteMany volume every pod mounts: set logVolume.readWriteMany: true once the claim is one (and see the README on Tessera's lock caveat), or use log.type mysql" -}}
+{{- end -}}
+{{- else if eq $type "mysql" -}}
+{{- if $log.dsn -}}
+{{- fail "log.dsn would put the database password in a ConfigMap: put the DSN in a Secret and name it in logDSNSecret" -}}
+{{- end -}}
+{{- if and (not .Values.logDSNSecret.name) (not (index $log "dsn-file")) -}}
+{{- fail "a mysql log needs logDSNSecret.name: the Secret holding its DSN" -}}
+{{- end -}}
+{{- if not $log.key -}}
+{{- fail "a mysql log needs log.key (transit:NAME with Vault keys, or a key file)" -}}
+{{- end -}}
+{{- else if ne $type "off" -}}
+{{- fail (printf "log.type %q is not posix, mysql or off" $type) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* signet.config is signet.yaml. */}}
@@ -77,9 +143,13 @@ cannot work.
 {{- $c := dict "listen" (printf "0.0.0.0:%v" .Values.ports.http) "admin-listen" (printf "0.0.0.0:%v" .Values.ports.admin) -}}
 {{- $_ := set $c "public-url" .Values.publicURL -}}
 {{- $_ := set $c "identity-config" (printf "%s/identity.yaml" (include "signet.configDir" .)) -}}
-{{- $_ := set $c "shutdown-delay" .Values.shutdown.delay -}}
-{{- $_ := set $c "shutdown-timeout" .Values.shutdown.timeout -}}
-{{- $_ := set $c "log" (deepCopy .Values.log) -}}
+{{- $_ := set $c "shutdown-delay" (printf "%ds" (int .Values.shutdown.delaySeconds)) -}}
+{{- $_ := set $c "shutdown-timeout" (printf "%ds" (int .Values.shutdown.timeoutSeconds)) -}}
+{{- $log := deepCopy .Values.log -}}
+{{- if and (eq (toString $log.type) "mysql") .Values.logDSNSecret.name -}}
+{{- $_ := set $log "dsn-file" (printf "%s/%s" (include "signet.logDSNDir" .) .Values.logDSNSecret.key) -}}
+{{- end -}}
+{{- $_ := set $c "log" $log -}}
 {{- if eq .Values.keys.backend "vault" -}}
 {{- $v := .Values.keys.vault -}}
 {{- $vault := dict "address" $v.address "transit-mount" $v.transitMount "kv-mount" $v.kvMount "auth" (dict "method" "kubernetes" "role" $v.role "mount" $v.authMount) -}}
