@@ -52,7 +52,7 @@ bundles/s a closed-loop run reached.`,
 			if clients < 1 || requests < 1 || requests > 100_000 || rate < 0 || rate > 100_000 {
 				return errors.New("--clients must be at least 1, --requests between 1 and 100000, --rate between 0 and 100000")
 			}
-			token, err := tf.get(cmd)
+			token, err := tf.get(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -63,7 +63,8 @@ bundles/s a closed-loop run reached.`,
 			transport := http.DefaultTransport.(*http.Transport).Clone()
 			transport.MaxIdleConns, transport.MaxIdleConnsPerHost = 2*clients, clients
 			defer transport.CloseIdleConnections()
-			c := &client.Client{BaseURL: server, HTTP: &http.Client{Transport: transport}}
+			// One try per request: a load run counts every failure.
+			c := &client.Client{BaseURL: server, HTTP: &http.Client{Transport: transport}, Attempts: 1}
 			var next, failed atomic.Int64
 			var mu sync.Mutex
 			var lat []time.Duration

@@ -17,27 +17,36 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
+	"github.com/signet-dev/signet/bundle"
 	"github.com/signet-dev/signet/identity"
+	"github.com/signet-dev/signet/internal/pki"
 	"github.com/signet-dev/signet/internal/problem"
-	"github.com/signet-dev/signet/internal/version"
 )
 
 // Client signs through a signet server's one-shot endpoint with an
-// ephemeral P-256 key that lives only in memory for one signature.
+// ephemeral P-256 key that lives only in memory for one signature. It
+// retries what a busy or restarting server answers (see do).
 type Client struct {
 	// BaseURL is the server's public URL.
 	BaseURL string
-	// HTTP is the client to use; nil means http.DefaultClient.
+	// HTTP is the client to use; nil means one whose requests time out
+	// after DefaultRequestTimeout.
 	HTTP *http.Client
+	// Attempts bounds the tries of one request: 0 means DefaultAttempts,
+	// 1 never retries (a load generator counts each failure).
+	Attempts int
+	// RetryWait is the first wait between tries, doubled each time up to
+	// maxRetryWait; 0 means one second.
+	RetryWait time.Duration
 }
 
 // Signed is the result of a signing call.
@@ -68,7 +77,12 @@ func (c *Client) SignArtifact(ctx context.Context, token string, digest [sha256.
 		"messageDigest": map[string]any{"algorithm": "SHA2_256", "digest": digest[:]},
 		"signature":     sig,
 	}
-	return c.post(ctx, token, req)
+	return c.post(ctx, token, req, key, func(got bundleContent) error {
+		if m := got.MessageSignature; m == nil || !bytes.Equal(m.MessageDigest.Digest, digest[:]) || !bytes.Equal(m.Signature, sig) {
+			return errors.New("it does not hold this artifact's digest and signature")
+		}
+		return nil
+	})
 }
 
 // SignDSSE signs payload as a DSSE envelope of payloadType.
@@ -86,7 +100,37 @@ func (c *Client) SignDSSE(ctx context.Context, token, payloadType string, payloa
 		"payload": payload, "payloadType": payloadType,
 		"signatures": []map[string]any{{"sig": sig}},
 	}
-	return c.post(ctx, token, req)
+	return c.post(ctx, token, req, key, func(got bundleContent) error {
+		if e := got.DSSEEnvelope; e == nil || !bytes.Equal(e.Payload, payload) || e.PayloadType != payloadType ||
+			len(e.Signatures) != 1 || !bytes.Equal(e.Signatures[0].Sig, sig) {
+			return errors.New("it does not hold this statement's DSSE envelope and signature")
+		}
+		return nil
+	})
+}
+
+// bundleContent is what a returned bundle holds besides its certificate:
+// the signed content, which must be what was sent.
+type bundleContent struct {
+	MediaType            string `json:"mediaType"`
+	VerificationMaterial struct {
+		Certificate struct {
+			RawBytes []byte `json:"rawBytes"`
+		} `json:"certificate"`
+	} `json:"verificationMaterial"`
+	MessageSignature *struct {
+		MessageDigest struct {
+			Digest []byte `json:"digest"`
+		} `json:"messageDigest"`
+		Signature []byte `json:"signature"`
+	} `json:"messageSignature"`
+	DSSEEnvelope *struct {
+		Payload     []byte `json:"payload"`
+		PayloadType string `json:"payloadType"`
+		Signatures  []struct {
+			Sig []byte `json:"sig"`
+		} `json:"signatures"`
+	} `json:"dsseEnvelope"`
 }
 
 // newKeyRequest makes the ephemeral key and the request's key fields: the
@@ -139,14 +183,23 @@ func TokenChallenge(token string) (string, error) {
 	return claims.Subject, nil
 }
 
+// DefaultRequestTimeout bounds one request of a Client without its own
+// http.Client: a server that accepts and never answers cannot hang a CI
+// job.
+const DefaultRequestTimeout = time.Minute
+
 func (c *Client) httpClient() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
 	}
-	return http.DefaultClient
+	return &http.Client{Timeout: DefaultRequestTimeout}
 }
 
-func (c *Client) post(ctx context.Context, token string, req map[string]any) (*Signed, error) {
+// post sends a one-shot request and checks the bundle it gets back before
+// anyone writes it: a v0.3 bundle whose certificate certifies key and
+// whose content check accepts (what was sent), so that a misbehaving
+// server or proxy cannot hand the job a bundle that will not verify.
+func (c *Client) post(ctx context.Context, token string, req map[string]any, key *ecdsa.PrivateKey, check func(bundleContent) error) (*Signed, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("keyless: encode request: %w", err)
@@ -167,19 +220,22 @@ func (c *Client) post(ctx context.Context, token string, req map[string]any) (*S
 			return nil, fmt.Errorf("keyless: server sent a malformed %s %q", logIndexHeader, v)
 		}
 	}
-	var parsed struct {
-		VerificationMaterial struct {
-			Certificate struct {
-				RawBytes []byte `json:"rawBytes"`
-			} `json:"certificate"`
-		} `json:"verificationMaterial"`
-	}
+	var parsed bundleContent
 	if err := json.Unmarshal(out, &parsed); err != nil {
 		return nil, fmt.Errorf("keyless: server answered with no bundle: %w", err)
+	}
+	if parsed.MediaType != bundle.MediaType {
+		return nil, fmt.Errorf("keyless: server answered with a bundle of media type %q, want %s", problem.Clip(parsed.MediaType, 80), bundle.MediaType)
 	}
 	leaf, err := x509.ParseCertificate(parsed.VerificationMaterial.Certificate.RawBytes)
 	if err != nil {
 		return nil, fmt.Errorf("keyless: bundle certificate: %w", err)
+	}
+	if !pki.SamePublicKey(leaf.PublicKey, key.Public()) {
+		return nil, errors.New("keyless: the server's bundle certifies another key than this signature's")
+	}
+	if err := check(parsed); err != nil {
+		return nil, fmt.Errorf("keyless: the server's bundle is not for this request: %w", err)
 	}
 	return &Signed{Bundle: out, Leaf: leaf, LogIndex: index}, nil
 }
@@ -194,36 +250,10 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
 	return out, err
 }
 
-// do sends req with signet's User-Agent and returns a 2xx answer's body
-// and headers; any other status is an error carrying the problem message.
-func (c *Client) do(req *http.Request) ([]byte, http.Header, error) {
-	req.Header.Set("User-Agent", version.UserAgent())
-	resp, err := c.httpClient().Do(req)
-	if err != nil {
-		return nil, nil, fmt.Errorf("keyless: %s %s: %w", req.Method, req.URL.Path, err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, nil, fmt.Errorf("keyless: read response: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var pb problem.Body
-		if json.Unmarshal(out, &pb) == nil && pb.Message != "" {
-			return nil, nil, fmt.Errorf("keyless: server refused (%d %s): %s", resp.StatusCode, pb.Code, pb.Message)
-		}
-		return nil, nil, fmt.Errorf("keyless: server answered %s", resp.Status)
-	}
-	return out, resp.Header, nil
-}
-
 // GitHubActionsToken asks the GitHub Actions runner for an identity token
 // with the given audience: requestURL and requestToken are the job's
 // ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN.
 func GitHubActionsToken(ctx context.Context, client *http.Client, requestURL, requestToken, audience string) (string, error) {
-	if client == nil {
-		client = http.DefaultClient
-	}
 	u, err := url.Parse(requestURL)
 	if err != nil {
 		return "", fmt.Errorf("keyless: ACTIONS_ID_TOKEN_REQUEST_URL: %w", err)
