@@ -28,8 +28,9 @@ export ACTIONS_ID_TOKEN_REQUEST_TOKEN=signet-dev-insecure
 
 echo "== signet sign artifact.txt"
 "$bin" sign "$work/artifact.txt" --server "$url"
-echo "== signet verify artifact.txt"
-"$bin" verify "$work/artifact.txt" --server "$url" \
+echo "== signet verify artifact.txt against the trusted root, fetched once"
+curl -fsS "$url/api/v1/trustedroot" >"$work/trusted_root.json"
+"$bin" verify "$work/artifact.txt" --trusted-root "$work/trusted_root.json" \
   --certificate-identity https://github.com/acme/widgets/.github/workflows/release.yml@refs/heads/main \
   --certificate-oidc-issuer "$url/dev/oidc"
 echo "== signet verify artifact.txt over TUF (--dev makes its TUF root at start; a real"

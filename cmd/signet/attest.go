@@ -76,6 +76,12 @@ signet returns as one JSON line (what gh attestation verify --bundle reads).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
+			if bundlePath == "" {
+				bundlePath = path + ".intoto.sigstore.json"
+			}
+			if err := notTheArtifact(bundlePath, path); err != nil {
+				return err
+			}
 			digest, err := fileSHA256(path)
 			if err != nil {
 				return err
@@ -88,23 +94,22 @@ signet returns as one JSON line (what gh attestation verify --bundle reads).`,
 			if err != nil {
 				return err
 			}
-			token, err := tf.get(cmd)
+			ctx, cancel := tf.bound(cmd)
+			defer cancel()
+			token, err := tf.get(ctx)
 			if err != nil {
 				return err
 			}
 			c := &client.Client{BaseURL: server}
-			signed, err := c.SignDSSE(cmd.Context(), token, bundle.InTotoPayloadType, payload)
+			signed, err := c.SignDSSE(ctx, token, bundle.InTotoPayloadType, payload)
 			if err != nil {
 				return err
-			}
-			if bundlePath == "" {
-				bundlePath = path + ".intoto.sigstore.json"
 			}
 			line := append(bytes.TrimSpace(signed.Bundle), '\n')
 			if bytes.Count(line, []byte("\n")) != 1 {
 				return errors.New("server returned a bundle of several lines")
 			}
-			if err := os.WriteFile(bundlePath, line, 0o644); err != nil {
+			if err := writeFileAtomic(bundlePath, line); err != nil {
 				return fmt.Errorf("write bundle: %w", err)
 			}
 			printIdentity(cmd.OutOrStdout(), "Attested to "+path+" as", signed.Leaf)
@@ -119,5 +124,6 @@ signet returns as one JSON line (what gh attestation verify --bundle reads).`,
 	cmd.Flags().StringVar(&predicateType, "type", SLSAProvenanceV1, "predicate type URI")
 	_ = cmd.MarkFlagRequired("predicate")
 	tf.register(cmd)
+	tf.registerTimeout(cmd)
 	return cmd
 }

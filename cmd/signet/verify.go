@@ -21,7 +21,7 @@ import (
 func verifyCommand() *cobra.Command {
 	var bundlePath, trustedRootPath, server, tufRoot, tufCache string
 	var want bundle.Identity
-	var printStatement bool
+	var printStatement, insecureServerRoot bool
 	cmd := &cobra.Command{
 		Use:   "verify FILE",
 		Short: "Verify a file's Sigstore bundle offline against a trusted root",
@@ -42,6 +42,10 @@ func verifyCommand() *cobra.Command {
 				err = errors.New("--tuf-root needs --server URL, the server whose TUF repository it pins")
 			case tufRoot != "":
 				tr, err = trustedRootOverTUF(server, tufRoot, tufCache)
+			case server != "" && !insecureServerRoot:
+				err = errors.New("--server without --tuf-root would trust whatever trusted root the server sends, signed by nobody: " +
+					"pin its TUF root with --tuf-root root.json (from `signet tuf init`), give --trusted-root FILE, " +
+					"or take that risk with --insecure-server-root")
 			case server != "":
 				tr, err = (&client.Client{BaseURL: server}).Get(cmd.Context(), "/api/v1/trustedroot")
 			default:
@@ -82,7 +86,8 @@ func verifyCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&bundlePath, "bundle", "", "bundle path (default FILE.sigstore.json)")
 	cmd.Flags().StringVar(&trustedRootPath, "trusted-root", "", "trusted_root.json to verify against")
-	cmd.Flags().StringVar(&server, "server", "", "fetch the trusted root from this signet server: over TUF with --tuf-root, else unsigned over HTTP")
+	cmd.Flags().StringVar(&server, "server", "", "fetch the trusted root from this signet server over TUF (with --tuf-root)")
+	cmd.Flags().BoolVar(&insecureServerRoot, "insecure-server-root", false, "with --server and no --tuf-root, trust the trusted root the server sends unsigned (whoever controls the server or the network then decides what verifies)")
 	cmd.Flags().StringVar(&tufRoot, "tuf-root", "", "TUF root.json pinned for --server (`signet tuf init` wrote it); the trusted root is then fetched signed, fresh and rollback-protected")
 	cmd.Flags().StringVar(&tufCache, "tuf-cache", "", "TUF metadata cache, which keeps rollback protection between runs (default: the user cache dir's signet/tuf)")
 	cmd.Flags().StringVar(&want.SAN, "certificate-identity", "", "expected identity (SAN), exactly")

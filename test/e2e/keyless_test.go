@@ -143,8 +143,14 @@ func TestSignAndVerifyWithRealClients(t *testing.T) {
 				t.Errorf("verify output lacks %q:\n%s", want, out.stdout)
 			}
 		}
-		mustRun(t, nil, signetBin, "verify", artifact, "--server", srv.URL,
+		mustRun(t, nil, signetBin, "verify", artifact, "--server", srv.URL, "--insecure-server-root",
 			"--certificate-identity-regexp", "^https://github.com/acme/", "--certificate-oidc-issuer-regexp", ".*")
+		// Without the flag, a root the server sends unsigned is refused.
+		r := mustFail(t, nil, signetBin, "verify", artifact, "--server", srv.URL,
+			"--certificate-identity-regexp", "^https://github.com/acme/", "--certificate-oidc-issuer-regexp", ".*")
+		if !strings.Contains(r.stderr, "--server without --tuf-root would trust whatever trusted root the server sends") {
+			t.Errorf("verify --server without a pinned root: %s", r.stderr)
+		}
 	})
 
 	t.Run("sigstore-go with every extension in the policy", func(t *testing.T) {

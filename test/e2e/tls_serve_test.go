@@ -125,7 +125,7 @@ func TestServeTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustRun(t, env, signetBin, "sign", art, "--server", "https://"+addr)
-	mustRun(t, env, signetBin, "verify", art, "--server", "https://"+addr,
+	mustRun(t, env, signetBin, "verify", art, "--server", "https://"+addr, "--insecure-server-root",
 		"--certificate-identity", wantSAN, "--certificate-oidc-issuer", iss.URL())
 	if !strings.Contains(string(fetchWith(t, hc, "https://"+addr+"/api/v1/signingconfig")), `"https://`+addr) {
 		t.Error("the signing config does not name the https URL")
@@ -139,7 +139,7 @@ func TestServeTLS(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	mustRun(t, env, signetBin, "verify", art, "--server", "https://"+addr,
+	mustRun(t, env, signetBin, "verify", art, "--server", "https://"+addr, "--insecure-server-root",
 		"--certificate-identity", wantSAN, "--certificate-oidc-issuer", iss.URL())
 
 	t.Run("mismatched key", func(t *testing.T) {

@@ -28,7 +28,7 @@ func signAndVerify(t *testing.T, srv *signetServer, iss *oidcmock.Issuer, dir st
 	}
 	mustRun(t, []string{"ACTIONS_ID_TOKEN_REQUEST_URL=" + iss.URL() + "/token?api-version=2.0",
 		"ACTIONS_ID_TOKEN_REQUEST_TOKEN=" + iss.RequestToken()}, signetBin, "sign", artifact, "--server", srv.URL)
-	mustRun(t, nil, signetBin, "verify", artifact, "--server", srv.URL,
+	mustRun(t, nil, signetBin, "verify", artifact, "--server", srv.URL, "--insecure-server-root",
 		"--certificate-identity", wantSAN, "--certificate-oidc-issuer", iss.URL())
 }
 
