@@ -3,6 +3,7 @@ package issuancelog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
 )
 
@@ -70,7 +73,10 @@ func (l *Log) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // readTile reads a tile or entry bundle, named as tlog-tiles names it,
-// through tessera's LogReader (a database log has no files).
+// through tessera's LogReader (a database log has no files), cut to the
+// width the name asks for: tessera's MySQL storage returns the whole
+// stored row, which holds entries sequenced after the checkpoint a client
+// follows, and tlog-tiles requires exactly that width.
 func (l *Log) readTile(ctx context.Context, name string) ([]byte, error) {
 	rest := strings.TrimPrefix(name, "tile/")
 	if idx, isEntries := strings.CutPrefix(rest, "entries/"); isEntries {
@@ -78,14 +84,64 @@ func (l *Log) readTile(ctx context.Context, name string) ([]byte, error) {
 		if err != nil {
 			return nil, os.ErrNotExist
 		}
-		return l.reader.ReadEntryBundle(ctx, n, p)
+		b, err := l.reader.ReadEntryBundle(ctx, n, p)
+		if err != nil {
+			return nil, err
+		}
+		return firstEntries(b, width(p))
 	}
 	level, idx, _ := strings.Cut(rest, "/")
 	lv, n, p, err := layout.ParseTileLevelIndexPartial(level, idx)
 	if err != nil {
 		return nil, os.ErrNotExist
 	}
-	return l.reader.ReadTile(ctx, lv, n, p)
+	b, err := l.reader.ReadTile(ctx, lv, n, p)
+	if err != nil {
+		return nil, err
+	}
+	return firstHashes(b, width(p))
+}
+
+// width is the number of items of a tile or bundle named with partial
+// width p: p, or all 256 for a full one.
+func width(p uint8) int {
+	if p == 0 {
+		return layout.TileWidth
+	}
+	return int(p)
+}
+
+// firstHashes cuts a hash tile to its first w hashes.
+func firstHashes(b []byte, w int) ([]byte, error) {
+	var t api.HashTile
+	if err := t.UnmarshalText(b); err != nil {
+		return nil, fmt.Errorf("stored hash tile: %w", err)
+	}
+	if len(t.Nodes) < w {
+		return nil, os.ErrNotExist
+	}
+	t.Nodes = t.Nodes[:w]
+	return t.MarshalText()
+}
+
+// firstEntries cuts an entry bundle to its first w entries, re-encoded as
+// tessera encodes them.
+func firstEntries(b []byte, w int) ([]byte, error) {
+	var bundle api.EntryBundle
+	if err := bundle.UnmarshalText(b); err != nil {
+		return nil, fmt.Errorf("stored entry bundle: %w", err)
+	}
+	if len(bundle.Entries) < w {
+		return nil, os.ErrNotExist
+	}
+	if len(bundle.Entries) == w {
+		return b, nil
+	}
+	var out []byte
+	for _, e := range bundle.Entries[:w] {
+		out = append(out, tessera.NewEntry(e).MarshalBundleData(0)...)
+	}
+	return out, nil
 }
 
 // serveRead answers with what read returns: 404 when it does not exist,

@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/signet-dev/signet/test/mariadbdev"
 	"github.com/signet-dev/signet/test/testclock"
+	"github.com/transparency-dev/tessera/api"
 )
 
 // TestLogOnMariaDBSharedByReplicas runs two signet processes whose one
@@ -43,8 +46,39 @@ func TestLogOnMariaDBSharedByReplicas(t *testing.T) {
 		r := mustRun(t, nil, signetBin, "audit", "verify", "--server", p.URL, "--log-key", f.vkey, "--state", t.TempDir())
 		wantOutput(t, r, logOrigin+": size ")
 	}
+	checkPartialTilesExact(t, f, replicas[0], claims)
 	for _, p := range replicas {
 		p.stop(t)
 	}
 	t.Logf("took %s", testclock.WallNow().Sub(started).Round(time.Millisecond))
+}
+
+// checkPartialTilesExact: with entries stored past the published
+// checkpoint (tessera's MySQL storage keeps them in the same row), the
+// partial tile and entry bundle of the checkpoint's size hold exactly that
+// many items, as tlog-tiles requires, not the whole row.
+func checkPartialTilesExact(t *testing.T, f *logFixture, p *logProc, claims map[string]any) {
+	t.Helper()
+	cp := string(fetch(t, p.URL+"/api/v1/log/checkpoint"))
+	lines := strings.Split(cp, "\n")
+	size, err := strconv.Atoi(lines[1])
+	if err != nil || size == 0 || size+3 > 256 {
+		t.Fatalf("checkpoint size %q: want 1 to 253 entries for this check", lines[1])
+	}
+	for i := range 3 { // sequenced and stored now, published within a second
+		tok, err := f.iss.Mint(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := signOneShot(t.Context(), logHTTP, p.URL, tok, 1000+i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var bundle api.EntryBundle
+	if err := bundle.UnmarshalText(fetch(t, p.URL+"/api/v1/log/tile/entries/000.p/"+lines[1])); err != nil || len(bundle.Entries) != size {
+		t.Errorf("entry bundle 000.p/%d holds %d entries (%v), want %d", size, len(bundle.Entries), err, size)
+	}
+	if tile := fetch(t, p.URL+"/api/v1/log/tile/0/000.p/"+lines[1]); len(tile) != size*32 {
+		t.Errorf("hash tile 0/000.p/%d holds %d bytes, want %d", size, len(tile), size*32)
+	}
 }
