@@ -234,3 +234,41 @@ func mustWaitFor(t *testing.T, d time.Duration, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestVaultSealedAtStartLogRefused: a replica started while Vault is
+// sealed opens its issuance log once Vault answers; when the log then
+// refuses to open (here: its directory holds another origin's log), the
+// replica stays not ready, tells clients the log did not open (not that
+// Vault is unavailable), and logs the cause as an error.
+func TestVaultSealedAtStartLogRefused(t *testing.T) {
+	s := newVaultSetup(t)
+	first := startServerEnv(t, s.env, "--config", s.configPath, "--identity-config", s.idPath)
+	first.stop(t) // the log directory now holds a checkpoint of the first origin
+	s.editConfig(t, func(c map[string]any) { c["log"].(map[string]any)["origin"] = "elsewhere.example.com/log" })
+	ctx := context.Background()
+	if err := s.vault.Seal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := startServerUntil(t, s.env, "/healthz", "--config", s.configPath, "--identity-config", s.idPath)
+	if err := s.vault.Unseal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const want = "the issuance log did not open"
+	mustWaitFor(t, 20*time.Second, func() bool {
+		_, body := get(t, p.URL+"/readyz")
+		return strings.Contains(string(body), want)
+	})
+	if code, body := get(t, p.URL+"/readyz"); code != http.StatusServiceUnavailable || bytes.Contains(body, []byte(s.dir)) {
+		t.Errorf("/readyz: %d %s, want 503 without the directory", code, body)
+	}
+	tok, err := s.issuer.Mint(releaseClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := postSign(t, p.URL, tok); status != http.StatusServiceUnavailable || !strings.Contains(string(body), want) {
+		t.Errorf("signing: %d %s, want 503 saying %q", status, body, want)
+	}
+	if out := p.output(); !strings.Contains(out, `"level":"ERROR","msg":"the issuance log did not open; not ready, retrying"`) {
+		t.Errorf("the server log does not name the log's refusal as an error:\n%s", logDigest(out))
+	}
+}

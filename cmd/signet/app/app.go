@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -48,8 +49,12 @@ type App struct {
 	// DevIssuer is the built-in, insecure test issuer, in dev mode only.
 	DevIssuer *devissuer.Issuer
 
-	clock     func() time.Time
+	clock func() time.Time
+	// closers release what was opened, last first; the issuance log may
+	// be opened late, from the trust source's goroutine, hence the lock.
+	closersMu sync.Mutex
 	closers   []func()
+	closed    bool
 	usesVault bool
 	trust     *trustSource
 	server    *httpserver.Server
@@ -73,12 +78,28 @@ func (a *App) Drain() {
 	}
 }
 
-// Close releases background work (the Vault login renewal).
+// Close releases background work (the Vault login renewal, the issuance
+// log). What is opened after Close began is closed as it is registered.
 func (a *App) Close() {
-	for i := len(a.closers) - 1; i >= 0; i-- { // last opened, first closed
-		a.closers[i]()
+	a.closersMu.Lock()
+	closers := a.closers
+	a.closers, a.closed = nil, true
+	a.closersMu.Unlock()
+	for i := len(closers) - 1; i >= 0; i-- { // last opened, first closed
+		closers[i]()
 	}
-	a.closers = nil
+}
+
+// onClose registers f for Close, or runs it now if Close has begun.
+func (a *App) onClose(f func()) {
+	a.closersMu.Lock()
+	if !a.closed {
+		a.closers = append(a.closers, f)
+		a.closersMu.Unlock()
+		return
+	}
+	a.closersMu.Unlock()
+	f()
 }
 
 // Env is what New takes from its caller beside the configuration.
@@ -130,7 +151,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 		if cfg.EffectiveLog().Enabled() && il.get() == nil {
 			l, err := a.openLog(ctx, cfg, vc, log, reg)
 			if err != nil {
-				return err
+				return logOpenError{err}
 			}
 			il.set(l)
 		}
@@ -153,7 +174,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 	if err := src.start(ctx); err != nil {
 		return err
 	}
-	a.closers = append(a.closers, src.close)
+	a.onClose(src.close)
 
 	issued := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "signet_certificates_issued_total", Help: "Certificates issued, by kind of request.",

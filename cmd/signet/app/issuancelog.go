@@ -34,6 +34,13 @@ type issuanceLog struct {
 	size     prometheus.Gauge
 }
 
+// logOpenError is an issuance log that did not open once the keys were
+// loaded: its cause is for the server's log, not for clients.
+type logOpenError struct{ err error }
+
+func (e logOpenError) Error() string { return e.err.Error() }
+func (e logOpenError) Unwrap() error { return e.err }
+
 // openLog opens the issuance log the configuration asks for: nil when it
 // is off; a temporary directory and a key made now when it is ephemeral
 // (development); else the configured directory and key, a file or a Vault
@@ -47,7 +54,7 @@ func (a *App) openLog(ctx context.Context, cfg *config.Config, vc *vault.Client,
 			return nil, fmt.Errorf("app: log: temporary directory: %w", err)
 		}
 		dir := lc.Dir
-		a.closers = append(a.closers, func() { _ = os.RemoveAll(dir) })
+		a.onClose(func() { _ = os.RemoveAll(dir) })
 		if signer, _, err = issuancelog.GenerateKey(rand.Reader, lc.Origin); err != nil {
 			return nil, fmt.Errorf("app: log: %w", err)
 		}
@@ -75,7 +82,7 @@ func (a *App) openLog(ctx context.Context, cfg *config.Config, vc *vault.Client,
 	if err != nil {
 		return nil, fmt.Errorf("app: log: %w", err)
 	}
-	a.closers = append(a.closers, func() {
+	a.onClose(func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := l.Close(cctx); err != nil {

@@ -158,7 +158,10 @@ func (s *trustSource) tryLoad(ctx context.Context) error {
 func (s *trustSource) setWhy(err error) {
 	msg := "the key store is not available"
 	var pe *problem.Error
-	if errors.As(err, &pe) {
+	switch {
+	case errors.As(err, new(logOpenError)):
+		msg = "the issuance log did not open; the server's log names the cause"
+	case errors.As(err, &pe):
 		msg = pe.Error()
 	}
 	s.why.Store(&msg)
@@ -186,7 +189,11 @@ func (s *trustSource) run() {
 		}
 		if s.cur.Load() == nil || !s.isOpened {
 			if err := s.tryLoad(ctx); err != nil {
-				s.log.Warn("still waiting for Vault", "error", err, "retry_in", min(2*backoff, 30*time.Second))
+				if errors.As(err, new(logOpenError)) {
+					s.log.Error("the issuance log did not open; not ready, retrying", "error", err, "retry_in", min(2*backoff, 30*time.Second))
+				} else {
+					s.log.Warn("still waiting for Vault", "error", err, "retry_in", min(2*backoff, 30*time.Second))
+				}
 				backoff = min(2*backoff, 30*time.Second)
 				continue
 			}
