@@ -24,12 +24,27 @@ fi
 	fail "no OIDC token available: give the job 'permissions: id-token: write'"
 : "${GITHUB_ACTION_PATH:?}" "${GITHUB_OUTPUT:?}" "${RUNNER_TEMP:?}"
 
+# The input is several globs separated by spaces or newlines; each is
+# expanded once (read splits without globbing), every match is kept whole
+# (a name with spaces or brackets is not expanded again), and a file that
+# two globs match is signed once.
 shopt -s globstar nullglob
+read -r -d '' -a patterns <<<"$INPUT_FILES" || true
 files=()
-for pattern in $INPUT_FILES; do # word-split on purpose: several globs
-	for f in $pattern; do
-		[[ -f "$f" ]] && files+=("$f")
+declare -A seen=()
+for pattern in "${patterns[@]}"; do
+	matched=0
+	for f in $pattern; do # the pattern holds no whitespace: this only globs
+		if [[ ! -f "$f" ]]; then
+			echo "::warning title=signet::'$f' (from '$pattern') is not a regular file: not signed" >&2
+			continue
+		fi
+		matched=1
+		[[ -n "${seen[$f]:-}" ]] && continue
+		seen[$f]=1
+		files+=("$f")
 	done
+	((matched)) || fail "input 'files': '$pattern' matched no file"
 done
 ((${#files[@]})) || fail "input 'files' ('$INPUT_FILES') matched no file"
 

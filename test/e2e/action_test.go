@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -73,6 +74,26 @@ func TestGitHubAction(t *testing.T) {
 		c.signetVerify(t, art, filepath.Join(work, b))
 	}
 
+	// A name with a space or glob characters is signed as it is, and a
+	// file that two globs match is signed once.
+	for _, name := range []string{"odd/my app.tar.gz", "odd/v[1].tar.gz", "odd/v1.tar.gz"} {
+		p := filepath.Join(work, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("artifact "+name+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bundles, log, ok = runAction(t, c, work, runnerTemp, map[string]string{
+		"SERVER": c.srv.URL, "FILES": "odd/*.tar.gz\nodd/v1.tar.gz", "MODE": "sign",
+	})
+	slices.Sort(bundles)
+	if want := []string{"odd/my app.tar.gz.sigstore.json", "odd/v1.tar.gz.sigstore.json", "odd/v[1].tar.gz.sigstore.json"}; !ok || !slices.Equal(bundles, want) {
+		t.Fatalf("sign step over odd names: ok %v, bundles %q, want %q\n%s", ok, bundles, want, log)
+	}
+	c.signetVerify(t, filepath.Join(work, "odd/my app.tar.gz"), filepath.Join(work, "odd/my app.tar.gz.sigstore.json"))
+
 	bundles, log, ok = runAction(t, c, work, runnerTemp, map[string]string{
 		"SERVER": c.srv.URL, "FILES": "dist/a.tar.gz", "MODE": "attest", "PREDICATE": c.predicate,
 	})
@@ -88,7 +109,8 @@ func TestGitHubAction(t *testing.T) {
 		reason string
 	}{
 		{"no server", map[string]string{"FILES": "dist/*.tar.gz"}, "input 'server' is empty"},
-		{"no file matched", map[string]string{"SERVER": c.srv.URL, "FILES": "dist/*.zip"}, "input 'files' ('dist/*.zip') matched no file"},
+		{"no file matched", map[string]string{"SERVER": c.srv.URL, "FILES": "dist/*.zip"}, "input 'files': 'dist/*.zip' matched no file"},
+		{"one of two globs matched nothing", map[string]string{"SERVER": c.srv.URL, "FILES": "dist/*.tar.gz dist/*.zip"}, "input 'files': 'dist/*.zip' matched no file"},
 		{"bad mode", map[string]string{"SERVER": c.srv.URL, "FILES": "dist/a.tar.gz", "MODE": "notarize"}, "input 'mode' is 'notarize'"},
 		{"attest without predicate", map[string]string{"SERVER": c.srv.URL, "FILES": "dist/a.tar.gz", "MODE": "attest"}, "input 'predicate' is empty"},
 	} {
