@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"net/url"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -41,6 +42,9 @@ type subject struct {
 func newStatement(name string, sha256 []byte, predicateType string, predicate []byte) ([]byte, error) {
 	if predicateType == "" {
 		return nil, errors.New("--type must name the predicate type, e.g. " + SLSAProvenanceV1)
+	}
+	if u, err := url.Parse(predicateType); err != nil || !u.IsAbs() || u.Host == "" {
+		return nil, fmt.Errorf("--type %q is not a predicate type URI: give the whole URI, e.g. %s (cosign's short names are not predicate types)", predicateType, SLSAProvenanceV1)
 	}
 	var obj map[string]any
 	if err := json.Unmarshal(predicate, &obj); err != nil {

@@ -24,6 +24,8 @@ func TestNewStatement(t *testing.T) {
 		{name: "null", predicateType: SLSAProvenanceV1, predicate: `null`, wantErr: "predicate is not a JSON object: null"},
 		{name: "truncated", predicateType: SLSAProvenanceV1, predicate: `{"a":`, wantErr: "predicate is not a JSON object"},
 		{name: "no type", predicateType: "", predicate: `{}`, wantErr: "--type must name the predicate type"},
+		{name: "cosign's short name", predicateType: "slsaprovenance1", predicate: `{}`, wantErr: `--type "slsaprovenance1" is not a predicate type URI`},
+		{name: "a relative URI", predicateType: "/provenance/v1", predicate: `{}`, wantErr: "is not a predicate type URI"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := newStatement("a.tgz", sum[:], tc.predicateType, []byte(tc.predicate))

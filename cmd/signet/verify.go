@@ -22,6 +22,7 @@ func verifyCommand() *cobra.Command {
 	var bundlePath, trustedRootPath, server, tufRoot, tufCache string
 	var want bundle.Identity
 	var printStatement, insecureServerRoot bool
+	var predicateType string
 	cmd := &cobra.Command{
 		Use:   "verify FILE",
 		Short: "Verify a file's Sigstore bundle offline against a trusted root",
@@ -63,6 +64,13 @@ func verifyCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("verification failed: %w", err)
 			}
+			if predicateType != "" && (res.Statement == nil || res.Statement.GetPredicateType() != predicateType) {
+				got := "a message signature, not an attestation"
+				if res.Statement != nil {
+					got = fmt.Sprintf("predicate type %q", res.Statement.GetPredicateType())
+				}
+				return fmt.Errorf("verification failed: the bundle holds %s, want an attestation of predicate type %s", got, predicateType)
+			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Verified OK: %s\n", args[0])
 			if res.Signature != nil && res.Signature.Certificate != nil {
@@ -95,6 +103,7 @@ func verifyCommand() *cobra.Command {
 	cmd.Flags().StringVar(&want.Issuer, "certificate-oidc-issuer", "", "expected OIDC issuer, exactly")
 	cmd.Flags().StringVar(&want.IssuerRegexp, "certificate-oidc-issuer-regexp", "", "expected OIDC issuer, as a regular expression")
 	cmd.Flags().BoolVar(&printStatement, "print-statement", false, "print the in-toto statement of a DSSE bundle")
+	cmd.Flags().StringVar(&predicateType, "type", "", "require an in-toto attestation of this predicate type URI (e.g. https://slsa.dev/provenance/v1)")
 	return cmd
 }
 

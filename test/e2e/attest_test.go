@@ -60,6 +60,12 @@ func TestSignetAttest(t *testing.T) {
 		out = mustRun(t, nil, signetBin, "verify", c.artifact, "--bundle", b, "--trusted-root", c.trustedRoot,
 			"--certificate-identity", wantSAN, "--certificate-oidc-issuer", c.iss.URL(), "--print-statement")
 		wantOutput(t, out, "predicate type: https://example.com/test-result/v1")
+		// --type requires the predicate type: a test result is not provenance.
+		mustRun(t, nil, signetBin, "verify", c.artifact, "--bundle", b, "--trusted-root", c.trustedRoot,
+			"--certificate-identity", wantSAN, "--certificate-oidc-issuer", c.iss.URL(), "--type", "https://example.com/test-result/v1")
+		mustFailWith(t, `the bundle holds predicate type "https://example.com/test-result/v1", want an attestation of predicate type https://slsa.dev/provenance/v1`,
+			nil, signetBin, "verify", c.artifact, "--bundle", b, "--trusted-root", c.trustedRoot,
+			"--certificate-identity", wantSAN, "--certificate-oidc-issuer", c.iss.URL(), "--type", "https://slsa.dev/provenance/v1")
 	})
 
 	for _, tc := range []struct{ name, predicate, reason string }{
