@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -49,7 +50,20 @@ type Log struct {
 	mu       sync.RWMutex
 	closed   bool
 	inflight sync.WaitGroup
+
+	// started and failedAt (nanoseconds since started, 0 for none) record
+	// the last append the storage failed or timed out, cleared by the next
+	// that succeeds: Ready reports it for a while (appendFailureHold).
+	started  time.Time
+	failedAt atomic.Int64
 }
+
+// appendFailureHold is how long after an append the storage failed
+// Ready reports not ready, unless an append succeeds meanwhile: long
+// enough for load balancers to take the replica out, short enough that
+// it comes back to try again (an unready replica gets no appends that
+// would clear it).
+const appendFailureHold = 10 * time.Second
 
 // BatchObserver is told of every group of entries the log stored
 // together: how many entries it held and how long the storage took to
@@ -101,7 +115,7 @@ func Open(ctx context.Context, cfg Config, signer Signer, log *slog.Logger, opts
 	if err != nil {
 		return nil, fmt.Errorf("issuance log: %w", err)
 	}
-	l := &Log{cfg: cfg, signer: signer, verifier: v, log: log, root: root}
+	l := &Log{cfg: cfg, signer: signer, verifier: v, log: log, root: root, started: time.Now()}
 	for _, o := range opts {
 		o(l)
 	}
@@ -135,7 +149,7 @@ func openDatabase(ctx context.Context, cfg Config, signer Signer, log *slog.Logg
 		_ = db.Close()
 		return nil, fmt.Errorf("issuance log: %w", err)
 	}
-	l := &Log{cfg: cfg, signer: signer, verifier: v, log: log, db: db}
+	l := &Log{cfg: cfg, signer: signer, verifier: v, log: log, db: db, started: time.Now()}
 	for _, o := range opts {
 		o(l)
 	}
@@ -241,12 +255,16 @@ func (l *Log) Append(ctx context.Context, der []byte) (uint64, error) {
 		select {
 		case r := <-p.result:
 			if r.err == nil {
+				l.failedAt.Store(0)
 				return r.index.Index, nil
 			}
 			err = r.err
 		case <-ctx.Done():
 			err = fmt.Errorf("waiting for the entry to be stored: %w", context.Cause(ctx))
 		}
+	}
+	if !errors.Is(err, context.Canceled) { // not the client going away
+		l.failedAt.Store(max(int64(time.Since(l.started)), 1))
 	}
 	msg := "the issuance log could not record the certificate; try again"
 	if storageFull(err) {

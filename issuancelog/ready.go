@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/transparency-dev/tessera/api/layout"
 
@@ -19,8 +20,10 @@ const probeSize = 64 << 10
 
 // Ready reports whether the log can take appends, for /readyz: its
 // directory takes a synced write of probeSize bytes (a full or read-only
-// disk fails it) and its published checkpoint still verifies with this
-// log's key (another writer has not replaced it).
+// disk fails it) or its database answers, its published checkpoint still
+// verifies with this log's key (another writer has not replaced it), and
+// no append failed in the storage within appendFailureHold unless one
+// succeeded since.
 func (l *Log) Ready(ctx context.Context) error {
 	l.mu.RLock()
 	closed := l.closed
@@ -31,9 +34,28 @@ func (l *Log) Ready(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	var err error
 	if l.db != nil {
-		return l.readyDatabase(ctx)
+		err = l.readyDatabase(ctx)
+	} else {
+		err = l.readyDirectory()
 	}
+	if err != nil {
+		return err
+	}
+	// The probes pass, but appends may still fail (a lock another writer
+	// holds, a corrupt bundle): the last append's outcome counts too.
+	if at := l.failedAt.Load(); at != 0 {
+		if ago := time.Since(l.started) - time.Duration(at); ago < appendFailureHold {
+			return problem.Unavailable("issuance log: its storage failed an append %s ago", ago.Round(time.Second))
+		}
+	}
+	return nil
+}
+
+// readyDirectory reports whether a posix log's directory takes a synced
+// write and holds a checkpoint that verifies.
+func (l *Log) readyDirectory() error {
 	// /readyz shows these messages: they name the fault, never the
 	// directory; the detail is the problem's cause, for the logs.
 	if err := l.probeWrite(); err != nil {
