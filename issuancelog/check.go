@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
 	"golang.org/x/mod/sumdb/note"
@@ -39,11 +40,14 @@ type treeState struct {
 // It returns the size of the published checkpoint.
 func checkDir(ctx context.Context, dir string, v note.Verifier) (uint64, error) {
 	tiles := client.FileFetcher{Root: dir}
-	ts, haveTS, err := readTreeState(dir)
-	if err != nil {
-		return 0, err
-	}
+	// The checkpoint first: another replica may publish a new one while
+	// this check runs, and the tree state it publishes from is never
+	// behind it.
 	raw, err := os.ReadFile(filepath.Join(dir, layout.CheckpointPath))
+	ts, haveTS, tsErr := readTreeState(dir)
+	if tsErr != nil {
+		return 0, tsErr
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		if haveTS && ts.Size > 0 {
 			return 0, fmt.Errorf("log directory %s holds %d entries but no checkpoint file: restore it from a backup", dir, ts.Size)
@@ -91,7 +95,46 @@ func checkDir(ctx context.Context, dir string, v note.Verifier) (uint64, error) 
 	if err := tlog.CheckConsistent(ctx, pb, cp.Size, ts.Size, cp.Hash, ts.Root); err != nil {
 		return 0, fmt.Errorf("log directory %s: its tree state does not extend its signed checkpoint: %w", dir, err)
 	}
+	if err := checkLastBundle(ctx, tiles, ts.Size); err != nil {
+		return 0, fmt.Errorf("log directory %s: %w: restore it from a backup", dir, err)
+	}
 	return cp.Size, nil
+}
+
+// checkLastBundle checks the entry bundle holding the last of size
+// entries, the one tessera extends with the next append without reading
+// it: it must exist, parse, and hold entries whose leaf hashes are the
+// level-0 tile's. Otherwise every append would fail, or extend a bundle
+// nobody can read while the tree still verifies.
+func checkLastBundle(ctx context.Context, f client.FileFetcher, size uint64) error {
+	if size == 0 {
+		return nil
+	}
+	idx := (size - 1) / layout.EntryBundleWidth
+	w := size - idx*layout.EntryBundleWidth
+	p := uint8(w % layout.EntryBundleWidth) // 0: a full bundle
+	raw, err := f.ReadEntryBundle(ctx, idx, p)
+	if err != nil {
+		return fmt.Errorf("the entry bundle %s is missing: %w", layout.EntriesPath(idx, p), err)
+	}
+	var b api.EntryBundle
+	if err := b.UnmarshalText(raw); err != nil || uint64(len(b.Entries)) != w {
+		return fmt.Errorf("the entry bundle %s is corrupt (it does not hold %d entries)", layout.EntriesPath(idx, p), w)
+	}
+	rawTile, err := f.ReadTile(ctx, 0, idx, p)
+	if err != nil {
+		return fmt.Errorf("the tile %s is missing: %w", layout.TilePath(0, idx, p), err)
+	}
+	var tile api.HashTile
+	if err := tile.UnmarshalText(rawTile); err != nil || uint64(len(tile.Nodes)) < w {
+		return fmt.Errorf("the tile %s is corrupt", layout.TilePath(0, idx, p))
+	}
+	for i, e := range b.Entries {
+		if !bytes.Equal(tlog.Hasher.HashLeaf(e), tile.Nodes[i]) {
+			return fmt.Errorf("entry %d of the entry bundle %s does not hash to its tile: the bundle is corrupt", idx*layout.EntryBundleWidth+uint64(i), layout.EntriesPath(idx, p))
+		}
+	}
+	return nil
 }
 
 // readTreeState reads tessera's tree state; ok is false when there is none.

@@ -62,6 +62,18 @@ func TestOpenRefuses(t *testing.T) {
 		{"missing checkpoint", func(t *testing.T, dir string) {
 			rm(t, dir, "checkpoint")
 		}, own, []string{"holds 3 entries but no checkpoint file"}},
+		{"missing entry bundle", func(t *testing.T, dir string) {
+			rm(t, dir, "tile/entries/000.p/3")
+		}, own, []string{"the entry bundle tile/entries/000.p/3 is missing", "restore it from a backup"}},
+		{"truncated entry bundle", func(t *testing.T, dir string) {
+			b := read(t, dir, "tile/entries/000.p/3")
+			write(t, dir, "tile/entries/000.p/3", b[:len(b)-5])
+		}, own, []string{"the entry bundle tile/entries/000.p/3 is corrupt"}},
+		{"altered entry", func(t *testing.T, dir string) {
+			b := read(t, dir, "tile/entries/000.p/3")
+			b[len(b)-1] ^= 1
+			write(t, dir, "tile/entries/000.p/3", b)
+		}, own, []string{"entry 2 of the entry bundle tile/entries/000.p/3 does not hash to its tile"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
