@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,7 +63,10 @@ func (l *Log) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cache := cacheFullTile
-	if partial {
+	if partial || !l.published(r.Context(), name) {
+		// A full tile beyond the published checkpoint could still be
+		// rewritten (its group failed before the tree state was saved):
+		// never cached as immutable until a checkpoint covers it.
 		cache = cachePartial
 	}
 	if l.root == nil {
@@ -100,6 +104,44 @@ func (l *Log) readTile(ctx context.Context, name string) ([]byte, error) {
 		return nil, err
 	}
 	return firstHashes(b, width(p))
+}
+
+// published reports whether the full tile or entry bundle name lies
+// within the published checkpoint, whose entries can no longer change.
+func (l *Log) published(ctx context.Context, name string) bool {
+	rest := strings.TrimPrefix(name, "tile/")
+	var level, index uint64
+	if idx, isEntries := strings.CutPrefix(rest, "entries/"); isEntries {
+		n, _, err := layout.ParseTileIndexPartial(idx)
+		if err != nil {
+			return false
+		}
+		index = n
+	} else {
+		lv, idx, _ := strings.Cut(rest, "/")
+		lvl, n, _, err := layout.ParseTileLevelIndexPartial(lv, idx)
+		if err != nil {
+			return false
+		}
+		level, index = lvl, n
+	}
+	if level >= 7 { // 256^8 entries: beyond any log, and beyond uint64 below
+		return false
+	}
+	span := uint64(1) << (8 * (level + 1)) // entries under one tile of this level
+	if index >= (1<<63)/span {
+		return false
+	}
+	raw, err := l.reader.ReadCheckpoint(ctx)
+	if err != nil {
+		return false
+	}
+	lines := strings.SplitN(string(raw), "\n", 3)
+	if len(lines) < 3 {
+		return false
+	}
+	size, err := strconv.ParseUint(lines[1], 10, 64)
+	return err == nil && (index+1)*span <= size
 }
 
 // width is the number of items of a tile or bundle named with partial

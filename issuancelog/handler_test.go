@@ -6,12 +6,15 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/transparency-dev/tessera/api/layout"
 
 	"github.com/signet-dev/signet/issuancelog/internal/logtest"
+	"github.com/signet-dev/signet/test/testclock"
 )
 
 // TestHandler serves the tlog-tiles resources with their cache headers,
@@ -26,6 +29,27 @@ func TestHandler(t *testing.T) {
 		ders[i] = ca.Leaf(t, "alice@example.com", "https://issuer.example")
 	}
 	logtest.Append(t, l, ders...)
+	// Full tiles are immutable only once a checkpoint covers them.
+	for deadline := testclock.WallNow().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		cp, _ := os.ReadFile(filepath.Join(dir, "checkpoint"))
+		if lines := strings.Split(string(cp), "\n"); len(lines) > 1 && lines[1] == strconv.Itoa(len(ders)) {
+			break
+		}
+		if testclock.WallNow().After(deadline) {
+			t.Fatalf("no checkpoint of size %d within 10s", len(ders))
+		}
+	}
+	// A full tile no checkpoint covers yet (as a group that failed before
+	// its tree state was saved leaves one): it may still be rewritten.
+	for _, f := range []string{"tile/0/000", "tile/entries/000"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, strings.TrimSuffix(f, "000")+"005"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Files the handler must never serve, though they are in or near the
 	// directory: tessera's state, a temporary file, an outside secret.
 	if err := os.WriteFile(filepath.Join(dir, "checkpoint.12345"), []byte("tmp"), 0o644); err != nil {
@@ -47,6 +71,8 @@ func TestHandler(t *testing.T) {
 		{"HEAD", "/checkpoint", 200, "no-cache", ""},
 		{"GET", "/tile/0/000", 200, "public, max-age=31536000, immutable", ""},
 		{"GET", "/tile/entries/000", 200, "public, max-age=31536000, immutable", ""},
+		{"GET", "/tile/0/005", 200, "public, max-age=60", ""},
+		{"GET", "/tile/entries/005", 200, "public, max-age=60", ""},
 		{"GET", "/tile/0/001.p/2", 200, "public, max-age=60", ""},
 		{"GET", "/tile/entries/001.p/2", 200, "public, max-age=60", ""},
 		{"GET", "/tile/1/000.p/1", 200, "public, max-age=60", ""},
