@@ -39,6 +39,12 @@ func TestLogEndToEnd(t *testing.T) {
 	if got := strings.TrimSpace(string(fetch(t, srv.URL+"/api/v1/log/key"))); got != f.vkey {
 		t.Errorf("GET /api/v1/log/key = %q, want the verifier key %q", got, f.vkey)
 	}
+	// HEAD, as monitors and caches ask, is answered like GET.
+	if resp, err := logHTTP.Head(srv.URL + "/api/v1/log/key"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("HEAD /api/v1/log/key: %v %v, want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	// signet sign prints the index of the certificate in its bundle.
 	artifact := filepath.Join(dir, "widget.tar.gz")

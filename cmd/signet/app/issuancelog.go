@@ -146,7 +146,7 @@ func (il *issuanceLog) Append(ctx context.Context, der []byte) (uint64, error) {
 
 // Register serves the log read-only under LogPath.
 func (il *issuanceLog) Register(r *mux.Router) {
-	r.PathPrefix(LogPath + "/").Handler(http.StripPrefix(LogPath, il.log.Handler())).Methods(http.MethodGet)
+	r.PathPrefix(LogPath + "/").Handler(http.StripPrefix(LogPath, il.log.Handler())).Methods(http.MethodGet, http.MethodHead)
 }
 
 // Ready reports whether the log can take appends.
@@ -186,7 +186,7 @@ func (l *lateLog) Register(r *mux.Router) {
 			return
 		}
 		http.StripPrefix(LogPath, il.log.Handler()).ServeHTTP(w, req)
-	})).Methods(http.MethodGet)
+	})).Methods(http.MethodGet, http.MethodHead)
 }
 
 // Ready reports whether the log is open and can take appends.
