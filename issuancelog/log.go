@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	gomysql "github.com/go-sql-driver/mysql"
+
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
@@ -274,17 +276,28 @@ func (l *Log) Append(ctx context.Context, der []byte) (uint64, error) {
 		WithCause(fmt.Errorf("issuance log append: %w", err)).WithRetryAfter(time.Second)
 }
 
-// storageFull reports whether err is the log's disk or quota running out.
-// Tessera's POSIX driver formats some write errors with %v, which breaks
+// storageFull reports whether err is the log's disk or quota running out:
+// an errno, or a MySQL/MariaDB server's "table is full" (1114) or "disk
+// full" (1021). Tessera's drivers format some errors with %v, which breaks
 // the chain, so the error text is matched as well.
 func storageFull(err error) bool {
 	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT} {
-		if errors.Is(err, errno) || strings.Contains(err.Error(), errno.Error()) {
+		if errors.Is(err, errno) || strings.Contains(strings.ToLower(err.Error()), strings.ToLower(errno.Error())) {
 			return true
 		}
 	}
-	return false
+	if me := new(gomysql.MySQLError); errors.As(err, &me) && (me.Number == mysqlTableFull || me.Number == mysqlDiskFull) {
+		return true
+	}
+	text := err.Error()
+	return strings.Contains(text, fmt.Sprintf("Error %d", mysqlTableFull)) || strings.Contains(text, fmt.Sprintf("Error %d", mysqlDiskFull))
 }
+
+// MySQL server error numbers of a full storage.
+const (
+	mysqlTableFull = 1114 // ER_RECORD_FILE_FULL: "The table '...' is full"
+	mysqlDiskFull  = 1021 // ER_DISK_FULL
+)
 
 // Close stops accepting appends, waits for those under way and for a
 // checkpoint covering them, then stops tessera's background work. ctx
