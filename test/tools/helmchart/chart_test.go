@@ -456,3 +456,32 @@ func TestOptionalValues(t *testing.T) {
 	}
 	signetValidates(t, r)
 }
+
+// TestVaultProjectedToken: with keys.vault.tokenAudience, signet logs in
+// to Vault with a projected ServiceAccount token of that audience, and
+// the pod gets no Kubernetes API token.
+func TestVaultProjectedToken(t *testing.T) {
+	values := exampleValues(t, "values-vault.yaml", nil)
+	values["keys"].(map[string]any)["vault"].(map[string]any)["tokenAudience"] = "vault"
+	manifest, err := render(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := decode(t, manifest)
+	pod := r.deployment.Spec.Template.Spec
+	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+		t.Error("the pod still mounts the Kubernetes API token")
+	}
+	c := r.signetConfig(t)
+	file := str(c, "vault", "auth", "service-account-token-file")
+	mountedAt(t, pod, "vault-token", filepath.Dir(file))
+	v := volume(pod, "vault-token")
+	if v == nil || v.Projected == nil || len(v.Projected.Sources) != 1 || v.Projected.Sources[0].ServiceAccountToken == nil {
+		t.Fatalf("no projected token volume: %+v", v)
+	}
+	sat := v.Projected.Sources[0].ServiceAccountToken
+	if sat.Audience != "vault" || sat.Path != filepath.Base(file) || sat.ExpirationSeconds == nil || *sat.ExpirationSeconds != 600 {
+		t.Errorf("projected token %+v, signet reads %s", sat, file)
+	}
+	signetValidates(t, r)
+}

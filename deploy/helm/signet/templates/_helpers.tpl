@@ -38,6 +38,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "signet.keysDir" -}}/etc/signet/keys{{- end -}}
 {{- define "signet.vaultCADir" -}}/etc/signet/vault-ca{{- end -}}
 {{- define "signet.logDSNDir" -}}/etc/signet/log-dsn{{- end -}}
+{{- define "signet.vaultTokenDir" -}}/var/run/secrets/vault{{- end -}}
 
 {{/* signet.minReplicas is the fewest replicas that run. */}}
 {{- define "signet.minReplicas" -}}
@@ -152,7 +153,11 @@ cannot work.
 {{- $_ := set $c "log" $log -}}
 {{- if eq .Values.keys.backend "vault" -}}
 {{- $v := .Values.keys.vault -}}
-{{- $vault := dict "address" $v.address "transit-mount" $v.transitMount "kv-mount" $v.kvMount "auth" (dict "method" "kubernetes" "role" $v.role "mount" $v.authMount) -}}
+{{- $auth := dict "method" "kubernetes" "role" $v.role "mount" $v.authMount -}}
+{{- if $v.tokenAudience -}}
+{{- $_ := set $auth "service-account-token-file" (printf "%s/token" (include "signet.vaultTokenDir" .)) -}}
+{{- end -}}
+{{- $vault := dict "address" $v.address "transit-mount" $v.transitMount "kv-mount" $v.kvMount "auth" $auth -}}
 {{- if $v.caCertSecret -}}
 {{- $_ := set $vault "ca-cert" (printf "%s/ca.crt" (include "signet.vaultCADir" .)) -}}
 {{- end -}}
