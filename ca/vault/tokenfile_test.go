@@ -22,23 +22,8 @@ func TestTokenFileIsReadAgain(t *testing.T) {
 	if _, err := admin.EnsureKey(ctx, "tokenfile", "ecdsa-p256", false); err != nil {
 		t.Fatal(err)
 	}
-	mint := func(ttl string) string {
-		t.Helper()
-		sec, err := admin.API().Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{
-			Policies: []string{"root"}, TTL: ttl, ExplicitMaxTTL: ttl, NoParent: true,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sec.Auth.ClientToken
-	}
-	file := filepath.Join(t.TempDir(), "token")
-	write := func(token string) {
-		t.Helper()
-		if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mint := func(ttl string) string { return mintToken(t, admin, ttl, ttl) }
+	file, write := tokenFile(t)
 	first := mint("3s")
 	write(first)
 	c, err := vault.Connect(ctx, vault.Config{Address: vs.Addr, Auth: vault.Auth{TokenFile: file}, NoBatch: true}, nil)
@@ -78,23 +63,8 @@ func TestReplacedTokenIsRenewed(t *testing.T) {
 	if _, err := admin.EnsureKey(ctx, "replaced", "ecdsa-p256", false); err != nil {
 		t.Fatal(err)
 	}
-	mint := func(ttl string) string {
-		t.Helper()
-		sec, err := admin.API().Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{
-			Policies: []string{"root"}, TTL: ttl, ExplicitMaxTTL: "1h", Renewable: new(true), NoParent: true,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sec.Auth.ClientToken
-	}
-	file := filepath.Join(t.TempDir(), "token")
-	write := func(token string) {
-		t.Helper()
-		if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mint := func(ttl string) string { return mintToken(t, admin, ttl, "1h") }
+	file, write := tokenFile(t)
 	first := mint("1h")
 	write(first)
 	c, err := vault.Connect(ctx, vault.Config{Address: vs.Addr, Auth: vault.Auth{TokenFile: file}, NoBatch: true}, nil)
@@ -124,5 +94,30 @@ func TestReplacedTokenIsRenewed(t *testing.T) {
 	}
 	if at, ok := c.TokenExpiry(); !ok || at.Sub(testclock.WallNow()) > ttl || at.Before(testclock.WallNow()) {
 		t.Errorf("after renewals, TokenExpiry = %v, %v; want the new token's, renewed, within %s from now", at, ok, ttl)
+	}
+}
+
+// mintToken creates a renewable root-policy token of ttl, renewable up to
+// maxTTL, as an agent would hand signet.
+func mintToken(t *testing.T, admin *vault.Client, ttl, maxTTL string) string {
+	t.Helper()
+	sec, err := admin.API().Auth().Token().CreateWithContext(t.Context(), &api.TokenCreateRequest{
+		Policies: []string{"root"}, TTL: ttl, ExplicitMaxTTL: maxTTL, Renewable: new(true), NoParent: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sec.Auth.ClientToken
+}
+
+// tokenFile is a token file and a function that writes a token into it,
+// as Vault Agent does.
+func tokenFile(t *testing.T) (string, func(token string)) {
+	file := filepath.Join(t.TempDir(), "token")
+	return file, func(token string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -23,6 +23,9 @@ import (
 	"strings"
 	"time"
 
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
@@ -77,8 +80,8 @@ func (c *Client) SignArtifact(ctx context.Context, token string, digest [sha256.
 		"messageDigest": map[string]any{"algorithm": "SHA2_256", "digest": digest[:]},
 		"signature":     sig,
 	}
-	return c.post(ctx, token, req, key, func(got bundleContent) error {
-		if m := got.MessageSignature; m == nil || !bytes.Equal(m.MessageDigest.Digest, digest[:]) || !bytes.Equal(m.Signature, sig) {
+	return c.post(ctx, token, req, key, func(got *protobundle.Bundle) error {
+		if m := got.GetMessageSignature(); m == nil || !bytes.Equal(m.GetMessageDigest().GetDigest(), digest[:]) || !bytes.Equal(m.GetSignature(), sig) {
 			return errors.New("it does not hold this artifact's digest and signature")
 		}
 		return nil
@@ -100,37 +103,13 @@ func (c *Client) SignDSSE(ctx context.Context, token, payloadType string, payloa
 		"payload": payload, "payloadType": payloadType,
 		"signatures": []map[string]any{{"sig": sig}},
 	}
-	return c.post(ctx, token, req, key, func(got bundleContent) error {
-		if e := got.DSSEEnvelope; e == nil || !bytes.Equal(e.Payload, payload) || e.PayloadType != payloadType ||
-			len(e.Signatures) != 1 || !bytes.Equal(e.Signatures[0].Sig, sig) {
+	return c.post(ctx, token, req, key, func(got *protobundle.Bundle) error {
+		if e := got.GetDsseEnvelope(); e == nil || !bytes.Equal(e.GetPayload(), payload) || e.GetPayloadType() != payloadType ||
+			len(e.GetSignatures()) != 1 || !bytes.Equal(e.GetSignatures()[0].GetSig(), sig) {
 			return errors.New("it does not hold this statement's DSSE envelope and signature")
 		}
 		return nil
 	})
-}
-
-// bundleContent is what a returned bundle holds besides its certificate:
-// the signed content, which must be what was sent.
-type bundleContent struct {
-	MediaType            string `json:"mediaType"`
-	VerificationMaterial struct {
-		Certificate struct {
-			RawBytes []byte `json:"rawBytes"`
-		} `json:"certificate"`
-	} `json:"verificationMaterial"`
-	MessageSignature *struct {
-		MessageDigest struct {
-			Digest []byte `json:"digest"`
-		} `json:"messageDigest"`
-		Signature []byte `json:"signature"`
-	} `json:"messageSignature"`
-	DSSEEnvelope *struct {
-		Payload     []byte `json:"payload"`
-		PayloadType string `json:"payloadType"`
-		Signatures  []struct {
-			Sig []byte `json:"sig"`
-		} `json:"signatures"`
-	} `json:"dsseEnvelope"`
 }
 
 // newKeyRequest makes the ephemeral key and the request's key fields: the
@@ -199,7 +178,7 @@ func (c *Client) httpClient() *http.Client {
 // anyone writes it: a v0.3 bundle whose certificate certifies key and
 // whose content check accepts (what was sent), so that a misbehaving
 // server or proxy cannot hand the job a bundle that will not verify.
-func (c *Client) post(ctx context.Context, token string, req map[string]any, key *ecdsa.PrivateKey, check func(bundleContent) error) (*Signed, error) {
+func (c *Client) post(ctx context.Context, token string, req map[string]any, key *ecdsa.PrivateKey, check func(*protobundle.Bundle) error) (*Signed, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("keyless: encode request: %w", err)
@@ -220,14 +199,14 @@ func (c *Client) post(ctx context.Context, token string, req map[string]any, key
 			return nil, fmt.Errorf("keyless: server sent a malformed %s %q", logIndexHeader, v)
 		}
 	}
-	var parsed bundleContent
-	if err := json.Unmarshal(out, &parsed); err != nil {
+	parsed := &protobundle.Bundle{}
+	if err := protojson.Unmarshal(out, parsed); err != nil {
 		return nil, fmt.Errorf("keyless: server answered with no bundle: %w", err)
 	}
-	if parsed.MediaType != bundle.MediaType {
-		return nil, fmt.Errorf("keyless: server answered with a bundle of media type %q, want %s", problem.Clip(parsed.MediaType, 80), bundle.MediaType)
+	if parsed.GetMediaType() != bundle.MediaType {
+		return nil, fmt.Errorf("keyless: server answered with a bundle of media type %q, want %s", problem.Clip(parsed.GetMediaType(), 80), bundle.MediaType)
 	}
-	leaf, err := x509.ParseCertificate(parsed.VerificationMaterial.Certificate.RawBytes)
+	leaf, err := x509.ParseCertificate(parsed.GetVerificationMaterial().GetCertificate().GetRawBytes())
 	if err != nil {
 		return nil, fmt.Errorf("keyless: bundle certificate: %w", err)
 	}
