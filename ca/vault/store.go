@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -159,22 +160,68 @@ func sameChain(a, b []*x509.Certificate) bool {
 // must keep verifying), and KV v2 would delete all but the last 10.
 const chainVersionsKept = 10000
 
-// WriteChain stores a chain at path in the KV v2 mount, keeping the
-// path's earlier versions (chainVersionsKept).
+// WriteChain stores a chain at path in the KV v2 mount as its next
+// version, keeping the earlier ones (chainVersionsKept). It refuses a
+// chain under another root than the chain stored there: replicas trust
+// one root per path (CheckHistory) and would refuse to start. It writes
+// with check-and-set on the version it read, so two writers at once
+// (two `signet ca init` runs) cannot both write, and it changes only the
+// path's max_versions, keeping what an operator set (cas_required,
+// custom_metadata).
 func (c *Client) WriteChain(ctx context.Context, path string, sc StoredChain) error {
 	wctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	kv := c.api.KVv2(c.cfg.KVMount)
-	if err := kv.PutMetadata(wctx, path, api.KVMetadataPutInput{MaxVersions: chainVersionsKept}); err != nil {
-		return classify(wctx, "keep the versions of chain "+path, err, c.cfg)
+	version := 0
+	cur, err := kv.Get(wctx, path)
+	switch {
+	case errors.Is(err, api.ErrSecretNotFound):
+	case err != nil:
+		return classify(wctx, "read chain "+path, err, c.cfg)
+	default:
+		if cur.VersionMetadata != nil {
+			version = cur.VersionMetadata.Version
+		}
+		if old, err := storedChain(cur.Data); err == nil {
+			oldRoot, newRoot := old.Chain[len(old.Chain)-1], sc.Chain[len(sc.Chain)-1]
+			if !oldRoot.Equal(newRoot) {
+				return fmt.Errorf("vault: the new chain for %s/%s ends at root %q, the stored one at root %q: replicas trust one root per chain and would refuse it "+
+					"(a deployment under an offline root rotates with --external-root; a new root needs new chain paths and verifiers told of it)",
+					c.cfg.KVMount, path, newRoot.Subject, oldRoot.Subject)
+			}
+		}
 	}
-	_, err := kv.Put(wctx, path, map[string]any{
+	if err := c.keepChainVersions(wctx, kv, path); err != nil {
+		return err
+	}
+	_, err = kv.Put(wctx, path, map[string]any{
 		"chain":       string(pki.EncodeCertificatesPEM(sc.Chain)),
 		"key":         sc.Key,
 		"key_version": sc.Version,
-	})
+	}, api.WithCheckAndSet(version))
+	if err != nil && strings.Contains(err.Error(), "check-and-set") {
+		return fmt.Errorf("vault: chain %s/%s changed while signet wrote it (another `signet ca init` at the same time?): run it again", c.cfg.KVMount, path)
+	}
 	if err != nil {
 		return classify(wctx, "write chain "+path, err, c.cfg)
+	}
+	return nil
+}
+
+// keepChainVersions sets path's max_versions to chainVersionsKept,
+// leaving the rest of its metadata as it is.
+func (c *Client) keepChainVersions(ctx context.Context, kv *api.KVv2, path string) error {
+	meta, err := kv.GetMetadata(ctx, path)
+	switch {
+	case errors.Is(err, api.ErrSecretNotFound):
+		err = kv.PutMetadata(ctx, path, api.KVMetadataPutInput{MaxVersions: chainVersionsKept})
+	case err != nil:
+	case meta.MaxVersions != chainVersionsKept:
+		n := chainVersionsKept
+		err = kv.PatchMetadata(ctx, path, api.KVMetadataPatchInput{MaxVersions: &n})
+	}
+	if err != nil {
+		return classify(ctx, "keep the versions of chain "+path, err, c.cfg)
 	}
 	return nil
 }

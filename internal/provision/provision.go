@@ -116,6 +116,19 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 	if err != nil {
 		return nil, err
 	}
+	// Every chain written below must end at the root its path already
+	// ends at (replicas trust one root per chain): refuse before any key
+	// is rotated.
+	if caOK && !o.ExternalRoot {
+		if err := sameRoot(o.CAChainPath, caStored, root); err != nil {
+			return nil, err
+		}
+	}
+	if tsaOK {
+		if err := sameRoot(o.TSAChainPath, tsaStored, root); err != nil {
+			return nil, err
+		}
+	}
 	if !root.NotAfter.After(now.AddDate(0, 0, 30)) {
 		return nil, fmt.Errorf("provision: the root %q expires at %s: certificates made under it now would not outlive it by long; make a new root (a new root key) and distribute it to verifiers", root.Subject, root.NotAfter.UTC().Format(time.RFC3339))
 	}
@@ -189,6 +202,16 @@ func rootCertificate(ctx context.Context, o InitOptions, rootSigner *vault.Signe
 		return nil, err
 	}
 	return pki.CreateCertificate(ctx, tmpl, nil, rootSigner.Public(), rootSigner)
+}
+
+// sameRoot refuses to write under root a chain path whose stored chain
+// ends at another root.
+func sameRoot(path string, stored *vault.StoredChain, root *x509.Certificate) error {
+	if old := stored.Chain[len(stored.Chain)-1]; !old.Equal(root) {
+		return fmt.Errorf("provision: the chain at %s ends at root %q, not at the root key in Vault (%q): a deployment under an offline root rotates with --external-root; "+
+			"a new root needs new chain paths and verifiers told of it", path, old.Subject, root.Subject)
+	}
+	return nil
 }
 
 func csrFor(ctx context.Context, org string, s *vault.Signer) ([]byte, error) {

@@ -101,6 +101,12 @@ func TestVaultExternalRoot(t *testing.T) {
 	mustFail(t, e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", filepath.Join(e.dir, "ca.csr"))
 	chainPath := e.writeChain(t, newOfflineRoot(t).sign(t, e.csrPEM, 5*365*24*time.Hour, nil))
 	mustRun(t, e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", chainPath)
+	// A rotation that forgets --external-root would put the CA under a root
+	// in Vault, and no replica would start on it: refused, nothing written.
+	mustFailWith(t, "rotates with --external-root", e.env, signetBin, "ca", "init", "--backend", "vault", "--out", e.configPath, "--rotate")
+	// So is a chain under another offline root.
+	other := e.writeChain(t, newOfflineRoot(t).sign(t, e.csrPEM, 5*365*24*time.Hour, nil))
+	mustFailWith(t, "ends at root", e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", other)
 	srv := startSignet(t, e.env, "--config", e.configPath, "--identity-config", e.writeIdentity(t))
 	signAndVerify(t, srv, e.iss, e.dir)
 }
