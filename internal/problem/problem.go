@@ -143,6 +143,9 @@ func Write(w http.ResponseWriter, log *slog.Logger, r *http.Request, err error) 
 	if pe != nil && pe.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(pe.RetryAfter)))
 	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="signet"`) // RFC 9110: a 401 names its scheme
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
 }

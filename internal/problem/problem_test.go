@@ -28,6 +28,7 @@ func TestWrite(t *testing.T) {
 		{"cause is logged, not shown", problem.Unavailable("vault is sealed").WithCause(errors.New("dial 10.0.0.7:8200")), 503, "vault is sealed", "10.0.0.7", "10.0.0.7"},
 		{"unclassified is a generic 500", errors.New("secret internal detail"), 500, `"internal error"`, "secret internal detail", ""},
 		{"415", problem.UnsupportedMediaType("send DER"), 415, "unsupported_media_type", "", ""},
+		{"401", problem.Unauthorized("token expired"), 401, "invalid_token", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
@@ -39,6 +40,9 @@ func TestWrite(t *testing.T) {
 			}
 			if tc.loggedCause != "" && !strings.Contains(logs.String(), tc.loggedCause) {
 				t.Errorf("cause not logged: %s", logs.String())
+			}
+			if auth := rec.Header().Get("WWW-Authenticate"); (tc.status == 401) != (auth == `Bearer realm="signet"`) {
+				t.Errorf("status %d with WWW-Authenticate %q; a 401 (only) must name the Bearer scheme", rec.Code, auth)
 			}
 			if problem.StatusOf(tc.err) != tc.status {
 				t.Errorf("StatusOf = %d", problem.StatusOf(tc.err))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/signet-dev/signet/internal/problem"
@@ -103,9 +104,15 @@ func (c *Client) once(req *http.Request) (out []byte, header http.Header, after 
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		after = retryAfter(resp.Header.Get("Retry-After"))
 	}
-	var pb problem.Body
+	// signet's problem body has a string code; Fulcio's (grpc-gateway)
+	// and the timestamp authority's have a number.
+	var pb struct {
+		Code    json.RawMessage `json:"code"`
+		Message string          `json:"message"`
+	}
 	if json.Unmarshal(out, &pb) == nil && pb.Message != "" {
-		return nil, nil, after, fmt.Errorf("keyless: server refused (%d %s): %s", resp.StatusCode, pb.Code, pb.Message)
+		code := strings.Trim(string(pb.Code), `"`)
+		return nil, nil, after, fmt.Errorf("keyless: server refused (%d %s): %s", resp.StatusCode, problem.Clip(code, 32), problem.Clip(pb.Message, 512))
 	}
 	return nil, nil, after, fmt.Errorf("keyless: server answered %s", resp.Status)
 }

@@ -119,3 +119,28 @@ func TestRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalMessages: the message of a refusal reaches the error, from
+// signet's problem body (a string code) and from Fulcio's or the
+// timestamp authority's (a numeric code).
+func TestRefusalMessages(t *testing.T) {
+	for _, body := range []string{
+		`{"code":"invalid_token","message":"the token expired"}`,
+		`{"code":3,"message":"the token expired","details":[]}`,
+		`{"code":400,"message":"the token expired"}`,
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, body)
+		}))
+		c := &Client{Attempts: 1}
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.do(req); err == nil || !strings.Contains(err.Error(), "the token expired") {
+			t.Errorf("body %s: error %v, want the message", body, err)
+		}
+		srv.Close()
+	}
+}

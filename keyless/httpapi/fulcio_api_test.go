@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"os"
@@ -303,5 +304,49 @@ func TestTrustDocuments(t *testing.T) {
 	sc := env.Do(t, http.MethodGet, "/api/v1/signingconfig", nil, nil)
 	if !strings.Contains(string(sc.Body), env.URL+"/api/v1/timestamp") {
 		t.Errorf("signing config does not point at this server's TSA: %s", sc.Body)
+	}
+}
+
+// TestBodyTokenBeforeHeader: as in Fulcio, the token in the request's
+// credentials is used even when a gateway added its own Authorization
+// header (another scheme, or a bearer token of its own); without one in
+// the body, the header's bearer token is used and another scheme refused.
+func TestBodyTokenBeforeHeader(t *testing.T) {
+	env, _, _ := fulcioConfigEnv(t)
+	claims := reusableClaims()
+	token, err := env.GitHub.Mint(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newKey(t, elliptic.P256())
+	keyRequest := map[string]any{
+		"publicKey":         map[string]string{"algorithm": "ECDSA", "content": key.pem(t)},
+		"proofOfPossession": key.sign(t, []byte(claims["sub"].(string))),
+	}
+	for _, tc := range []struct {
+		name, header string
+		inBody       bool
+		status       int
+	}{
+		{"gateway basic auth, token in the body", "Basic Z2F0ZXdheTpzZWNyZXQ=", true, http.StatusOK},
+		{"gateway bearer token, token in the body", "Bearer gateway.jwt.token", true, http.StatusOK},
+		{"token in the header only", "Bearer " + token, false, http.StatusOK},
+		{"basic auth only", "Basic Z2F0ZXdheTpzZWNyZXQ=", false, http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := map[string]any{"publicKeyRequest": keyRequest}
+			if tc.inBody {
+				body["credentials"] = map[string]string{"oidcIdentityToken": token}
+			}
+			b, err := json.Marshal(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp := env.Do(t, http.MethodPost, "/api/v2/signingCert",
+				map[string]string{"Authorization": tc.header, "Content-Type": "application/json"}, bytes.NewReader(b))
+			if resp.Status != tc.status {
+				t.Errorf("status %d, want %d: %s", resp.Status, tc.status, resp.Body)
+			}
+		})
 	}
 }

@@ -61,12 +61,19 @@ func requireJSON(r *http.Request) error {
 	return nil
 }
 
-// bearerToken returns the token of an `Authorization: Bearer` header, or
-// fallback (the token in the body) when there is no header.
-func bearerToken(r *http.Request, fallback string) (string, error) {
+// bearerToken returns the identity token of a request: body, the token in
+// its credentials, when it has one, else that of its `Authorization:
+// Bearer` header.
+func bearerToken(r *http.Request, body string) (string, error) {
+	if body != "" {
+		// As Fulcio does: the request's own credentials first, so that a
+		// gateway that adds its Authorization header (Cloud Run IAM, an
+		// API gateway) does not replace the job's token.
+		return body, nil
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return fallback, nil
+		return "", nil
 	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
