@@ -181,7 +181,12 @@ func ensureLogKey(ctx context.Context, cfg *config.Config, out string, vc *vault
 	if cfg.Log.Type != "" || cfg.Log.Dir != "" || cfg.Log.Key != "" {
 		return "", nil
 	}
-	base := filepath.Dir(out)
+	// Absolute: a replica started in another directory must find this
+	// log, not start a second one under the same key.
+	base, err := filepath.Abs(filepath.Dir(out))
+	if err != nil {
+		return "", err
+	}
 	cfg.Log.Dir = filepath.Join(base, "signet-log")
 	origin := cfg.EffectiveLog().Origin
 	cfg.Log.Origin = origin // the key's name: fixed, whatever address serve listens on

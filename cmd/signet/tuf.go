@@ -55,9 +55,15 @@ overwritten without --force: verifiers may have pinned it.`,
 				}
 				defer vc.Close()
 			}
+			if out != "" && cfg.TUF.Root == "" {
+				cfg.TUF.Root = out // the root the server serves is the one verifiers pin
+			}
 			changed := fillTUFConfig(cfg, filepath.Dir(configPath), vc != nil)
 			if out == "" {
 				out = cfg.TUF.Root
+			}
+			if filepath.Clean(out) != filepath.Clean(cfg.TUF.Root) {
+				return fmt.Errorf("--out %s is not the config's tuf.root %s, which the server serves: give one of them", out, cfg.TUF.Root)
 			}
 			if _, err := os.Stat(out); err == nil && !force {
 				return fmt.Errorf("%s exists and verifiers may have pinned it: give --force to replace it", out)

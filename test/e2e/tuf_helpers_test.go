@@ -88,7 +88,11 @@ func newTUFFixture(t *testing.T, logOff bool) *tufFixture {
 	}
 	p384Path := f.write(t, "p384.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 	mustFailWith(t, "must be Ed25519 or ECDSA P-256", nil, signetBin, "tuf", "init", "--config", f.config,
-		"--root-key", p384Path, "--out", filepath.Join(f.dir, "other-root.json"))
+		"--root-key", p384Path, "--force")
+	// A root written elsewhere than the tuf.root the server serves would be
+	// pinned by verifiers and never served.
+	mustFailWith(t, "is not the config's tuf.root", nil, signetBin, "tuf", "init", "--config", f.config,
+		"--root-key", rootKey, "--out", filepath.Join(f.dir, "other-root.json"))
 	f.root = filepath.Join(filepath.Dir(f.config), "tuf-root.json")
 	f.artifact = f.write(t, "widget.tar.gz", []byte("the release artifact\n"))
 	f.runnerEnv = []string{"ACTIONS_ID_TOKEN_REQUEST_URL=" + iss.URL() + "/token?api-version=2.0",

@@ -7,7 +7,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +147,24 @@ func TestVaultRefusesASmuggledChain(t *testing.T) {
 	r := mustFail(t, s.env, signetBin, "serve", "--config", s.configPath, "--identity-config", s.idPath, "--addr", freeAddr(t))
 	if !strings.Contains(r.stderr, "refusing to trust it") {
 		t.Errorf("want a refusal naming the smuggled chain, got: %s", r.stderr)
+	}
+}
+
+// TestVaultInitLogDirIsAbsolute: `ca init --out signet.yaml` run in a
+// directory writes an absolute log.dir, so that `signet serve` started in
+// another directory opens that log instead of starting a second one under
+// the same key (a fork of the log).
+func TestVaultInitLogDirIsAbsolute(t *testing.T) {
+	vs, _ := startVaultAndIssuer(t)
+	dir := t.TempDir()
+	cmd := exec.Command(signetBin, "ca", "init", "--backend", "vault", "--out", "signet.yaml", "--org", "Acme Signing")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "VAULT_ADDR="+vs.Addr, "VAULT_TOKEN="+vs.RootToken)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ca init: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`(?m)^  dir: (.*)$`).FindSubmatch(readFile(t, filepath.Join(dir, "signet.yaml")))
+	if m == nil || string(m[1]) != filepath.Join(dir, "signet-log") {
+		t.Errorf("ca init wrote log.dir %q, want %s", m, filepath.Join(dir, "signet-log"))
 	}
 }
