@@ -40,7 +40,8 @@ func (c *Client) ensureMount(ctx context.Context, path, typ string, opts map[str
 
 // EnsureKey creates a non-exportable transit key of type typ unless it
 // exists, rotates it when asked, and returns its latest version. An
-// existing key that is exportable or of another type is refused.
+// existing key that is exportable, deletable or of another type is
+// refused.
 func (c *Client) EnsureKey(ctx context.Context, name, typ string, rotate bool) (int, error) {
 	info, ok, err := c.ReadKey(ctx, name)
 	if err != nil {
@@ -54,6 +55,10 @@ func (c *Client) EnsureKey(ctx context.Context, name, typ string, rotate bool) (
 	} else {
 		if info.Exportable {
 			return 0, fmt.Errorf("vault: transit key %s is exportable: signet refuses a CA key that can leave Vault", name)
+		}
+		if info.DeletionAllowed {
+			return 0, fmt.Errorf("vault: transit key %s allows deletion (deletion_allowed): signet refuses a key that can be deleted and made again under its name; "+
+				"set deletion_allowed=false on %s/keys/%s/config", name, c.cfg.TransitMount, name)
 		}
 		if info.Type != typ {
 			return 0, fmt.Errorf("vault: transit key %s is %s, not %s", name, info.Type, typ)

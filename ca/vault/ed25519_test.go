@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"crypto/ed25519"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +52,22 @@ func TestEd25519TransitKeySignsMessages(t *testing.T) {
 	}
 	if _, err := c.SignMessage(ctx, name, 9, msg); err == nil {
 		t.Error("SignMessage with a missing version succeeded")
+	}
+}
+
+// TestEnsureKeyRefusesADeletableKey: a transit key created beforehand
+// with deletion_allowed could be deleted and made again under its name and
+// versions (another key behind the pinned version): EnsureKey refuses it.
+func TestEnsureKeyRefusesADeletableKey(t *testing.T) {
+	_, c := connect(t)
+	ctx := t.Context()
+	if _, err := c.API().Logical().WriteWithContext(ctx, "transit/keys/deletable", map[string]any{"type": "ecdsa-p384"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.API().Logical().WriteWithContext(ctx, "transit/keys/deletable/config", map[string]any{"deletion_allowed": true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.EnsureKey(ctx, "deletable", "ecdsa-p384", false); err == nil || !strings.Contains(err.Error(), "allows deletion") {
+		t.Errorf("EnsureKey of a deletable key: %v, want a refusal", err)
 	}
 }

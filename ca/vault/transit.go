@@ -55,6 +55,9 @@ type KeyInfo struct {
 	Type string
 	// Exportable reports whether Vault would release the private key.
 	Exportable bool
+	// DeletionAllowed reports whether the key can be deleted (and so made
+	// again under the same name and versions).
+	DeletionAllowed bool
 	// Latest is the newest key version.
 	Latest int
 	// Public maps each version to its public key.
@@ -74,6 +77,7 @@ func (c *Client) ReadKey(ctx context.Context, name string) (info *KeyInfo, ok bo
 	info = &KeyInfo{Public: map[int]crypto.PublicKey{}}
 	info.Type, _ = s.Data["type"].(string)
 	info.Exportable, _ = s.Data["exportable"].(bool)
+	info.DeletionAllowed, _ = s.Data["deletion_allowed"].(bool)
 	if n, ok := s.Data["latest_version"].(json.Number); ok {
 		v, _ := n.Int64()
 		info.Latest = int(v)
