@@ -254,7 +254,7 @@ func TestVaultSealedAtStartLogRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	const want = "the issuance log did not open"
-	mustWaitFor(t, 20*time.Second, func() bool {
+	mustWaitFor(t, 40*time.Second, func() bool { // the background retry backs off up to 30 s
 		_, body := get(t, p.URL+"/readyz")
 		return strings.Contains(string(body), want)
 	})
