@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
@@ -42,7 +43,7 @@ func connectVault(ctx context.Context, cfg *config.Config) (*vault.Client, error
 }
 
 func caInitCommand() *cobra.Command {
-	var backend, out, csrOut string
+	var backend, out, csrOut, publicURL string
 	var opts provision.InitOptions
 	cmd := &cobra.Command{
 		Use:   "init",
@@ -67,6 +68,9 @@ same ones, and writes --out. Running it again changes nothing unless
 			}
 			if opts.Org == "" {
 				opts.Org = cfg.Organization
+			}
+			if publicURL != "" {
+				cfg.PublicURL = strings.TrimSuffix(publicURL, "/")
 			}
 			vc, err := connectVault(cmd.Context(), cfg)
 			if err != nil {
@@ -110,6 +114,10 @@ same ones, and writes --out. Running it again changes nothing unless
 				state, res.CA.Key, res.CA.Version, res.CA.ChainPath, res.TSA.Key, res.TSA.Version, res.TSA.ChainPath, out)
 			if logKey != "" {
 				fmt.Fprintf(w, "Issuance log %s, verifier key (pin it for `signet audit`): %s\n", cfg.Log.Dir, logKey)
+				if cfg.PublicURL == "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: the log's origin %s comes from the default listen address, not from a public URL, and can never change: "+
+						"give --public-url (or public-url in %s) before the log holds certificates you keep\n", cfg.Log.Origin, out)
+				}
 			}
 			return nil
 		},
@@ -121,6 +129,7 @@ same ones, and writes --out. Running it again changes nothing unless
 	cmd.Flags().StringVar(&opts.KeyType, "key-type", "ecdsa-p384", "transit key type of new keys: ecdsa-p384 or ecdsa-p256")
 	cmd.Flags().BoolVar(&opts.ExternalRoot, "external-root", false, "write a CSR for an offline root instead of a root key in Vault")
 	cmd.Flags().BoolVar(&opts.Rotate, "rotate", false, "create new CA and TSA key versions and chains")
+	cmd.Flags().StringVar(&publicURL, "public-url", "", "the URL clients reach signet at, written as public-url; the issuance log's origin is made from it")
 	return cmd
 }
 

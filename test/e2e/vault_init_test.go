@@ -168,3 +168,22 @@ func TestVaultInitLogDirIsAbsolute(t *testing.T) {
 		t.Errorf("ca init wrote log.dir %q, want %s", m, filepath.Join(dir, "signet-log"))
 	}
 }
+
+// TestVaultInitPublicURL: `ca init --public-url` writes public-url and
+// makes the log's origin from it; without it, ca init warns that the
+// origin comes from the default listen address and can never change.
+func TestVaultInitPublicURL(t *testing.T) {
+	vs, _ := startVaultAndIssuer(t)
+	env := []string{"VAULT_ADDR=" + vs.Addr, "VAULT_TOKEN=" + vs.RootToken}
+	withURL := filepath.Join(t.TempDir(), "signet.yaml")
+	r := mustRun(t, env, signetBin, "ca", "init", "--backend", "vault", "--out", withURL, "--public-url", "https://signet.example.com/")
+	cfg := string(readFile(t, withURL))
+	if !strings.Contains(cfg, "public-url: https://signet.example.com\n") || !strings.Contains(cfg, "origin: signet.example.com/log\n") ||
+		!strings.Contains(r.stdout, "signet.example.com/log+") || strings.Contains(r.stderr, "warning") {
+		t.Errorf("ca init --public-url wrote:\n%s\nand said:\n%s%s", cfg, r.stdout, r.stderr)
+	}
+	r = mustRun(t, env, signetBin, "ca", "init", "--backend", "vault", "--out", filepath.Join(t.TempDir(), "signet.yaml"))
+	if !strings.Contains(r.stderr, "warning: the log's origin 127.0.0.1:8080/log comes from the default listen address") {
+		t.Errorf("ca init without a public URL does not warn about the log's origin:\n%s", r.stderr)
+	}
+}
