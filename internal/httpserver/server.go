@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
 
 	"github.com/signet-dev/signet/internal/problem"
 )
@@ -123,7 +124,21 @@ func (s *Server) build() {
 	if s.RateLimit.PerSecond > 0 {
 		r.Use(newClientLimiter(s.RateLimit).middleware)
 	}
-	s.public, s.admin = headAsGet(r), headAsGet(admin)
+	s.public, s.admin = withCORS(headAsGet(r)), headAsGet(admin)
+}
+
+// withCORS lets browsers call the public APIs from any origin, as Fulcio
+// and the timestamp authority do (sigstore-js in a page): GET, HEAD and
+// POST with a JSON or RFC 3161 body and a bearer token, never with cookies
+// or other credentials, which signet does not use.
+func withCORS(h http.Handler) http.Handler {
+	return cors.New(cors.Options{
+		AllowedOrigins: []string{"*"},
+		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost},
+		AllowedHeaders: []string{"Content-Type", "Authorization", "Accept"},
+		ExposedHeaders: []string{"Retry-After", "Signet-Log-Index"},
+		MaxAge:         600,
+	}).Handler(h)
 }
 
 // headAsGet answers HEAD on every GET endpoint: the request is routed as a
