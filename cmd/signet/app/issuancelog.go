@@ -38,7 +38,10 @@ type issuanceLog struct {
 // loaded: its cause is for the server's log, not for clients.
 type logOpenError struct{ err error }
 
+// Error is the cause's message.
 func (e logOpenError) Error() string { return e.err.Error() }
+
+// Unwrap returns the cause.
 func (e logOpenError) Unwrap() error { return e.err }
 
 // openLog opens the issuance log the configuration asks for: nil when it
@@ -146,7 +149,7 @@ func (il *issuanceLog) Append(ctx context.Context, der []byte) (uint64, error) {
 
 // Register serves the log read-only under LogPath.
 func (il *issuanceLog) Register(r *mux.Router) {
-	r.PathPrefix(LogPath + "/").Handler(http.StripPrefix(LogPath, il.log.Handler())).Methods(http.MethodGet, http.MethodHead)
+	r.PathPrefix(LogPath + "/").Handler(http.StripPrefix(LogPath, il.log.Handler())).Methods(http.MethodGet)
 }
 
 // Ready reports whether the log can take appends.
@@ -186,7 +189,7 @@ func (l *lateLog) Register(r *mux.Router) {
 			return
 		}
 		http.StripPrefix(LogPath, il.log.Handler()).ServeHTTP(w, req)
-	})).Methods(http.MethodGet, http.MethodHead)
+	})).Methods(http.MethodGet)
 }
 
 // Ready reports whether the log is open and can take appends.
