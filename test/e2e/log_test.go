@@ -39,6 +39,16 @@ func TestLogEndToEnd(t *testing.T) {
 	if got := strings.TrimSpace(string(fetch(t, srv.URL+"/api/v1/log/key"))); got != f.vkey {
 		t.Errorf("GET /api/v1/log/key = %q, want the verifier key %q", got, f.vkey)
 	}
+	// A browser page's preflight for a signing request is answered (CORS).
+	pre, _ := http.NewRequest(http.MethodOptions, srv.URL+"/api/v2/signingCert", nil)
+	pre.Header.Set("Origin", "https://app.example")
+	pre.Header.Set("Access-Control-Request-Method", "POST")
+	pre.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+	if resp, err := logHTTP.Do(pre); err != nil || resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("CORS preflight of POST /api/v2/signingCert: %v %v, want 204 allowing any origin", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	// HEAD, as monitors and caches ask, is answered like GET.
 	if resp, err := logHTTP.Head(srv.URL + "/api/v1/log/key"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("HEAD /api/v1/log/key: %v %v, want 200", resp, err)
