@@ -2,7 +2,8 @@
 // and `signet attest` use it in CI: it reads the job's OIDC token from the
 // runner, makes an ephemeral key and its proof of possession, signs the
 // artifact or DSSE statement, and asks the server's one-shot endpoint for
-// the bundle.
+// the bundle (or, for a statement too large to send, its Fulcio and
+// timestamp APIs for the parts, and builds the bundle itself).
 package client
 
 import (
@@ -88,8 +89,13 @@ func (c *Client) SignArtifact(ctx context.Context, token string, digest [sha256.
 	})
 }
 
-// SignDSSE signs payload as a DSSE envelope of payloadType.
+// SignDSSE signs payload as a DSSE envelope of payloadType: through the
+// one-shot endpoint, or, for a payload over MaxOneShotPayload, through the
+// server's Fulcio and timestamp APIs so that the payload is never sent.
 func (c *Client) SignDSSE(ctx context.Context, token, payloadType string, payload []byte) (*Signed, error) {
+	if len(payload) > MaxOneShotPayload {
+		return c.signDSSEInParts(ctx, token, payloadType, payload)
+	}
 	key, req, err := newKeyRequest(token)
 	if err != nil {
 		return nil, err
@@ -193,11 +199,9 @@ func (c *Client) post(ctx context.Context, token string, req map[string]any, key
 	if err != nil {
 		return nil, err
 	}
-	index := int64(-1)
-	if v := header.Get(logIndexHeader); v != "" {
-		if index, err = strconv.ParseInt(v, 10, 64); err != nil || index < 0 {
-			return nil, fmt.Errorf("keyless: server sent a malformed %s %q", logIndexHeader, v)
-		}
+	index, err := logIndex(header)
+	if err != nil {
+		return nil, err
 	}
 	parsed := &protobundle.Bundle{}
 	if err := protojson.Unmarshal(out, parsed); err != nil {
@@ -217,6 +221,19 @@ func (c *Client) post(ctx context.Context, token string, req map[string]any, key
 		return nil, fmt.Errorf("keyless: the server's bundle is not for this request: %w", err)
 	}
 	return &Signed{Bundle: out, Leaf: leaf, LogIndex: index}, nil
+}
+
+// logIndex reads a response's issuance log index: -1 when it has none.
+func logIndex(header http.Header) (int64, error) {
+	v := header.Get(logIndexHeader)
+	if v == "" {
+		return -1, nil
+	}
+	index, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || index < 0 {
+		return 0, fmt.Errorf("keyless: server sent a malformed %s %q", logIndexHeader, problem.Clip(v, 40))
+	}
+	return index, nil
 }
 
 // Get fetches a document from the server, e.g. "/api/v1/trustedroot".

@@ -45,6 +45,17 @@ func (c *Client) SignViaFulcio(ctx context.Context, token string, digest [sha256
 	if err != nil {
 		return nil, fmt.Errorf("keyless: sign: %w", err)
 	}
+	tsr, err := c.timestamp(ctx, tsaURL, sig)
+	if err != nil {
+		return nil, err
+	}
+	return &Certified{Leaf: leaf, Signature: sig, Timestamp: tsr}, nil
+}
+
+// timestamp asks the RFC 3161 authority at tsaURL to countersign sig and
+// returns its whole DER TimeStampResp, once it is checked to be a granted
+// timestamp over sig's SHA-256.
+func (c *Client) timestamp(ctx context.Context, tsaURL string, sig []byte) ([]byte, error) {
 	tsq, err := timestamp.CreateRequest(bytes.NewReader(sig), &timestamp.RequestOptions{Hash: crypto.SHA256, Certificates: true})
 	if err != nil {
 		return nil, fmt.Errorf("keyless: timestamp request: %w", err)
@@ -58,41 +69,61 @@ func (c *Client) SignViaFulcio(ctx context.Context, token string, digest [sha256
 	if err != nil {
 		return nil, err
 	}
-	if _, err := timestamp.ParseResponse(tsr); err != nil {
+	ts, err := timestamp.ParseResponse(tsr)
+	if err != nil {
 		return nil, fmt.Errorf("keyless: the TSA's answer: %w", err)
 	}
-	return &Certified{Leaf: leaf, Signature: sig, Timestamp: tsr}, nil
+	want := sha256.Sum256(sig)
+	if ts.HashAlgorithm != crypto.SHA256 || !bytes.Equal(ts.HashedMessage, want[:]) {
+		return nil, errors.New("keyless: the TSA's timestamp is not over this signature")
+	}
+	return tsr, nil
 }
 
 // CertifyV2 gets a certificate over a fresh P-256 key from POST
 // /api/v2/signingCert, as cosign does: the key, and the certificate the
 // server issued for it.
 func (c *Client) CertifyV2(ctx context.Context, token string) (*ecdsa.PrivateKey, *x509.Certificate, error) {
+	key, leaf, _, err := c.certifyV2(ctx, token)
+	return key, leaf, err
+}
+
+// certifyV2 is CertifyV2, also returning the certificate's issuance log
+// index (-1 when the server has no log). It checks that the certificate
+// certifies the new key.
+func (c *Client) certifyV2(ctx context.Context, token string) (*ecdsa.PrivateKey, *x509.Certificate, int64, error) {
 	key, keyReq, err := newKeyRequest(token)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	body, err := json.Marshal(map[string]any{
 		"credentials":      map[string]string{"oidcIdentityToken": token},
 		"publicKeyRequest": keyReq,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("keyless: encode request: %w", err)
+		return nil, nil, 0, fmt.Errorf("keyless: encode request: %w", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.BaseURL, "/")+"/api/v2/signingCert", bytes.NewReader(body))
 	if err != nil {
-		return nil, nil, fmt.Errorf("keyless: request: %w", err)
+		return nil, nil, 0, fmt.Errorf("keyless: request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	out, _, err := c.do(req)
+	out, header, err := c.do(req)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
+	}
+	index, err := logIndex(header)
+	if err != nil {
+		return nil, nil, 0, err
 	}
 	leaf, err := firstCertificate(out)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	return key, leaf, nil
+	if !pki.SamePublicKey(leaf.PublicKey, key.Public()) {
+		return nil, nil, 0, errors.New("keyless: the server certified another key than the one sent")
+	}
+	return key, leaf, index, nil
 }
 
 // firstCertificate reads the leaf of a Fulcio v2 signingCert answer.

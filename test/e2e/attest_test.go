@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -66,6 +67,25 @@ func TestSignetAttest(t *testing.T) {
 		mustFailWith(t, `the bundle holds predicate type "https://example.com/test-result/v1", want an attestation of predicate type https://slsa.dev/provenance/v1`,
 			nil, signetBin, "verify", c.artifact, "--bundle", b, "--trusted-root", c.trustedRoot,
 			"--certificate-identity", wantSAN, "--certificate-oidc-issuer", c.iss.URL(), "--type", "https://slsa.dev/provenance/v1")
+	})
+
+	// A predicate too large for the one-shot endpoint's 512 KiB body (an
+	// SBOM of a big monorepo) is signed through the Fulcio and timestamp
+	// APIs without being sent, and verifies with signet and cosign alike.
+	t.Run("large SBOM", func(t *testing.T) {
+		pred := c.write(t, "sbom.spdx.json", []byte(`{"spdxVersion": "SPDX-2.3", "packages": "`+strings.Repeat("p", 3<<20)+`"}`))
+		b := c.path("sbom.intoto.jsonl")
+		out := mustRun(t, c.runner, signetBin, "attest", c.artifact, "--predicate", pred,
+			"--type", "https://spdx.dev/Document", "--server", c.srv.URL, "--bundle", b)
+		wantOutput(t, out, "Attested to", wantSAN, "https://spdx.dev/Document", "Log index: ")
+		out = mustRun(t, nil, signetBin, "verify", c.artifact, "--bundle", b, "--trusted-root", c.trustedRoot,
+			"--certificate-identity", wantSAN, "--certificate-oidc-issuer", c.iss.URL(), "--type", "https://spdx.dev/Document")
+		wantOutput(t, out, "Verified OK")
+		out = mustRun(t, nil, cosignPath(t), append([]string{"verify-blob-attestation", c.artifact, "--bundle", b,
+			"--type", "https://spdx.dev/Document"}, c.cosignTrust(wantSAN)...)...)
+		wantOutput(t, out, "Verified OK")
+		mustFailWith(t, "verification failed", nil, signetBin, "verify", c.tampered, "--bundle", b,
+			"--trusted-root", c.trustedRoot, "--certificate-identity", wantSAN, "--certificate-oidc-issuer", c.iss.URL())
 	})
 
 	for _, tc := range []struct{ name, predicate, reason string }{
