@@ -142,11 +142,13 @@ func Types() []string {
 	return names
 }
 
-// ChallengeClaim is what GET /api/v2/configuration advertises that the
-// proof of possession of iss's tokens signs: its challenge-claim when set,
-// else its type's claim ("sub", "email", or for chainguard-identity
-// "email when present, else sub"). It is empty for a type signet does not
-// know, which a validated config never holds.
+// ChallengeClaim is the claim GET /api/v2/configuration names as the one
+// the proof of possession of iss's tokens signs, as Fulcio v1.8.8 names it
+// (config.issuerToChallengeClaim): its challenge-claim when set, else its
+// type's claim, "email" for email issuers and "sub" for every other type.
+// For chainguard-identity that is sub, though cosign (and signet) sign the
+// email instead when the token carries one. It is empty for a type signet
+// does not know, which a validated config never holds.
 func ChallengeClaim(iss Issuer) string {
 	if iss.ChallengeClaim != "" {
 		return iss.ChallengeClaim
@@ -155,7 +157,7 @@ func ChallengeClaim(iss Issuer) string {
 	if !ok {
 		return ""
 	}
-	return strings.Join(t.challenge, " when present, else ")
+	return t.challenge[len(t.challenge)-1]
 }
 
 // Describe lists what `signet config validate` prints about the issuer

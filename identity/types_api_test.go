@@ -120,6 +120,19 @@ func TestConfigurationAdvertisesTheChallengeEveryTypeChecks(t *testing.T) {
 		}
 	}})
 
+	// cfgOf is the configured issuer of a URL the configuration lists.
+	cfgOf := func(u string) identity.Issuer {
+		if u == env.GitHub.URL() {
+			return identity.Issuer{Type: identity.TypeGitHubWorkflow}
+		}
+		for i, tc := range cases {
+			if mocks[i].URL() == u {
+				return tc.conf
+			}
+		}
+		t.Errorf("configuration lists %s, which is not configured", u)
+		return identity.Issuer{}
+	}
 	resp := env.Do(t, http.MethodGet, "/api/v2/configuration", nil, nil)
 	if resp.Status != http.StatusOK {
 		t.Fatalf("GET /api/v2/configuration: status %d: %s", resp.Status, resp.Body)
@@ -129,6 +142,9 @@ func TestConfigurationAdvertisesTheChallengeEveryTypeChecks(t *testing.T) {
 			IssuerURL      string `json:"issuerUrl"`
 			Audience       string `json:"audience"`
 			ChallengeClaim string `json:"challengeClaim"`
+			IssuerType     string `json:"issuerType"`
+			SPIFFEDomain   string `json:"spiffeTrustDomain"`
+			SubjectDomain  string `json:"subjectDomain"`
 		} `json:"issuers"`
 	}
 	resp.JSON(t, &doc)
@@ -138,6 +154,11 @@ func TestConfigurationAdvertisesTheChallengeEveryTypeChecks(t *testing.T) {
 			t.Errorf("issuer %s: audience %q, want sigstore", iss.IssuerURL, iss.Audience)
 		}
 		advertised[iss.IssuerURL] = iss.ChallengeClaim
+		conf := cfgOf(iss.IssuerURL)
+		if iss.IssuerType != conf.Type || iss.SPIFFEDomain != conf.SPIFFETrustDomain || iss.SubjectDomain != conf.SubjectDomain {
+			t.Errorf("issuer %s: type %q, spiffeTrustDomain %q, subjectDomain %q; want %q, %q, %q as configured", iss.IssuerURL,
+				iss.IssuerType, iss.SPIFFEDomain, iss.SubjectDomain, conf.Type, conf.SPIFFETrustDomain, conf.SubjectDomain)
+		}
 	}
 	if len(doc.Issuers) != len(cases)+1 { // and the harness's GitHub issuer
 		t.Errorf("configuration lists %d issuers, want %d", len(doc.Issuers), len(cases)+1)
@@ -154,7 +175,7 @@ func TestConfigurationAdvertisesTheChallengeEveryTypeChecks(t *testing.T) {
 					t.Fatalf("issuer %s is not advertised", mocks[i].URL())
 				}
 				cs := tok.claims
-				claim := advertisedClaim(t, adv, cs)
+				claim := signedClaim(t, tc.conf.Type, adv, cs)
 				if cs[claim] != tok.signs {
 					t.Fatalf("challengeClaim %q names %s %q, want the claim holding %q", adv, claim, cs[claim], tok.signs)
 				}
@@ -182,16 +203,23 @@ func TestConfigurationAdvertisesTheChallengeEveryTypeChecks(t *testing.T) {
 // advertisedClaim reads a challengeClaim as a client would: a claim name,
 // or "a when present, else b", whose first claim the token carries (a
 // non-empty string) is the one.
-func advertisedClaim(t *testing.T, adv string, cs map[string]any) string {
+// signedClaim is the claim a client signs for a token given the advertised
+// challengeClaim adv: adv itself, except that for chainguard-identity,
+// whose advertised claim is sub as in Fulcio, cosign signs the email
+// instead when the token carries one (oauthflow.SubjectFromToken), and
+// Fulcio and signet check that.
+func signedClaim(t *testing.T, typ, adv string, cs map[string]any) string {
 	t.Helper()
-	alternatives := strings.Split(adv, " when present, else ")
-	for _, claim := range alternatives {
-		if v, ok := cs[claim].(string); ok && v != "" {
-			return claim
-		}
+	if strings.Contains(adv, " ") {
+		t.Fatalf("challengeClaim %q is not a claim name", adv)
 	}
-	t.Fatalf("challengeClaim %q names no claim of the token %v", adv, cs)
-	return ""
+	if email, ok := cs["email"].(string); typ == identity.TypeChainguard && ok && email != "" {
+		return "email"
+	}
+	if v, ok := cs[adv].(string); !ok || v == "" {
+		t.Fatalf("challengeClaim %q names no claim of the token %v", adv, cs)
+	}
+	return adv
 }
 
 // certify asks /api/v2/signingCert for a certificate over a fresh key,

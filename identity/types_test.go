@@ -38,7 +38,7 @@ func TestEveryIssuerTypeIsComplete(t *testing.T) {
 				t.Errorf("challenge claims %q: want at least one, none empty", typ.challenge)
 			}
 			iss := Issuer{Type: typ.name, CIProvider: ProfileCircleCIJob, ClientID: "sigstore"}
-			if got, want := ChallengeClaim(iss), strings.Join(typ.challenge, " when present, else "); got != want {
+			if got, want := ChallengeClaim(iss), typ.challenge[len(typ.challenge)-1]; got != want {
 				t.Errorf("ChallengeClaim = %q, want %q", got, want)
 			}
 			iss.ChallengeClaim = "repository"
@@ -64,11 +64,18 @@ func TestEveryIssuerTypeIsComplete(t *testing.T) {
 	}
 }
 
-// TestChainguardChallengeIsEmailWhenPresent pins the one claim that is not a
-// single claim name: what cosign signs for a chainguard-identity token.
-func TestChainguardChallengeIsEmailWhenPresent(t *testing.T) {
-	if got := ChallengeClaim(Issuer{Type: TypeChainguard}); got != "email when present, else sub" {
-		t.Errorf("ChallengeClaim = %q", got)
+// TestConfigurationChallengeClaims pins the claim each type advertises to
+// what Fulcio v1.8.8's configuration names (issuerToChallengeClaim):
+// email for email issuers, sub for the rest, chainguard-identity included.
+func TestConfigurationChallengeClaims(t *testing.T) {
+	for _, typ := range Types() {
+		want := "sub"
+		if typ == TypeEmail {
+			want = "email"
+		}
+		if got := ChallengeClaim(Issuer{Type: typ, CIProvider: ProfileCircleCIJob}); got != want {
+			t.Errorf("%s: ChallengeClaim = %q, want %q", typ, got, want)
+		}
 	}
 }
 

@@ -23,7 +23,9 @@ import (
 	"github.com/signet-dev/signet/keyless"
 )
 
-// IssuerInfo describes one trusted issuer in GET /api/v2/configuration.
+// IssuerInfo describes one trusted issuer in GET /api/v2/configuration,
+// with the fields of Fulcio's OIDCIssuer message, all present as Fulcio
+// v1.8.8 writes them.
 type IssuerInfo struct {
 	// IssuerURL is an exact trusted issuer.
 	IssuerURL string `json:"issuerUrl,omitempty"`
@@ -33,6 +35,16 @@ type IssuerInfo struct {
 	Audience string `json:"audience"`
 	// ChallengeClaim is the claim the proof of possession signs.
 	ChallengeClaim string `json:"challengeClaim"`
+	// IssuerType is the issuer's type, e.g. "github-workflow".
+	IssuerType string `json:"issuerType"`
+	// SPIFFETrustDomain is a spiffe issuer's trust domain.
+	SPIFFETrustDomain string `json:"spiffeTrustDomain"`
+	// SubjectDomain is the domain a uri or username issuer's subjects
+	// belong to.
+	SubjectDomain string `json:"subjectDomain"`
+	// SkipEmailVerification says an email issuer's tokens need no
+	// email_verified.
+	SkipEmailVerification bool `json:"skipEmailVerification"`
 }
 
 // API serves the Fulcio-compatible certificate endpoints, the one-shot

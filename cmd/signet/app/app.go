@@ -336,17 +336,28 @@ func readiness(s pki.KeySigner) httpserver.ReadinessCheck {
 	}
 }
 
-// issuerInfo lists the trusted issuers for /api/v2/configuration, each
-// with the challenge claim its type's mapping checks.
+// issuerInfo lists the trusted issuers for /api/v2/configuration as
+// Fulcio's configuration does, each with the challenge claim its type's
+// mapping checks.
 func issuerInfo(cfg identity.Config) []httpapi.IssuerInfo {
 	var out []httpapi.IssuerInfo
 	for u, iss := range cfg.OIDCIssuers {
-		out = append(out, httpapi.IssuerInfo{IssuerURL: u, Audience: iss.ClientID, ChallengeClaim: identity.ChallengeClaim(iss)})
+		info := describeIssuer(iss)
+		info.IssuerURL = u
+		out = append(out, info)
 	}
 	for u, iss := range cfg.MetaIssuers {
-		out = append(out, httpapi.IssuerInfo{WildcardURL: u, Audience: iss.ClientID, ChallengeClaim: identity.ChallengeClaim(iss)})
+		info := describeIssuer(iss)
+		info.WildcardURL = u
+		out = append(out, info)
 	}
 	return out
+}
+
+// describeIssuer is iss's configuration entry without its URL.
+func describeIssuer(iss identity.Issuer) httpapi.IssuerInfo {
+	return httpapi.IssuerInfo{Audience: iss.ClientID, ChallengeClaim: identity.ChallengeClaim(iss), IssuerType: iss.Type,
+		SPIFFETrustDomain: iss.SPIFFETrustDomain, SubjectDomain: iss.SubjectDomain, SkipEmailVerification: iss.SkipEmailVerification}
 }
 
 // devRoutes mounts the dev issuer under DevIssuerPath.
