@@ -32,6 +32,13 @@ const (
 	// MinCheckpointInterval is the least interval tessera's POSIX storage
 	// accepts.
 	MinCheckpointInterval = 100 * time.Millisecond
+	// MaxCheckpointInterval is the longest checkpoint interval: a closing
+	// log waits for the next checkpoint to cover its last append, and
+	// that must come well within CloseTimeout.
+	MaxCheckpointInterval = 5 * time.Second
+	// CloseTimeout is how long a stopping server gives the log to close:
+	// its appends to finish and a checkpoint to cover them.
+	CloseTimeout = 10 * time.Second
 	// batchMaxSize flushes a batch early once this many entries wait: one
 	// entry bundle's worth.
 	batchMaxSize = 256
@@ -114,7 +121,7 @@ func (c Config) Validate() error {
 	}{
 		{"append-timeout", c.AppendTimeout, time.Millisecond, time.Minute},
 		{"batch-max-age", c.BatchMaxAge, 0, time.Second},
-		{"checkpoint-interval", c.CheckpointInterval, minInterval(c.Type), time.Hour},
+		{"checkpoint-interval", c.CheckpointInterval, minInterval(c.Type), MaxCheckpointInterval},
 	} {
 		if f.v < f.min || f.v > f.max {
 			errs = append(errs, fmt.Errorf("log.%s %s must be between %s and %s", f.name, f.v, f.min, f.max))

@@ -34,6 +34,9 @@ func TestConfig(t *testing.T) {
 		{issuancelog.Config{Dir: "/d", Origin: "o", AppendTimeout: -1}, "log.append-timeout"},
 		{issuancelog.Config{Dir: "/d", Origin: "o", BatchMaxAge: 2 * time.Second}, "log.batch-max-age"},
 		{issuancelog.Config{Dir: "/d", Origin: "o", CheckpointInterval: time.Millisecond}, "log.checkpoint-interval"},
+		// A longer interval would make every shutdown time out waiting for
+		// the checkpoint over the last appends.
+		{issuancelog.Config{Dir: "/d", Origin: "o", CheckpointInterval: 6 * time.Second}, "log.checkpoint-interval 6s must be between 100ms and 5s"},
 	} {
 		if err := tc.c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate(%+v) = %v, want %q", tc.c, err, tc.want)

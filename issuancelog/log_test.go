@@ -95,6 +95,29 @@ func TestReopenContinues(t *testing.T) {
 	}
 }
 
+// TestCloseAtTheLongestInterval: a log publishing checkpoints at the
+// longest interval allowed still closes within CloseTimeout after an
+// append, with a checkpoint covering it, so a stopping server never gives
+// up on its last checkpoint.
+func TestCloseAtTheLongestInterval(t *testing.T) {
+	t.Parallel()
+	ca := logtest.NewCA(t)
+	cfg := logtest.Config(t.TempDir())
+	cfg.CheckpointInterval = issuancelog.MaxCheckpointInterval
+	l := logtest.Open(t, cfg, logtest.Signer(t, logtest.Origin))
+	for range 2 { // the first append may fall just before a checkpoint
+		if _, err := l.Append(t.Context(), ca.Leaf(t, "alice@example.com", "https://accounts.example.com")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), issuancelog.CloseTimeout)
+	defer cancel()
+	if err := l.Close(ctx); err != nil {
+		t.Fatalf("Close at a %s checkpoint interval: %v", cfg.CheckpointInterval, err)
+	}
+}
+
 // TestAppendTimeout is a 503 naming no internal detail when the entry is
 // not stored within AppendTimeout.
 func TestAppendTimeout(t *testing.T) {

@@ -86,7 +86,7 @@ func (a *App) openLog(ctx context.Context, cfg *config.Config, vc *vault.Client,
 		return nil, fmt.Errorf("app: log: %w", err)
 	}
 	a.onClose(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cctx, cancel := context.WithTimeout(context.Background(), issuancelog.CloseTimeout)
 		defer cancel()
 		if err := l.Close(cctx); err != nil {
 			log.Error("closing the issuance log", "error", err)

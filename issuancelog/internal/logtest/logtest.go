@@ -130,10 +130,11 @@ func Open(t testing.TB, cfg issuancelog.Config, s issuancelog.Signer) *issuancel
 	return l
 }
 
-// Close closes l within 10s (closing twice is harmless).
+// Close closes l within issuancelog.CloseTimeout, as a stopping server
+// does (closing twice is harmless).
 func Close(t testing.TB, l *issuancelog.Log) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), issuancelog.CloseTimeout)
 	defer cancel()
 	if err := l.Close(ctx); err != nil {
 		t.Errorf("closing the log: %v", err)
