@@ -55,8 +55,9 @@ KV v2 if needed, creates non-exportable transit keys for a root, the issuing
 CA and the TSA, issues the chains (the root key also lives in Vault; with
 --external-root it writes a CSR for an offline root instead, see
 'signet ca import-chain'), stores them in KV so that every replica reads the
-same ones, and writes --out. Running it again changes nothing unless
---rotate is given.`,
+same ones, and writes --out. Key names and chain paths that --out already
+names are kept. Running it again changes nothing unless --rotate is given;
+it checks that the stored chains still certify their keys.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if backend != config.BackendVault {
@@ -68,6 +69,14 @@ same ones, and writes --out. Running it again changes nothing unless
 			}
 			if opts.Org == "" {
 				opts.Org = cfg.Organization
+			}
+			// A config that already names Vault keys and chain paths keeps
+			// them: a rerun must not move the deployment to the defaults.
+			if cfg.CA.Type == config.BackendVault {
+				opts.CAKey, opts.CAChainPath = cfg.CA.Key, cfg.CA.ChainPath
+			}
+			if cfg.TSA.Backend.Type == config.BackendVault {
+				opts.TSAKey, opts.TSAChainPath = cfg.TSA.Backend.Key, cfg.TSA.Backend.ChainPath
 			}
 			if publicURL != "" {
 				cfg.PublicURL = strings.TrimSuffix(publicURL, "/")

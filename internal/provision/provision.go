@@ -99,6 +99,14 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 	}
 	res := &InitResult{CA: KeyRef{Key: o.CAKey, ChainPath: o.CAChainPath}, TSA: KeyRef{Key: o.TSAKey, ChainPath: o.TSAChainPath}}
 	if caOK && tsaOK && !o.Rotate {
+		for _, stored := range []struct {
+			path, key string
+			sc        *vault.StoredChain
+		}{{o.CAChainPath, o.CAKey, caStored}, {o.TSAChainPath, o.TSAKey, tsaStored}} {
+			if err := chainFitsKey(ctx, c, stored.path, stored.key, stored.sc); err != nil {
+				return nil, err
+			}
+		}
 		res.CA.Version, res.TSA.Version = caStored.Version, tsaStored.Version
 		return res, nil
 	}
@@ -202,6 +210,26 @@ func rootCertificate(ctx context.Context, o InitOptions, rootSigner *vault.Signe
 		return nil, err
 	}
 	return pki.CreateCertificate(ctx, tmpl, nil, rootSigner.Public(), rootSigner)
+}
+
+// chainFitsKey checks a chain that a rerun leaves as it is: it is for the
+// transit key the configuration names, and its first certificate
+// certifies that key's recorded version, so that "unchanged" never
+// reports a setup no replica could start with (a key deleted and made
+// again under the same name, or a chain path shared by another key).
+func chainFitsKey(ctx context.Context, c *vault.Client, path, key string, sc *vault.StoredChain) error {
+	if sc.Key != key {
+		return fmt.Errorf("provision: the chain at %s is for transit key %q, not %q", path, sc.Key, key)
+	}
+	signer, err := vault.NewSigner(ctx, c, sc.Key, sc.Version)
+	if err != nil {
+		return fmt.Errorf("provision: the chain at %s: %w", path, err)
+	}
+	if !pki.SamePublicKey(sc.Chain[0].PublicKey, signer.Public()) {
+		return fmt.Errorf("provision: the chain at %s certifies another key than transit key %s version %d (was the key deleted and made again?); "+
+			"rotate with --rotate, or restore the key", path, sc.Key, sc.Version)
+	}
+	return nil
 }
 
 // sameRoot refuses to write under root a chain path whose stored chain
