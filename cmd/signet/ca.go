@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
@@ -43,7 +44,7 @@ func connectVault(ctx context.Context, cfg *config.Config) (*vault.Client, error
 }
 
 func caInitCommand() *cobra.Command {
-	var backend, out, csrOut, publicURL string
+	var backend, out, csrOut, tsaCSROut, publicURL string
 	var opts provision.InitOptions
 	cmd := &cobra.Command{
 		Use:   "init",
@@ -53,8 +54,9 @@ func caInitCommand() *cobra.Command {
 With --backend vault (VAULT_ADDR and VAULT_TOKEN set), it enables transit and
 KV v2 if needed, creates non-exportable transit keys for a root, the issuing
 CA and the TSA, issues the chains (the root key also lives in Vault; with
---external-root it writes a CSR for an offline root instead, see
-'signet ca import-chain'), stores them in KV so that every replica reads the
+--external-root no root key is made: it writes a CSR for the CA key and one
+for the TSA key for an offline root to sign, see 'signet ca import-chain'),
+stores them in KV so that every replica reads the
 same ones, and writes --out. Key names and chain paths that --out already
 names are kept. Running it again changes nothing unless --rotate is given;
 it checks that the stored chains still certify their keys.`,
@@ -112,8 +114,15 @@ it checks that the stored chains still certify their keys.`,
 				if err := os.WriteFile(csrOut, res.CACSR, 0o644); err != nil {
 					return fmt.Errorf("write %s: %w", csrOut, err)
 				}
-				fmt.Fprintf(w, "CA key %s v%d: CSR written to %s; have the offline root sign it, then run `signet ca import-chain --config %s --chain CHAIN.pem`\n",
+				fmt.Fprintf(w, "CA key %s v%d: CSR written to %s; have the offline root sign it as an intermediate CA (code signing), then run `signet ca import-chain --config %s --chain CHAIN.pem`\n",
 					res.CA.Key, res.CA.Version, csrOut, out)
+			}
+			if res.TSACSR != nil {
+				if err := os.WriteFile(tsaCSROut, res.TSACSR, 0o644); err != nil {
+					return fmt.Errorf("write %s: %w", tsaCSROut, err)
+				}
+				fmt.Fprintf(w, "TSA key %s v%d: CSR written to %s; have the offline root sign it as a timestamping certificate (not a CA; extended key usage timeStamping only, critical), then run `signet ca import-chain --tsa --config %s --chain CHAIN.pem`\n",
+					res.TSA.Key, res.TSA.Version, tsaCSROut, out)
 			}
 			state := "unchanged"
 			if res.Changed {
@@ -134,9 +143,10 @@ it checks that the stored chains still certify their keys.`,
 	cmd.Flags().StringVar(&backend, "backend", config.BackendVault, "key backend to bootstrap (vault)")
 	cmd.Flags().StringVar(&out, "out", "signet.yaml", "config file to write (kept settings are read from it when it exists)")
 	cmd.Flags().StringVar(&csrOut, "csr-out", "signet-ca.csr", "where --external-root writes the CA's CSR")
+	cmd.Flags().StringVar(&tsaCSROut, "tsa-csr-out", "signet-tsa.csr", "where --external-root writes the TSA's CSR")
 	cmd.Flags().StringVar(&opts.Org, "org", "", "organisation (O) of every certificate (default: the config's, else signet)")
 	cmd.Flags().StringVar(&opts.KeyType, "key-type", "ecdsa-p384", "transit key type of new keys: ecdsa-p384 or ecdsa-p256")
-	cmd.Flags().BoolVar(&opts.ExternalRoot, "external-root", false, "write a CSR for an offline root instead of a root key in Vault")
+	cmd.Flags().BoolVar(&opts.ExternalRoot, "external-root", false, "write CSRs of the CA and TSA keys for an offline root; make no root key in Vault")
 	cmd.Flags().BoolVar(&opts.Rotate, "rotate", false, "create new CA and TSA key versions and chains")
 	cmd.Flags().StringVar(&publicURL, "public-url", "", "the URL clients reach signet at, written as public-url; the issuance log's origin is made from it")
 	return cmd
@@ -144,17 +154,22 @@ it checks that the stored chains still certify their keys.`,
 
 func caImportChainCommand() *cobra.Command {
 	var configPath, chainPath string
+	var forTSA bool
 	cmd := &cobra.Command{
 		Use:   "import-chain",
-		Short: "Store the CA chain an offline root signed for the Vault CA key",
+		Short: "Store the chain an offline root signed for the Vault CA key (or, with --tsa, the TSA key)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(configPath)
 			if err != nil {
 				return err
 			}
-			if cfg.CA.Type != config.BackendVault {
-				return fmt.Errorf("%s: ca.type is %q, not vault", configPath, cfg.CA.Type)
+			backend, role := cfg.CA, "ca"
+			if forTSA {
+				backend, role = cfg.TSA.Backend, "tsa"
+			}
+			if backend.Type != config.BackendVault {
+				return fmt.Errorf("%s: %s.type is %q, not vault", configPath, role, backend.Type)
 			}
 			pemData, err := os.ReadFile(chainPath)
 			if err != nil {
@@ -169,16 +184,22 @@ func caImportChainCommand() *cobra.Command {
 				return err
 			}
 			defer vc.Close()
-			ref := provision.KeyRef{Key: cfg.CA.Key, Version: cfg.CA.KeyVersion, ChainPath: cfg.CA.ChainPath}
-			if err := provision.ImportChain(cmd.Context(), vc, ref, chain); err != nil {
+			ref := provision.KeyRef{Key: backend.Key, Version: backend.KeyVersion, ChainPath: backend.ChainPath}
+			if forTSA {
+				err = provision.ImportTSAChain(cmd.Context(), vc, ref, chain, time.Now())
+			} else {
+				err = provision.ImportChain(cmd.Context(), vc, ref, chain)
+			}
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Stored the chain of %q at %s\n", chain[0].Subject, cfg.CA.ChainPath)
+			fmt.Fprintf(cmd.OutOrStdout(), "Stored the chain of %q at %s\n", chain[0].Subject, backend.ChainPath)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "signet.yaml", "config written by `signet ca init`")
-	cmd.Flags().StringVar(&chainPath, "chain", "", "PEM chain: the CA certificate first, the offline root last")
+	cmd.Flags().StringVar(&chainPath, "chain", "", "PEM chain: the CA (or TSA) certificate first, the offline root last")
+	cmd.Flags().BoolVar(&forTSA, "tsa", false, "the chain is the TSA key's timestamping chain, not the CA's")
 	_ = cmd.MarkFlagRequired("chain")
 	return cmd
 }

@@ -8,10 +8,7 @@ package provision
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"time"
 
@@ -34,8 +31,9 @@ type InitOptions struct {
 	// CAChainPath and TSAChainPath are the KV paths of the chains;
 	// defaults signet/ca-chain and signet/tsa-chain.
 	CAChainPath, TSAChainPath string
-	// ExternalRoot makes a CSR for an offline root to sign instead of
-	// certifying the CA key with the Vault root key.
+	// ExternalRoot makes CSRs for an offline root to sign, for the CA key
+	// and the TSA key, instead of certifying them with a root key in Vault
+	// (none is made).
 	ExternalRoot bool
 	// Rotate makes new CA and TSA key versions and chains for them.
 	Rotate bool
@@ -72,9 +70,10 @@ type KeyRef struct {
 type InitResult struct {
 	// CA and TSA are the keys and chains to configure.
 	CA, TSA KeyRef
-	// CACSR is a PEM CSR for the offline root, with ExternalRoot; the CA
-	// chain is stored later by ImportChain.
-	CACSR []byte
+	// CACSR and TSACSR are PEM CSRs for the offline root, with
+	// ExternalRoot, for the keys whose chains are still to be made; the
+	// chains are stored later by ImportChain and ImportTSAChain.
+	CACSR, TSACSR []byte
 	// Changed reports whether anything in Vault was created or changed.
 	Changed bool
 }
@@ -111,6 +110,27 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 		return res, nil
 	}
 	res.Changed = true
+	now := o.Now().UTC().Add(-5 * time.Minute).Truncate(time.Second)
+	if o.ExternalRoot {
+		legacy, err := underVaultRoot(ctx, c, o.RootKey, tsaStored)
+		if err != nil {
+			return nil, err
+		}
+		if !legacy {
+			return res, initForOfflineRoot(ctx, c, o, res, caOK, tsaOK)
+		}
+	}
+	if caOK && !o.ExternalRoot {
+		// A CA under an offline root rotates with ExternalRoot; refuse
+		// before making a root key in Vault it would never use.
+		inVault, err := underVaultRoot(ctx, c, o.RootKey, caStored)
+		if err != nil {
+			return nil, err
+		}
+		if !inVault {
+			return nil, sameRoot(o.CAChainPath, caStored, nil)
+		}
+	}
 	rootVer, err := c.EnsureKey(ctx, o.RootKey, o.KeyType, false)
 	if err != nil {
 		return nil, err
@@ -119,7 +139,6 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 	if err != nil {
 		return nil, err
 	}
-	now := o.Now().UTC().Add(-5 * time.Minute).Truncate(time.Second)
 	root, err := rootCertificate(ctx, o, rootSigner, now, caStored, tsaStored)
 	if err != nil {
 		return nil, err
@@ -148,7 +167,7 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 		return nil, err
 	}
 	if o.ExternalRoot {
-		if res.CACSR, err = csrFor(ctx, o.Org, caSigner); err != nil {
+		if res.CACSR, err = csrFor(ctx, o.Org, o.Org+" intermediate", caSigner); err != nil {
 			return nil, err
 		}
 	} else if !caOK || o.Rotate {
@@ -234,22 +253,17 @@ func chainFitsKey(ctx context.Context, c *vault.Client, path, key string, sc *va
 
 // sameRoot refuses to write under root a chain path whose stored chain
 // ends at another root.
+// A nil root is a root key missing from Vault.
 func sameRoot(path string, stored *vault.StoredChain, root *x509.Certificate) error {
-	if old := stored.Chain[len(stored.Chain)-1]; !old.Equal(root) {
-		return fmt.Errorf("provision: the chain at %s ends at root %q, not at the root key in Vault (%q): a deployment under an offline root rotates with --external-root; "+
-			"a new root needs new chain paths and verifiers told of it", path, old.Subject, root.Subject)
+	if old := stored.Chain[len(stored.Chain)-1]; root == nil || !old.Equal(root) {
+		inVault := "none"
+		if root != nil {
+			inVault = fmt.Sprintf("%q", root.Subject)
+		}
+		return fmt.Errorf("provision: the chain at %s ends at root %q, not at the root key in Vault (%s): a deployment under an offline root rotates with --external-root; "+
+			"a new root needs new chain paths and verifiers told of it", path, old.Subject, inVault)
 	}
 	return nil
-}
-
-func csrFor(ctx context.Context, org string, s *vault.Signer) ([]byte, error) {
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{Organization: []string{org}, CommonName: org + " intermediate"},
-	}, pki.Bind(ctx, s))
-	if err != nil {
-		return nil, fmt.Errorf("provision: CSR for %s: %w", s.KeyName(), err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
 }
 
 // ImportChain stores a chain signed by an offline root for the CA key: the

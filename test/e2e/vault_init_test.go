@@ -96,13 +96,24 @@ func signFile(t *testing.T, srv *signetServer, iss *oidcmock.Issuer, path string
 	return path + ".sigstore.json"
 }
 
-// TestVaultExternalRoot bootstraps the CA key for an offline root: the CSR
-// is signed outside Vault and imported, then signet signs with it.
+// TestVaultExternalRoot bootstraps the CA and TSA keys for an offline
+// root: no root key is made in Vault, both CSRs are signed outside Vault
+// and imported, then signet signs with them and its trusted root names
+// the offline root for both.
 func TestVaultExternalRoot(t *testing.T) {
 	e := newExternalRoot(t, "Acme Signing")
+	mustFailWith(t, "No value found", e.env, vaultBin(t), "read", "transit/keys/signet-root")
 	mustFail(t, e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", filepath.Join(e.dir, "ca.csr"))
-	chainPath := e.writeChain(t, newOfflineRoot(t).sign(t, e.csrPEM, 5*365*24*time.Hour, nil))
+	offline := newOfflineRoot(t)
+	chainPath := e.writeChain(t, offline.sign(t, e.csrPEM, 5*365*24*time.Hour, nil))
 	mustRun(t, e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", chainPath)
+	// The TSA's chain must be one timestamp verifiers accept: the CA's
+	// kind of certificate is refused, and so is one for another key.
+	mustFailWith(t, "must not be a CA", e.env, signetBin, "ca", "import-chain", "--tsa", "--config", e.configPath,
+		"--chain", e.writeChain(t, offline.sign(t, e.tsaCSRPEM, 5*365*24*time.Hour, nil)))
+	mustFailWith(t, "key", e.env, signetBin, "ca", "import-chain", "--tsa", "--config", e.configPath,
+		"--chain", e.writeChain(t, offline.signTSA(t, e.csrPEM, nil)))
+	e.importTSA(t, offline)
 	// A rotation that forgets --external-root would put the CA under a root
 	// in Vault, and no replica would start on it: refused, nothing written.
 	mustFailWith(t, "rotates with --external-root", e.env, signetBin, "ca", "init", "--backend", "vault", "--out", e.configPath, "--rotate")
@@ -111,6 +122,10 @@ func TestVaultExternalRoot(t *testing.T) {
 	mustFailWith(t, "ends at root", e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", other)
 	srv := startSignet(t, e.env, "--config", e.configPath, "--identity-config", e.writeIdentity(t))
 	signAndVerify(t, srv, e.iss, e.dir)
+	if tsaChain, err := pki.ParseCertificatesPEM(fetch(t, srv.URL+"/api/v1/timestamp/certchain")); err != nil || !tsaChain[len(tsaChain)-1].Equal(offline.cert) {
+		t.Errorf("the TSA chain does not end at the offline root (%v)", err)
+	}
+	mustFailWith(t, "No value found", e.env, vaultBin(t), "read", "transit/keys/signet-root")
 }
 
 func parseCSRPEM(data []byte) (*x509.CertificateRequest, error) {

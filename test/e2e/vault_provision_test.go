@@ -19,6 +19,7 @@ import (
 	"github.com/signet-dev/signet/test/oidcmock"
 	"github.com/signet-dev/signet/test/testclock"
 	"github.com/signet-dev/signet/test/vaultdev"
+	"github.com/signet-dev/signet/tsa"
 )
 
 // TestVaultInitNestsValidity runs ca init's provisioning against a real
@@ -100,6 +101,7 @@ func TestVaultReimportedChainIsFollowed(t *testing.T) {
 		mustRun(t, e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", e.writeChain(t, chain))
 	}
 	importChain(first)
+	e.importTSA(t, root)
 	(&vaultSetup{configPath: e.configPath}).editConfig(t, func(c map[string]any) {
 		c["log"] = map[string]any{"type": "off"}
 		v := c["vault"].(map[string]any)
@@ -168,13 +170,46 @@ func (r offlineRoot) sign(t *testing.T, csrPEM []byte, lifetime time.Duration, e
 	return []*x509.Certificate{inter, r.cert}
 }
 
-// externalRoot is a Vault whose CA key waits for an offline root: `ca init
-// --external-root` has written the config and the CSR.
+// signTSA checks the TSA key's CSR and issues its timestamping
+// certificate, as tsa.LeafTemplate makes it unless edit changes it; it
+// returns [leaf, root].
+func (r offlineRoot) signTSA(t *testing.T, csrPEM []byte, edit func(*x509.Certificate)) []*x509.Certificate {
+	t.Helper()
+	csr, err := parseCSRPEM(csrPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		t.Fatalf("CSR signature: %v", err)
+	}
+	now := testclock.WallNow().Add(-time.Hour)
+	tmpl, err := tsa.LeafTemplate("Acme Signing", "Acme timestamping", now, now.AddDate(5, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(tmpl)
+	}
+	leaf, err := pki.CreateCertificate(context.Background(), tmpl, r.cert, csr.PublicKey, pki.LocalSigner{Key: r.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []*x509.Certificate{leaf, r.cert}
+}
+
+// externalRoot is a Vault whose CA and TSA keys wait for an offline root:
+// `ca init --external-root` has written the config and the two CSRs.
 type externalRoot struct {
-	env             []string
-	dir, configPath string
-	csrPEM          []byte
-	iss             *oidcmock.Issuer
+	env               []string
+	dir, configPath   string
+	csrPEM, tsaCSRPEM []byte
+	iss               *oidcmock.Issuer
+}
+
+// importTSA has root sign the TSA key's CSR and imports the chain.
+func (e externalRoot) importTSA(t *testing.T, root offlineRoot) {
+	t.Helper()
+	mustRun(t, e.env, signetBin, "ca", "import-chain", "--tsa", "--config", e.configPath, "--chain", e.writeChain(t, root.signTSA(t, e.tsaCSRPEM, nil)))
 }
 
 // newExternalRoot starts Vault and a test issuer and runs ca init
@@ -184,12 +219,10 @@ func newExternalRoot(t *testing.T, org string) externalRoot {
 	vs, iss := startVaultAndIssuer(t)
 	e := externalRoot{env: []string{"VAULT_ADDR=" + vs.Addr, "VAULT_TOKEN=" + vs.RootToken}, dir: t.TempDir(), iss: iss}
 	e.configPath = filepath.Join(e.dir, "signet.yaml")
-	csrPath := filepath.Join(e.dir, "ca.csr")
-	mustRun(t, e.env, signetBin, "ca", "init", "--backend", "vault", "--out", e.configPath, "--external-root", "--csr-out", csrPath, "--org", org)
-	var err error
-	if e.csrPEM, err = os.ReadFile(csrPath); err != nil {
-		t.Fatal(err)
-	}
+	csrPath, tsaCSRPath := filepath.Join(e.dir, "ca.csr"), filepath.Join(e.dir, "tsa.csr")
+	mustRun(t, e.env, signetBin, "ca", "init", "--backend", "vault", "--out", e.configPath, "--external-root",
+		"--csr-out", csrPath, "--tsa-csr-out", tsaCSRPath, "--org", org)
+	e.csrPEM, e.tsaCSRPEM = readFile(t, csrPath), readFile(t, tsaCSRPath)
 	return e
 }
 
@@ -241,4 +274,53 @@ func TestVaultRotationKeepsAMemoryTSA(t *testing.T) {
 	}
 	mustRun(t, nil, signetBin, "verify", strings.TrimSuffix(before, ".sigstore.json"), "--bundle", before, "--trusted-root", trusted,
 		"--certificate-identity", wantSAN, "--certificate-oidc-issuer", s.issuer.URL())
+}
+
+// TestVaultExternalRootKeepsAnOlderVaultRootTSA: a deployment that an
+// earlier signet made with --external-root has its CA under the offline
+// root but its TSA under a root key in Vault. A rotation with
+// --external-root keeps that TSA under the Vault root (a stored chain
+// never moves to another root) and writes a CSR for the CA only.
+func TestVaultExternalRootKeepsAnOlderVaultRootTSA(t *testing.T) {
+	vs, _ := startVaultAndIssuer(t)
+	env := []string{"VAULT_ADDR=" + vs.Addr, "VAULT_TOKEN=" + vs.RootToken}
+	ctx := context.Background()
+	vc, err := vault.Connect(ctx, vault.Config{Address: vs.Addr, Auth: vault.Auth{Token: vs.RootToken}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vc.Close()
+	// The older layout: the TSA chain under the Vault root key (made here
+	// by a Vault-root init whose CA chain goes elsewhere), the CA chain
+	// imported from the offline root.
+	if _, err := provision.Init(ctx, vc, provision.InitOptions{Org: "Acme Signing", CAChainPath: "scratch/ca-chain"}); err != nil {
+		t.Fatal(err)
+	}
+	before, _, err := vc.ReadChain(ctx, "signet/tsa-chain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgPath, csrPath := filepath.Join(dir, "signet.yaml"), filepath.Join(dir, "ca.csr")
+	mustRun(t, env, signetBin, "ca", "init", "--backend", "vault", "--out", cfgPath, "--external-root", "--csr-out", csrPath,
+		"--tsa-csr-out", filepath.Join(dir, "tsa.csr"), "--org", "Acme Signing")
+	chain := newOfflineRoot(t).sign(t, readFile(t, csrPath), 5*365*24*time.Hour, nil)
+	if err := os.WriteFile(filepath.Join(dir, "chain.pem"), pki.EncodeCertificatesPEM(chain), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, env, signetBin, "ca", "import-chain", "--config", cfgPath, "--chain", filepath.Join(dir, "chain.pem"))
+
+	r := mustRun(t, env, signetBin, "ca", "init", "--backend", "vault", "--out", cfgPath, "--external-root", "--rotate",
+		"--csr-out", csrPath, "--tsa-csr-out", filepath.Join(dir, "tsa2.csr"))
+	if !strings.Contains(r.stdout, "CA key signet-ca v2: CSR written") || strings.Contains(r.stdout, "TSA key signet-tsa v2: CSR") {
+		t.Errorf("ca init --external-root --rotate said:\n%s\nwant a CSR for the CA only", r.stdout)
+	}
+	after, _, err := vc.ReadChain(ctx, "signet/tsa-chain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Version != 2 || !after.Chain[len(after.Chain)-1].Equal(before.Chain[len(before.Chain)-1]) {
+		t.Errorf("TSA chain after the rotation: key version %d, root %q; want version 2 under the same Vault root %q",
+			after.Version, after.Chain[len(after.Chain)-1].Subject, before.Chain[len(before.Chain)-1].Subject)
+	}
 }
