@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestVaultTUFRotation: with the CA in Vault, `signet tuf init` puts the
@@ -70,5 +73,50 @@ func TestVaultTUFRotation(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.dir, "signet-tuf.key")); err == nil {
 		t.Error("a TUF key file was written although the key is in Vault")
+	}
+}
+
+// TestVaultSealedAtStartTUFRefused: a server that starts while Vault is
+// sealed opens its TUF repository once Vault answers; when that fails
+// (here the configured online key is not the one the root names), which
+// at start would have stopped the server, /readyz says so and /tuf/
+// answers 503 naming no cause, the server's log names it as an error, and
+// signing, which needs no TUF, goes on.
+func TestVaultSealedAtStartTUFRefused(t *testing.T) {
+	s := newVaultSetup(t)
+	mustRun(t, s.env, signetBin, "tuf", "init", "--config", s.configPath, "--root-key", filepath.Join(s.dir, "tuf-root.key"))
+	if _, err := s.admin.Logical().Write("transit/keys/other-tuf", map[string]any{"type": "ed25519"}); err != nil {
+		t.Fatal(err)
+	}
+	s.editConfig(t, func(c map[string]any) { c["tuf"].(map[string]any)["key"] = "transit:other-tuf" })
+	ctx := context.Background()
+	if err := s.vault.Seal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := startServerUntil(t, s.env, "/healthz", "--config", s.configPath, "--identity-config", s.idPath)
+	if err := s.vault.Unseal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const want = "the TUF repository did not open"
+	mustWaitFor(t, 40*time.Second, func() bool { // the background retry backs off up to 30 s
+		_, body := get(t, p.URL+"/readyz")
+		return strings.Contains(string(body), want)
+	})
+	if code, _ := get(t, p.URL+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz: %d, want 503", code)
+	}
+	if code, body := get(t, p.URL+"/tuf/timestamp.json"); code != http.StatusServiceUnavailable || !strings.Contains(string(body), want) ||
+		strings.Contains(string(body), "other-tuf") {
+		t.Errorf("/tuf/timestamp.json: %d %s, want 503 saying %q without the cause", code, body, want)
+	}
+	tok, err := s.issuer.Mint(releaseClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := postSign(t, p.URL, tok); status != http.StatusOK {
+		t.Errorf("signing: %d %s, want 200: the CA and TSA are loaded", status, body)
+	}
+	if out := p.output(); !strings.Contains(out, `"level":"ERROR","msg":"the TUF repository did not open; not ready, retrying"`) {
+		t.Errorf("the server log does not name the TUF repository's refusal as an error:\n%s", logDigest(out))
 	}
 }

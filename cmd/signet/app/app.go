@@ -151,7 +151,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 		if cfg.EffectiveLog().Enabled() && il.get() == nil {
 			l, err := a.openLog(ctx, cfg, vc, log, reg)
 			if err != nil {
-				return logOpenError{err}
+				return openError{"the issuance log", err}
 			}
 			il.set(l)
 		}
@@ -165,7 +165,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 				return nil
 			}
 			if err != nil {
-				return err
+				return openError{"the TUF repository", err}
 			}
 			repo.set(r)
 		}
@@ -202,6 +202,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 	}
 	if cfg.TUFEnabled() {
 		routes = append(routes, repo)
+		ready["tuf"] = repo.Ready
 	}
 	api := &httpapi.API{Service: svc, Documents: src, Issuers: issuerInfo(idcfg), Log: log}
 	routes = append(routes, api, &tsa.API{Authority: src, Log: log})
@@ -210,6 +211,20 @@ func (a *App) build(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 	a.Handler, a.AdminHandler, a.server = srv.Handler(), srv.AdminHandler(), srv
 	return nil
 }
+
+// openError is a part of the server (the issuance log, the TUF
+// repository) that did not open once the keys were loaded: its cause is
+// for the server's log, not for clients.
+type openError struct {
+	what string // "the issuance log", "the TUF repository"
+	err  error
+}
+
+// Error is the cause's message.
+func (e openError) Error() string { return e.err.Error() }
+
+// Unwrap returns the cause.
+func (e openError) Unwrap() error { return e.err }
 
 // identityLimiter builds the per-identity rate limit over every trusted
 // issuer (the dev issuer too), each with its effective key kind; nil when

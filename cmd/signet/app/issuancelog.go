@@ -34,16 +34,6 @@ type issuanceLog struct {
 	size     prometheus.Gauge
 }
 
-// logOpenError is an issuance log that did not open once the keys were
-// loaded: its cause is for the server's log, not for clients.
-type logOpenError struct{ err error }
-
-// Error is the cause's message.
-func (e logOpenError) Error() string { return e.err.Error() }
-
-// Unwrap returns the cause.
-func (e logOpenError) Unwrap() error { return e.err }
-
 // openLog opens the issuance log the configuration asks for: nil when it
 // is off; a temporary directory and a key made now when it is ephemeral
 // (development); else the configured directory and key, a file or a Vault

@@ -158,9 +158,10 @@ func (s *trustSource) tryLoad(ctx context.Context) error {
 func (s *trustSource) setWhy(err error) {
 	msg := "the key store is not available"
 	var pe *problem.Error
+	var oe openError
 	switch {
-	case errors.As(err, new(logOpenError)):
-		msg = "the issuance log did not open; the server's log names the cause"
+	case errors.As(err, &oe):
+		msg = oe.what + " did not open; the server's log names the cause"
 	case errors.As(err, &pe):
 		msg = pe.Error()
 	}
@@ -189,8 +190,8 @@ func (s *trustSource) run() {
 		}
 		if s.cur.Load() == nil || !s.isOpened {
 			if err := s.tryLoad(ctx); err != nil {
-				if errors.As(err, new(logOpenError)) {
-					s.log.Error("the issuance log did not open; not ready, retrying", "error", err, "retry_in", min(2*backoff, 30*time.Second))
+				if oe := (openError{}); errors.As(err, &oe) {
+					s.log.Error(oe.what+" did not open; not ready, retrying", "error", err, "retry_in", min(2*backoff, 30*time.Second))
 				} else {
 					s.log.Warn("still waiting for Vault", "error", err, "retry_in", min(2*backoff, 30*time.Second))
 				}

@@ -51,6 +51,15 @@ type lateTUF struct {
 func (t *lateTUF) get() *tufrepo.Repository  { return t.repo.Load() }
 func (t *lateTUF) set(r *tufrepo.Repository) { t.repo.Store(r) }
 
+// Ready reports a repository that is not open: one that an expired root
+// keeps closed is ready, since signing goes on without it.
+func (t *lateTUF) Ready(context.Context) error {
+	if t.get() == nil && t.refused.Load() == nil {
+		return fmt.Errorf("the TUF repository is not open (%s)", t.why())
+	}
+	return nil
+}
+
 // Register serves the repository read-only under TUFPath.
 func (t *lateTUF) Register(r *mux.Router) {
 	r.PathPrefix(TUFPath+"/").Handler(http.StripPrefix(TUFPath, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
