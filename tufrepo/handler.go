@@ -18,7 +18,8 @@ const (
 
 // Handler serves the repository read-only, paths relative to its base:
 // timestamp.json; N.snapshot.json and N.targets.json for the kept
-// versions (and the current ones unversioned); N.root.json and root.json;
+// versions (and the current ones unversioned); N.root.json for every root
+// version and root.json for the current one;
 // targets/<sha256>.<name>. Anything else is 404.
 func (r *Repository) Handler() http.Handler {
 	return http.HandlerFunc(r.serve)
@@ -78,6 +79,9 @@ func (r *Repository) lookup(req *http.Request) (body []byte, cache string, err e
 	case "root.json":
 		if v == r.rootVersion {
 			return r.opts.Root, immutable, nil
+		}
+		if b, ok := r.earlier[v]; ok {
+			return b, immutable, nil
 		}
 	case "snapshot.json", "targets.json":
 		p, err := r.find(ctx, v)

@@ -28,8 +28,13 @@ type Targets struct {
 
 // Options configure a Repository.
 type Options struct {
-	// Root is the signed root.json verifiers pin (`signet tuf init`).
+	// Root is the current signed root.json (`signet tuf init`, then
+	// `signet tuf rotate-root`).
 	Root []byte
+	// PreviousRoots are the earlier versions of the root, 1 to the
+	// current one's less one, in any order: a client that pinned one of
+	// them walks them to the current root. Empty for version 1.
+	PreviousRoots [][]byte
 	// Signer is the online key of the targets, snapshot and timestamp roles.
 	Signer Signer
 	// Targets returns the current content; it is called on every
@@ -59,6 +64,7 @@ type Repository struct {
 	opts        Options
 	rootVersion int64
 	rootExpires time.Time
+	earlier     map[int64][]byte // the earlier root versions, by version
 
 	mu       sync.Mutex
 	versions []*published // oldest first, at most keptVersions
@@ -96,7 +102,11 @@ func New(opts Options) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Repository{opts: opts, rootVersion: root.Signed.Version, rootExpires: root.Signed.Expires}, nil
+	earlier, err := checkRootChain(opts.PreviousRoots, root)
+	if err != nil {
+		return nil, err
+	}
+	return &Repository{opts: opts, rootVersion: root.Signed.Version, rootExpires: root.Signed.Expires, earlier: earlier}, nil
 }
 
 // RootVersion is the version of the served root.

@@ -24,6 +24,7 @@ import (
 type fixture struct {
 	clock   *testclock.Clock
 	root    []byte
+	rootKey Signer
 	online  Signer
 	repo    *Repository
 	srv     *httptest.Server
@@ -44,10 +45,10 @@ func newFixture(t testing.TB) *fixture {
 	f := &fixture{clock: testclock.New(), content: Targets{Files: map[string][]byte{
 		"trusted_root.json": []byte(`{"version":1}`), "signing_config.v0.2.json": []byte(`{"cfg":1}`)}}}
 	f.content.Since = f.clock.Now().Add(-time.Hour)
-	rootKey := mustSigner(t)
+	f.rootKey = mustSigner(t)
 	f.online = mustSigner(t)
 	var err error
-	if f.root, err = NewRoot(context.Background(), rootKey, f.online.Public(), f.clock.Now().Add(365*24*time.Hour)); err != nil {
+	if f.root, err = NewRoot(context.Background(), f.rootKey, f.online.Public(), f.clock.Now().Add(365*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	f.repo = f.newRepo(t, f.online)

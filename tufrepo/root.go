@@ -69,12 +69,9 @@ var ErrRootExpired = errors.New("tufrepo: the TUF root has expired")
 // by its own root keys, uses consistent snapshots, has not expired at now,
 // and gives the online key alone enough weight for every online role.
 func checkRoot(b []byte, online crypto.PublicKey, now time.Time) (*metadata.Metadata[metadata.RootType], error) {
-	root, err := (&metadata.Metadata[metadata.RootType]{}).FromBytes(b)
+	root, err := parseSelfSignedRoot(b)
 	if err != nil {
-		return nil, fmt.Errorf("tufrepo: root is not TUF root metadata: %w", err)
-	}
-	if err := root.VerifyDelegate(metadata.ROOT, root); err != nil {
-		return nil, fmt.Errorf("tufrepo: root is not signed by its own root keys: %w", err)
+		return nil, err
 	}
 	if !root.Signed.ConsistentSnapshot {
 		return nil, errors.New("tufrepo: root does not use consistent snapshots")

@@ -18,7 +18,7 @@ import (
 
 func tufCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "tuf", Short: "Manage the TUF repository that publishes signet's trust documents"}
-	cmd.AddCommand(tufInitCommand())
+	cmd.AddCommand(tufInitCommand(), tufRotateRootCommand())
 	return cmd
 }
 
@@ -61,6 +61,9 @@ overwritten without --force: verifiers may have pinned it.`,
 			changed := fillTUFConfig(cfg, filepath.Dir(configPath), vc != nil)
 			if out == "" {
 				out = cfg.TUF.Root
+			}
+			if tufrepo.IsVersionedRootName(out) {
+				return fmt.Errorf("%s is named like an earlier root version (N.root.json), which `signet tuf rotate-root` keeps beside the current root: name it otherwise, e.g. tuf-root.json", out)
 			}
 			if filepath.Clean(out) != filepath.Clean(cfg.TUF.Root) {
 				return fmt.Errorf("--out %s is not the config's tuf.root %s, which the server serves: give one of them", out, cfg.TUF.Root)

@@ -86,6 +86,7 @@ func (a *App) openTUF(ctx context.Context, cfg *config.Config, vc *vault.Client,
 	tc := cfg.EffectiveTUF()
 	var online tufrepo.Signer
 	var root []byte
+	var earlier [][]byte
 	var err error
 	if cfg.TUFEphemeral() {
 		if online, root, err = devTUF(ctx, a.clock()); err != nil {
@@ -99,9 +100,12 @@ func (a *App) openTUF(ctx context.Context, cfg *config.Config, vc *vault.Client,
 		if root, err = os.ReadFile(tc.Root); err != nil {
 			return nil, fmt.Errorf("app: tuf.root: %w", err)
 		}
+		if earlier, err = tufrepo.EarlierRoots(tc.Root); err != nil {
+			return nil, fmt.Errorf("app: tuf.root: %w", err)
+		}
 	}
 	repo, err := tufrepo.New(tufrepo.Options{
-		Root: root, Signer: online, Period: tc.Period, Expiry: tc.Expiry, Clock: a.clock, Log: log,
+		Root: root, PreviousRoots: earlier, Signer: online, Period: tc.Period, Expiry: tc.Expiry, Clock: a.clock, Log: log,
 		Targets: targets,
 	})
 	if err != nil {

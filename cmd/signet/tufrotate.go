@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/signet-dev/signet/cmd/signet/app"
+	"github.com/signet-dev/signet/config"
+	"github.com/signet-dev/signet/tufrepo"
+)
+
+func tufRotateRootCommand() *cobra.Command {
+	var configPath, rootKeyPath, newRootKeyPath string
+	var lifetime time.Duration
+	cmd := &cobra.Command{
+		Use:   "rotate-root",
+		Short: "Sign the next version of the TUF root, to extend its life or move it to a new root key",
+		Long: `Sign the next version of the TUF root at tuf.root, as TUF rotates roots: the
+same online key, the root role held by --new-root-key (made if missing; the
+current key when not given, which only extends the root's life), expiring
+--expires from now. It is signed by --root-key, the key of the current root
+role, and by the new key, so that clients that pinned any earlier version
+walk to it.
+
+The current version is kept beside tuf.root as N.root.json, and the new one
+replaces tuf.root. Every replica must serve the new root and all earlier
+N.root.json files: copy them all to each replica's tuf.root directory, then
+restart the replicas one by one. A root must be rotated before it expires;
+an expired root keeps /tuf/ closed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(configPath)
+			if err != nil {
+				return err
+			}
+			if cfg.TUF.Root == "" {
+				return fmt.Errorf("%s has no tuf.root: run `signet tuf init` first", configPath)
+			}
+			if tufrepo.IsVersionedRootName(cfg.TUF.Root) {
+				return fmt.Errorf("tuf.root %s is named like an earlier root version (N.root.json), which a rotation keeps beside it: rename it, e.g. tuf-root.json", cfg.TUF.Root)
+			}
+			current, err := os.ReadFile(cfg.TUF.Root)
+			if err != nil {
+				return fmt.Errorf("tuf.root: %w", err)
+			}
+			rootKey, err := tufrepo.LoadKeyFile(rootKeyPath)
+			if err != nil {
+				return fmt.Errorf("--root-key: %w", err)
+			}
+			newKey, made := rootKey, false
+			if newRootKeyPath != "" {
+				if newKey, made, err = ensureTUFKeyFile(newRootKeyPath); err != nil {
+					return fmt.Errorf("--new-root-key: %w", err)
+				}
+			}
+			expires := time.Now().Add(lifetime)
+			next, err := tufrepo.RotateRoot(cmd.Context(), current, rootKey, newKey, expires)
+			if err != nil {
+				return err
+			}
+			version, err := tufrepo.RootVersion(current)
+			if err != nil {
+				return err
+			}
+			kept := tufrepo.VersionedRootPath(cfg.TUF.Root, version)
+			if err := keepEarlierRoot(kept, current); err != nil {
+				return err
+			}
+			if err := writeFileAtomic(cfg.TUF.Root, next); err != nil {
+				return fmt.Errorf("write %s: %w", cfg.TUF.Root, err)
+			}
+			w := cmd.OutOrStdout()
+			if made {
+				fmt.Fprintf(w, "Made the new TUF root key %s: keep it offline\n", newRootKeyPath)
+			}
+			fmt.Fprintf(w, "Wrote TUF root version %d to %s (expires %s); version %d is kept in %s\n",
+				version+1, cfg.TUF.Root, expires.UTC().Format(time.RFC3339), version, kept)
+			fmt.Fprintf(w, "Copy both to every replica and restart them one by one; clients follow from %s%s\n", cfg.EffectivePublicURL(), app.TUFPath)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "signet.yaml", "the server's config, whose tuf.root is rotated")
+	cmd.Flags().StringVar(&rootKeyPath, "root-key", "", "PEM private key of the current root role")
+	cmd.Flags().StringVar(&newRootKeyPath, "new-root-key", "", "PEM private key of the new root role (made when missing; default: --root-key)")
+	cmd.Flags().DurationVar(&lifetime, "expires", 365*24*time.Hour, "how long the new root is valid")
+	_ = cmd.MarkFlagRequired("root-key")
+	return cmd
+}
+
+// keepEarlierRoot writes the replaced root version to path, unless that
+// very version is already there; another file there is refused.
+func keepEarlierRoot(path string, root []byte) error {
+	have, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := writeFileAtomic(path, root); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
+	case err != nil:
+		return err
+	case !bytes.Equal(have, root):
+		return fmt.Errorf("%s exists and is not the current root: an earlier rotation was undone? Move it away after checking which root clients pinned", path)
+	}
+	return nil
+}
