@@ -13,10 +13,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/signet-dev/signet/issuancelog"
 	"github.com/signet-dev/signet/issuancelog/audit"
 	"github.com/signet-dev/signet/issuancelog/internal/logtest"
+	"github.com/transparency-dev/tessera"
 )
 
 // rewriteTransport answers a request itself when answer returns a
@@ -168,5 +170,42 @@ func TestOversizedResourcesRefused(t *testing.T) {
 	rt.set(func(r *http.Request) *http.Response { return respond(r, http.StatusOK, huge) })
 	if _, err := c.Checkpoint(t.Context()); err == nil || !strings.Contains(err.Error(), "is over its 16777472-byte limit") {
 		t.Errorf("a checkpoint of over 16 MiB = %v, want it refused as too long", err)
+	}
+}
+
+// TestProveCatchesAHiddenCertificate: a log that serves the bundle holding
+// a certificate with another certificate in its place (so that a scan of
+// the bundles does not find it) is caught when Prove concludes: its "not
+// found" is backed by the entries proven against the checkpoint, so the
+// answer is an inconsistency, not ErrNotFound.
+func TestProveCatchesAHiddenCertificate(t *testing.T) {
+	ca := logtest.NewCA(t)
+	s := logtest.Signer(t, logtest.Origin)
+	l := logtest.Open(t, logtest.Config(t.TempDir()), s)
+	target, stranger := ca.Leaf(t, "bob@example.com", issuerA), ca.Leaf(t, "mallory@evil.example", issuerA)
+	ders := [][]byte{ca.Leaf(t, "alice@example.com", issuerA), target, ca.Leaf(t, "carol@example.com", issuerA)}
+	logtest.Append(t, l, ders...)
+	c, rt := hostileClient(t, l, s.VerifierKey())
+	waitSize(t, c, 3)
+	if _, err := c.Prove(t.Context(), target, 0); err != nil {
+		t.Fatalf("Prove before the log hides it: %v", err)
+	}
+	var forged []byte
+	for i, der := range [][]byte{ders[0], stranger, ders[2]} {
+		forged = append(forged, tessera.NewEntry(der).MarshalBundleData(uint64(i))...)
+	}
+	rt.set(func(r *http.Request) *http.Response {
+		if strings.HasSuffix(r.URL.Path, "/tile/entries/000.p/3") {
+			return respond(r, http.StatusOK, forged)
+		}
+		return nil
+	})
+	_, err := c.Prove(t.Context(), target, 300*time.Millisecond)
+	if err == nil || errors.Is(err, audit.ErrNotFound) || !errors.Is(err, audit.ErrInconsistent) {
+		t.Fatalf("Prove of a hidden certificate = %v, want the log's inconsistency", err)
+	}
+	rt.set(nil) // the log as it is: a certificate never logged is not found
+	if _, err := c.Prove(t.Context(), ca.Leaf(t, "dave@example.com", issuerA), 300*time.Millisecond); !errors.Is(err, audit.ErrNotFound) {
+		t.Fatalf("Prove of a certificate never logged = %v, want ErrNotFound", err)
 	}
 }

@@ -59,11 +59,41 @@ func (c *Client) Prove(ctx context.Context, der []byte, wait time.Duration) (Inc
 				if cp.Raw == nil { // a wrong URL looks the same: say what was missing
 					return Inclusion{}, fmt.Errorf("no checkpoint published within %s: %w", wait, noCheckpoint)
 				}
-				return Inclusion{}, fmt.Errorf("%w: none of the %d entries %s served is this certificate (waited %s for newer checkpoints)", ErrNotFound, searched, c.base, wait)
+				if inc, found, err := c.provenAbsent(ctx, der, cp); err != nil || found {
+					return inc, err
+				}
+				return Inclusion{}, fmt.Errorf("%w: none of the %d entries %s served is this certificate, each proven to be in its checkpoint (waited %s for newer checkpoints)", ErrNotFound, searched, c.base, wait)
 			}
 			return Inclusion{}, err
 		}
 	}
+}
+
+// provenAbsent backs find's "not found" with proof: it reads cp's entries
+// again as audit search does, each proven to be in the checkpoint, and
+// looks for der's serial number among them. A log that hid der from find
+// by serving other bundles than it committed to is caught here as
+// ErrInconsistent; an entry of that serial that is der after all is proven
+// and returned (found).
+func (c *Client) provenAbsent(ctx context.Context, der []byte, cp Checkpoint) (Inclusion, bool, error) {
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return Inclusion{}, false, fmt.Errorf("the certificate to prove: %w", err)
+	}
+	var same []uint64
+	if err := c.SearchIn(ctx, cp, Filter{Serial: cert.SerialNumber.Text(16)}, 0, func(e Entry) {
+		if e.Error == "" {
+			same = append(same, e.Index)
+		}
+	}); err != nil {
+		return Inclusion{}, false, err
+	}
+	for _, idx := range same {
+		if inc, err := c.ProveIndex(ctx, der, idx, cp); err == nil {
+			return inc, true, nil
+		}
+	}
+	return Inclusion{}, false, nil
 }
 
 // nextCheckpoint waits, until deadline, for a checkpoint larger than cp
@@ -104,8 +134,7 @@ func (c *Client) nextCheckpoint(ctx context.Context, cp Checkpoint, deadline tim
 // in about the order of issuance, so it starts at the bundle where der's
 // NotBefore falls (found by bisection) and works outwards from there,
 // ending with every bundle read. A found entry is then proven by
-// ProveIndex; "not found" rests on the bundles as served (audit search
-// proves every entry against the checkpoint).
+// ProveIndex; "not found" is then proven by provenAbsent.
 func (c *Client) find(ctx context.Context, der []byte, from, size uint64) (uint64, bool, error) {
 	if from >= size {
 		return 0, false, nil
