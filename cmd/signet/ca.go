@@ -80,6 +80,7 @@ it checks that the stored chains still certify their keys.`,
 			if cfg.TSA.Backend.Type == config.BackendVault {
 				opts.TSAKey, opts.TSAChainPath = cfg.TSA.Backend.Key, cfg.TSA.Backend.ChainPath
 			}
+			mixedTSA := cfg.CA.Type == config.BackendVault && cfg.TSA.Backend.Type != config.BackendVault
 			if publicURL != "" {
 				cfg.PublicURL = strings.TrimSuffix(publicURL, "/")
 			}
@@ -97,7 +98,11 @@ it checks that the stored chains still certify their keys.`,
 			// No key-version: every replica follows the version recorded
 			// with the chain in KV, so a rotation needs no config change.
 			cfg.CA = config.Backend{Type: config.BackendVault, Key: res.CA.Key, ChainPath: res.CA.ChainPath}
-			cfg.TSA.Backend = config.Backend{Type: config.BackendVault, Key: res.TSA.Key, ChainPath: res.TSA.ChainPath}
+			// A config whose CA is already in Vault and whose TSA is not (a
+			// memory or file key: a mix the config allows) keeps its TSA.
+			if !mixedTSA {
+				cfg.TSA.Backend = config.Backend{Type: config.BackendVault, Key: res.TSA.Key, ChainPath: res.TSA.ChainPath}
+			}
 			logKey, err := ensureLogKey(cmd.Context(), cfg, out, vc)
 			if err != nil {
 				return err

@@ -274,6 +274,12 @@ func TestVaultRotationKeepsAMemoryTSA(t *testing.T) {
 	}
 	mustRun(t, nil, signetBin, "verify", strings.TrimSuffix(before, ".sigstore.json"), "--bundle", before, "--trusted-root", trusted,
 		"--certificate-identity", wantSAN, "--certificate-oidc-issuer", s.issuer.URL())
+	// A rerun on this config keeps its memory TSA rather than moving it to
+	// Vault.
+	mustRun(t, s.env, signetBin, "ca", "init", "--backend", "vault", "--out", s.configPath)
+	if cfg := string(readFile(t, s.configPath)); !strings.Contains(cfg, "tsa:\n  type: memory\n") {
+		t.Errorf("ca init on a config with a memory TSA rewrote it:\n%s", cfg)
+	}
 }
 
 // TestVaultExternalRootKeepsAnOlderVaultRootTSA: a deployment that an
