@@ -120,15 +120,24 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 			return res, initForOfflineRoot(ctx, c, o, res, caOK, tsaOK)
 		}
 	}
-	if caOK && !o.ExternalRoot {
-		// A CA under an offline root rotates with ExternalRoot; refuse
+	if !o.ExternalRoot {
+		// A chain under an offline root rotates with ExternalRoot; refuse
 		// before making a root key in Vault it would never use.
-		inVault, err := underVaultRoot(ctx, c, o.RootKey, caStored)
-		if err != nil {
-			return nil, err
-		}
-		if !inVault {
-			return nil, sameRoot(o.CAChainPath, caStored, nil)
+		for _, stored := range []struct {
+			path string
+			sc   *vault.StoredChain
+			ok   bool
+		}{{o.CAChainPath, caStored, caOK}, {o.TSAChainPath, tsaStored, tsaOK}} {
+			if !stored.ok {
+				continue
+			}
+			inVault, err := underVaultRoot(ctx, c, o.RootKey, stored.sc)
+			if err != nil {
+				return nil, err
+			}
+			if !inVault {
+				return nil, sameRoot(stored.path, stored.sc, nil)
+			}
 		}
 	}
 	rootVer, err := c.EnsureKey(ctx, o.RootKey, o.KeyType, false)

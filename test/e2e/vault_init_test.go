@@ -105,6 +105,12 @@ func TestVaultExternalRoot(t *testing.T) {
 	mustFailWith(t, "No value found", e.env, vaultBin(t), "read", "transit/keys/signet-root")
 	mustFail(t, e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", filepath.Join(e.dir, "ca.csr"))
 	offline := newOfflineRoot(t)
+	// The TSA's chain first: a rerun that forgets --external-root now
+	// would put the CA under a new root in Vault: refused before that root
+	// key is made.
+	e.importTSA(t, offline)
+	mustFailWith(t, "the chain at signet/tsa-chain ends at root", e.env, signetBin, "ca", "init", "--backend", "vault", "--out", e.configPath)
+	mustFailWith(t, "No value found", e.env, vaultBin(t), "read", "transit/keys/signet-root")
 	chainPath := e.writeChain(t, offline.sign(t, e.csrPEM, 5*365*24*time.Hour, nil))
 	mustRun(t, e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", chainPath)
 	// The TSA's chain must be one timestamp verifiers accept: the CA's
@@ -113,7 +119,6 @@ func TestVaultExternalRoot(t *testing.T) {
 		"--chain", e.writeChain(t, offline.sign(t, e.tsaCSRPEM, 5*365*24*time.Hour, nil)))
 	mustFailWith(t, "key", e.env, signetBin, "ca", "import-chain", "--tsa", "--config", e.configPath,
 		"--chain", e.writeChain(t, offline.signTSA(t, e.csrPEM, nil)))
-	e.importTSA(t, offline)
 	// A rotation that forgets --external-root would put the CA under a root
 	// in Vault, and no replica would start on it: refused, nothing written.
 	mustFailWith(t, "rotates with --external-root", e.env, signetBin, "ca", "init", "--backend", "vault", "--out", e.configPath, "--rotate")
