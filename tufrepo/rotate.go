@@ -117,6 +117,18 @@ func keyID(s Signer) (string, error) {
 	return k.ID()
 }
 
+// CheckRootChain checks a root and its earlier versions as New does: the
+// root is signed by its own keys, and previous holds versions 1 to its
+// version less one, each leading to the next.
+func CheckRootChain(root []byte, previous [][]byte) error {
+	cur, err := parseSelfSignedRoot(root)
+	if err != nil {
+		return err
+	}
+	_, err = checkRootChain(previous, cur)
+	return err
+}
+
 // checkRootChain checks the earlier versions of a root, which clients that
 // pinned one of them walk to reach it: versions 1 to current-1, each
 // following the one before. It returns them by version.

@@ -71,6 +71,9 @@ overwritten without --force: verifiers may have pinned it.`,
 			if _, err := os.Stat(out); err == nil && !force {
 				return fmt.Errorf("%s exists and verifiers may have pinned it: give --force to replace it", out)
 			}
+			if earlier, err := tufrepo.EarlierRoots(out); err == nil && len(earlier) > 0 {
+				return fmt.Errorf("earlier root versions (N.root.json) lie beside %s: a new version 1 would not follow them; use `signet tuf rotate-root`, or move them away first", out)
+			}
 			online, err := ensureTUFOnlineKey(ctx, cfg.TUF.Key, vc)
 			if err != nil {
 				return fmt.Errorf("tuf.key %s: %w", cfg.TUF.Key, err)

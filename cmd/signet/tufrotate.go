@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -49,24 +51,43 @@ an expired root keeps /tuf/ closed.`,
 			if err != nil {
 				return fmt.Errorf("tuf.root: %w", err)
 			}
+			if lifetime < 24*time.Hour {
+				return fmt.Errorf("--expires %s: a root must last at least a day", lifetime)
+			}
 			rootKey, err := tufrepo.LoadKeyFile(rootKeyPath)
 			if err != nil {
 				return fmt.Errorf("--root-key: %w", err)
 			}
-			newKey, made := rootKey, false
-			if newRootKeyPath != "" {
-				if newKey, made, err = ensureTUFKeyFile(newRootKeyPath); err != nil {
-					return fmt.Errorf("--new-root-key: %w", err)
-				}
+			// A new root key is written only once the rotation succeeded.
+			newKey, newPrivate, err := loadOrMakeTUFKey(newRootKeyPath, rootKey)
+			if err != nil {
+				return fmt.Errorf("--new-root-key: %w", err)
 			}
 			expires := time.Now().Add(lifetime)
 			next, err := tufrepo.RotateRoot(cmd.Context(), current, rootKey, newKey, expires)
 			if err != nil {
 				return err
 			}
+			earlier, err := tufrepo.EarlierRoots(cfg.TUF.Root)
+			if err != nil {
+				return err
+			}
+			// What the server will check at start: versions 1 to the new
+			// one, each leading to the next.
+			if !slices.ContainsFunc(earlier, func(b []byte) bool { return bytes.Equal(b, current) }) {
+				earlier = append(earlier, current) // kept below, unless an earlier run kept it
+			}
+			if err := tufrepo.CheckRootChain(next, earlier); err != nil {
+				return fmt.Errorf("the roots beside %s would not let clients reach the new version: %w", cfg.TUF.Root, err)
+			}
 			version, err := tufrepo.RootVersion(current)
 			if err != nil {
 				return err
+			}
+			if newPrivate != nil {
+				if err := tufrepo.WriteKeyFile(newRootKeyPath, newPrivate); err != nil {
+					return fmt.Errorf("--new-root-key: %w", err)
+				}
 			}
 			kept := tufrepo.VersionedRootPath(cfg.TUF.Root, version)
 			if err := keepEarlierRoot(kept, current); err != nil {
@@ -76,7 +97,7 @@ an expired root keeps /tuf/ closed.`,
 				return fmt.Errorf("write %s: %w", cfg.TUF.Root, err)
 			}
 			w := cmd.OutOrStdout()
-			if made {
+			if newPrivate != nil {
 				fmt.Fprintf(w, "Made the new TUF root key %s: keep it offline\n", newRootKeyPath)
 			}
 			fmt.Fprintf(w, "Wrote TUF root version %d to %s (expires %s); version %d is kept in %s\n",
@@ -91,6 +112,25 @@ an expired root keeps /tuf/ closed.`,
 	cmd.Flags().DurationVar(&lifetime, "expires", 365*24*time.Hour, "how long the new root is valid")
 	_ = cmd.MarkFlagRequired("root-key")
 	return cmd
+}
+
+// loadOrMakeTUFKey is the key at path, or, when no file is there, a new
+// Ed25519 key returned with its private key for the caller to write once
+// it is used; an empty path is current.
+func loadOrMakeTUFKey(path string, current tufrepo.Signer) (tufrepo.Signer, ed25519.PrivateKey, error) {
+	if path == "" {
+		return current, nil, nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		s, err := tufrepo.LoadKeyFile(path)
+		return s, nil, err
+	}
+	k, err := tufrepo.GenerateKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := tufrepo.NewKeySigner(k)
+	return s, k, err
 }
 
 // keepEarlierRoot writes the replaced root version to path, unless that

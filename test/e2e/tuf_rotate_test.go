@@ -38,7 +38,18 @@ func TestTUFRootRotation(t *testing.T) {
 		t.Fatal("1.root.json is not the root version 1 clients pinned")
 	}
 	v2 := readFile(t, f.root)
-	mustFailWith(t, "does not hold the root role of version 2", nil, signetBin, "tuf", "rotate-root", "--config", f.config, "--root-key", oldKey)
+	// The old key no longer rotates, and its failed try leaves no new key.
+	third := filepath.Join(f.dir, "tuf-root-3.key")
+	mustFailWith(t, "does not hold the root role of version 2", nil, signetBin, "tuf", "rotate-root", "--config", f.config,
+		"--root-key", oldKey, "--new-root-key", third)
+	if _, err := os.Stat(third); !os.IsNotExist(err) {
+		t.Errorf("a refused rotation left the new root key %s behind (%v)", third, err)
+	}
+	mustFailWith(t, "a root must last at least a day", nil, signetBin, "tuf", "rotate-root", "--config", f.config,
+		"--root-key", newKey, "--expires", "1h")
+	// A new version 1 would not follow the kept versions.
+	mustFailWith(t, "earlier root versions (N.root.json) lie beside", nil, signetBin, "tuf", "init", "--config", f.config,
+		"--root-key", oldKey, "--force")
 
 	after := startSignet(t, nil, f.serveArgs()...)
 	if got := fetch(t, after.URL+"/tuf/1.root.json"); !bytes.Equal(got, v1) {
@@ -60,4 +71,9 @@ func TestTUFRootRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustFailWith(t, "root version 1 is missing", nil, signetBin, append([]string{"serve", "--addr", freeAddr(t)}, f.serveArgs()...)...)
+	// Nor does a rotation write a version clients could not reach.
+	mustFailWith(t, "root version 1 is missing", nil, signetBin, "tuf", "rotate-root", "--config", f.config, "--root-key", newKey)
+	if !bytes.Equal(readFile(t, f.root), v2) {
+		t.Error("a refused rotation changed tuf.root")
+	}
 }
