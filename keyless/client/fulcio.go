@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/digitorus/timestamp"
 
@@ -45,7 +46,7 @@ func (c *Client) SignViaFulcio(ctx context.Context, token string, digest [sha256
 	if err != nil {
 		return nil, fmt.Errorf("keyless: sign: %w", err)
 	}
-	tsr, err := c.timestamp(ctx, tsaURL, sig)
+	tsr, _, err := c.timestamp(ctx, tsaURL, sig)
 	if err != nil {
 		return nil, err
 	}
@@ -54,30 +55,30 @@ func (c *Client) SignViaFulcio(ctx context.Context, token string, digest [sha256
 
 // timestamp asks the RFC 3161 authority at tsaURL to countersign sig and
 // returns its whole DER TimeStampResp, once it is checked to be a granted
-// timestamp over sig's SHA-256.
-func (c *Client) timestamp(ctx context.Context, tsaURL string, sig []byte) ([]byte, error) {
+// timestamp over sig's SHA-256, and the time it states.
+func (c *Client) timestamp(ctx context.Context, tsaURL string, sig []byte) ([]byte, time.Time, error) {
 	tsq, err := timestamp.CreateRequest(bytes.NewReader(sig), &timestamp.RequestOptions{Hash: crypto.SHA256, Certificates: true})
 	if err != nil {
-		return nil, fmt.Errorf("keyless: timestamp request: %w", err)
+		return nil, time.Time{}, fmt.Errorf("keyless: timestamp request: %w", err)
 	}
 	treq, err := http.NewRequestWithContext(ctx, http.MethodPost, tsaURL, bytes.NewReader(tsq))
 	if err != nil {
-		return nil, fmt.Errorf("keyless: request: %w", err)
+		return nil, time.Time{}, fmt.Errorf("keyless: request: %w", err)
 	}
 	treq.Header.Set("Content-Type", "application/timestamp-query")
 	tsr, _, err := c.do(treq)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	ts, err := timestamp.ParseResponse(tsr)
 	if err != nil {
-		return nil, fmt.Errorf("keyless: the TSA's answer: %w", err)
+		return nil, time.Time{}, fmt.Errorf("keyless: the TSA's answer: %w", err)
 	}
 	want := sha256.Sum256(sig)
 	if ts.HashAlgorithm != crypto.SHA256 || !bytes.Equal(ts.HashedMessage, want[:]) {
-		return nil, errors.New("keyless: the TSA's timestamp is not over this signature")
+		return nil, time.Time{}, errors.New("keyless: the TSA's timestamp is not over this signature")
 	}
-	return tsr, nil
+	return tsr, ts.Time, nil
 }
 
 // CertifyV2 gets a certificate over a fresh P-256 key from POST

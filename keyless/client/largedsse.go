@@ -5,8 +5,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
@@ -37,7 +39,7 @@ func (c *Client) signDSSEInParts(ctx context.Context, token, payloadType string,
 	if err != nil {
 		return nil, fmt.Errorf("keyless: sign envelope: %w", err)
 	}
-	tsr, err := c.timestamp(ctx, strings.TrimSuffix(c.BaseURL, "/")+"/api/v1/timestamp", sig)
+	tsr, err := c.timestampWithin(ctx, strings.TrimSuffix(c.BaseURL, "/")+"/api/v1/timestamp", sig, leaf)
 	if err != nil {
 		return nil, err
 	}
@@ -46,4 +48,39 @@ func (c *Client) signDSSEInParts(ctx context.Context, token, payloadType string,
 		return nil, fmt.Errorf("keyless: %w", err)
 	}
 	return &Signed{Bundle: out, Leaf: leaf, LogIndex: index}, nil
+}
+
+// maxClockLead is how far ahead of the TSA's clock a certificate's
+// notBefore may be for timestampWithin to wait for it: replicas behind a
+// balancer answer the certificate and the timestamp, with clocks a little
+// apart.
+const maxClockLead = 5 * time.Second
+
+// timestampWithin gets a timestamp over sig whose time lies within leaf's
+// validity, as verifiers require: one made before notBefore (the TSA's
+// clock behind the CA's, as on another replica) is asked for again once
+// notBefore has passed, as the server does for its one-shot bundles.
+func (c *Client) timestampWithin(ctx context.Context, tsaURL string, sig []byte, leaf *x509.Certificate) ([]byte, error) {
+	tsr, at, err := c.timestamp(ctx, tsaURL, sig)
+	if err != nil {
+		return nil, err
+	}
+	if lead := leaf.NotBefore.Sub(at); lead > 0 {
+		if lead > maxClockLead {
+			return nil, fmt.Errorf("keyless: the TSA's clock reads %s, %s before the certificate's notBefore %s", at.UTC().Format(time.RFC3339), lead.Round(time.Millisecond), leaf.NotBefore.UTC().Format(time.RFC3339))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-time.After(lead):
+		}
+		if tsr, at, err = c.timestamp(ctx, tsaURL, sig); err != nil {
+			return nil, err
+		}
+	}
+	if at.Before(leaf.NotBefore) || at.After(leaf.NotAfter) {
+		return nil, fmt.Errorf("keyless: the TSA's time %s is outside the certificate's validity (%s to %s)", at.UTC().Format(time.RFC3339),
+			leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return tsr, nil
 }
