@@ -9,11 +9,13 @@ import (
 	"github.com/signet-dev/signet/internal/problem"
 )
 
-// Cache lifetimes: a versioned file never changes; the timestamp and the
+// Cache lifetimes: a versioned file never changes (a versioned root only
+// when an operator starts the repository over); the timestamp and the
 // unversioned names change every period.
 const (
 	immutable = "public, max-age=31536000, immutable"
 	noCache   = "no-cache"
+	rootCache = "public, max-age=300"
 )
 
 // Handler serves the repository read-only, paths relative to its base:
@@ -29,6 +31,12 @@ func (r *Repository) serve(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "the TUF repository is read-only", http.StatusMethodNotAllowed)
+		return
+	}
+	if now := r.opts.Clock(); !now.Before(r.rootExpires) {
+		// A root that expired while the server ran: clients refuse
+		// everything under it, so say why instead of serving it.
+		problem.Write(w, r.opts.Log, req, problem.Unavailable("the TUF repository is not served: its root has expired; the operator must sign a new one"))
 		return
 	}
 	body, cache, err := r.lookup(req)
@@ -70,6 +78,8 @@ func (r *Repository) lookup(req *http.Request) (body []byte, cache string, err e
 	case "root.json":
 		return r.opts.Root, noCache, nil
 	}
+	// N.root.json is not cached for long: `signet tuf init --force` (and
+	// --dev) write a new version 1 under the same name.
 	prefix, role, ok := strings.Cut(path, ".")
 	v, err := strconv.ParseInt(prefix, 10, 64)
 	if !ok || err != nil || v < 1 || strconv.FormatInt(v, 10) != prefix {
@@ -78,10 +88,10 @@ func (r *Repository) lookup(req *http.Request) (body []byte, cache string, err e
 	switch role {
 	case "root.json":
 		if v == r.rootVersion {
-			return r.opts.Root, immutable, nil
+			return r.opts.Root, rootCache, nil
 		}
 		if b, ok := r.earlier[v]; ok {
-			return b, immutable, nil
+			return b, rootCache, nil
 		}
 	case "snapshot.json", "targets.json":
 		p, err := r.find(ctx, v)

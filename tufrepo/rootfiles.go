@@ -1,6 +1,7 @@
 package tufrepo
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,11 +18,15 @@ func VersionedRootPath(rootPath string, version int64) string {
 }
 
 // EarlierRoots reads the earlier root versions kept beside the current
-// root at rootPath (every N.root.json in its directory, that file itself
-// excepted), for Options.PreviousRoots; New checks that they run from
-// version 1 to the current one.
+// root at rootPath (every N.root.json in its directory but that file and
+// any copy of it), for Options.PreviousRoots; New checks that they run
+// from version 1 to the current one.
 func EarlierRoots(rootPath string) ([][]byte, error) {
 	dir := filepath.Dir(rootPath)
+	current, err := os.ReadFile(rootPath)
+	if err != nil {
+		return nil, fmt.Errorf("tufrepo: the root: %w", err)
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("tufrepo: the directory of the root: %w", err)
@@ -35,6 +40,9 @@ func EarlierRoots(rootPath string) ([][]byte, error) {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("tufrepo: an earlier root: %w", err)
+		}
+		if bytes.Equal(b, current) {
+			continue // the current root, kept by a rotation that stopped before writing the next one
 		}
 		out = append(out, b)
 	}

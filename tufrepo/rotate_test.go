@@ -5,6 +5,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -118,4 +120,49 @@ func updateRoot(base string, root []byte, cache string, now time.Time) (int64, e
 		return 0, err
 	}
 	return u.GetTrustedMetadataSet().Root.Signed.Version, nil
+}
+
+// TestRootExpiringWhileServing: a root that expires while the server runs
+// is no longer served (clients would refuse everything under it): /tuf/
+// answers 503 saying why, as a server started on it does. Before that,
+// roots are served with a short cache lifetime, since `tuf init --force`
+// reuses 1.root.json.
+func TestRootExpiringWhileServing(t *testing.T) {
+	f := newFixture(t)
+	if rec := get(t, f.repo.Handler(), "/1.root.json"); rec.Code != http.StatusOK || rec.Header().Get("Cache-Control") != rootCache {
+		t.Fatalf("1.root.json: %d, Cache-Control %q", rec.Code, rec.Header().Get("Cache-Control"))
+	}
+	f.clock.Advance(366 * 24 * time.Hour)
+	for _, path := range []string{"/timestamp.json", "/1.root.json"} {
+		rec := get(t, f.repo.Handler(), path)
+		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "its root has expired") {
+			t.Errorf("GET %s after the root expired: %d %s, want 503 saying why", path, rec.Code, rec.Body)
+		}
+	}
+}
+
+// TestEarlierRootsSkipsTheCurrentOne: a copy of the current root beside it
+// (a rotation that stopped between keeping it and writing the next one)
+// is not an earlier version.
+func TestEarlierRootsSkipsTheCurrentOne(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	v2, err := RotateRoot(ctx, f.root, f.rootKey, f.rootKey, f.clock.Now().AddDate(2, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	current := filepath.Join(dir, "tuf-root.json")
+	for name, b := range map[string][]byte{"tuf-root.json": v2, "1.root.json": f.root, "2.root.json": v2, "notes.json": []byte("{}")} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	earlier, err := EarlierRoots(current)
+	if err != nil || len(earlier) != 1 || !bytes.Equal(earlier[0], f.root) {
+		t.Fatalf("EarlierRoots = %d roots, %v; want version 1 alone", len(earlier), err)
+	}
+	if err := CheckRootChain(v2, earlier); err != nil {
+		t.Errorf("CheckRootChain: %v", err)
+	}
 }
