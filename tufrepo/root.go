@@ -61,6 +61,16 @@ func sign[T metadata.Roles](ctx context.Context, meta *metadata.Metadata[T], s S
 	return nil
 }
 
+// ListsOnlineKey reports whether root (signed by its own root keys) lets
+// the key pub sign every online role: targets, snapshot and timestamp.
+func ListsOnlineKey(root []byte, pub crypto.PublicKey) bool {
+	r, err := parseSelfSignedRoot(root)
+	if err != nil {
+		return false
+	}
+	return onlineKeyError(r, pub) == nil
+}
+
 // ErrRootExpired is a root past its expiry: no client accepts metadata
 // under it.
 var ErrRootExpired = errors.New("tufrepo: the TUF root has expired")
@@ -79,19 +89,28 @@ func checkRoot(b []byte, online crypto.PublicKey, now time.Time) (*metadata.Meta
 	if root.Signed.IsExpired(now) {
 		return nil, fmt.Errorf("%w: version %d expired at %s: sign a new one", ErrRootExpired, root.Signed.Version, root.Signed.Expires.Format(time.RFC3339))
 	}
+	if err := onlineKeyError(root, online); err != nil {
+		return nil, err
+	}
+	return root, nil
+}
+
+// onlineKeyError says why root does not let online sign each online role
+// alone, or is nil.
+func onlineKeyError(root *metadata.Metadata[metadata.RootType], online crypto.PublicKey) error {
 	key, err := metadata.KeyFromPublicKey(online)
 	if err != nil {
-		return nil, fmt.Errorf("tufrepo: online key: %w", err)
+		return fmt.Errorf("tufrepo: online key: %w", err)
 	}
 	id, err := key.ID()
 	if err != nil {
-		return nil, fmt.Errorf("tufrepo: online key: %w", err)
+		return fmt.Errorf("tufrepo: online key: %w", err)
 	}
 	for _, name := range onlineRoles {
 		role := root.Signed.Roles[name]
 		if role == nil || role.Threshold != 1 || !slices.Contains(role.KeyIDs, id) {
-			return nil, fmt.Errorf("tufrepo: the root does not let the online key (id %s) sign %s alone: run `signet tuf init` with this key", id, name)
+			return fmt.Errorf("tufrepo: the root (version %d) does not let the online key (id %s) sign %s alone: sign a root that names it with `signet tuf rotate-root --online-key`", root.Signed.Version, id, name)
 		}
 	}
-	return root, nil
+	return nil
 }

@@ -2,6 +2,7 @@ package tufrepo
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,12 +12,15 @@ import (
 )
 
 // RotateRoot signs the next version of a root, as TUF rotates roots
-// (specification 5.3.4): the same online key and roles, the root role
-// held by newKey alone (the current key again only extends the root's
-// life), expiring at expires. It is signed by currentKey, which must hold
-// the current root role, and by newKey, so that a client that trusts the
-// current version accepts the next one and the next one verifies itself.
-func RotateRoot(ctx context.Context, current []byte, currentKey, newKey Signer, expires time.Time) ([]byte, error) {
+// (specification 5.3.4): the root role held by newKey alone (the current
+// key again only extends the root's life), the online roles by online
+// (nil keeps the current online key), expiring at expires. It is signed by
+// currentKey, which must hold the current root role, and by newKey, so
+// that a client that trusts the current version accepts the next one and
+// the next one verifies itself. A new online key is how a repository
+// recovers from a leaked online key or a version signed far ahead: clients
+// drop the timestamp and snapshot they hold when their keys change.
+func RotateRoot(ctx context.Context, current []byte, currentKey, newKey Signer, online crypto.PublicKey, expires time.Time) ([]byte, error) {
 	cur, err := parseSelfSignedRoot(current)
 	if err != nil {
 		return nil, err
@@ -32,14 +36,34 @@ func RotateRoot(ctx context.Context, current []byte, currentKey, newKey Signer, 
 	if err != nil {
 		return nil, err
 	}
-	for _, role := range onlineRoles {
-		if slices.Contains(cur.Signed.Roles[role].KeyIDs, newID) {
-			return nil, errors.New("tufrepo: the new root key is the online key: the root key must be another one, kept offline, or whoever holds the online key can rewrite the root")
-		}
-	}
 	next, err := parseSelfSignedRoot(current) // a deep copy to edit
 	if err != nil {
 		return nil, err
+	}
+	if online != nil {
+		if err := CheckKeyType(online); err != nil {
+			return nil, err
+		}
+		ok, err := metadata.KeyFromPublicKey(online)
+		if err != nil {
+			return nil, fmt.Errorf("tufrepo: online key: %w", err)
+		}
+		for _, role := range onlineRoles {
+			for _, id := range slices.Clone(next.Signed.Roles[role].KeyIDs) {
+				if err := next.Signed.RevokeKey(id, role); err != nil {
+					return nil, fmt.Errorf("tufrepo: new root: %w", err)
+				}
+			}
+			if err := next.Signed.AddKey(ok, role); err != nil {
+				return nil, fmt.Errorf("tufrepo: online key: %w", err)
+			}
+			next.Signed.Roles[role].Threshold = 1
+		}
+	}
+	for _, role := range onlineRoles {
+		if slices.Contains(next.Signed.Roles[role].KeyIDs, newID) {
+			return nil, errors.New("tufrepo: the new root key is the online key: the root key must be another one, kept offline, or whoever holds the online key can rewrite the root")
+		}
 	}
 	next.ClearSignatures()
 	next.Signed.Version++

@@ -28,11 +28,11 @@ func TestRootRotation(t *testing.T) {
 		t.Fatalf("before the rotation: root version %d, %v", got, err)
 	}
 	newKey := mustSigner(t)
-	v2, err := RotateRoot(ctx, v1, f.rootKey, newKey, f.clock.Now().AddDate(2, 0, 0))
+	v2, err := RotateRoot(ctx, v1, f.rootKey, newKey, nil, f.clock.Now().AddDate(2, 0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v3, err := RotateRoot(ctx, v2, newKey, newKey, f.clock.Now().AddDate(3, 0, 0))
+	v3, err := RotateRoot(ctx, v2, newKey, newKey, nil, f.clock.Now().AddDate(3, 0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,22 +63,22 @@ func TestRootRotationRefuses(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	later := f.clock.Now().AddDate(2, 0, 0)
-	if _, err := RotateRoot(ctx, f.root, mustSigner(t), mustSigner(t), later); err == nil || !strings.Contains(err.Error(), "does not hold the root role of version 1") {
+	if _, err := RotateRoot(ctx, f.root, mustSigner(t), mustSigner(t), nil, later); err == nil || !strings.Contains(err.Error(), "does not hold the root role of version 1") {
 		t.Errorf("rotation by a stranger's key: %v", err)
 	}
-	if _, err := RotateRoot(ctx, f.root, f.rootKey, f.online, later); err == nil || !strings.Contains(err.Error(), "the new root key is the online key") {
+	if _, err := RotateRoot(ctx, f.root, f.rootKey, f.online, nil, later); err == nil || !strings.Contains(err.Error(), "the new root key is the online key") {
 		t.Errorf("rotation to the online key: %v", err)
 	}
 	newKey := mustSigner(t)
-	v2, err := RotateRoot(ctx, f.root, f.rootKey, newKey, later)
+	v2, err := RotateRoot(ctx, f.root, f.rootKey, newKey, nil, later)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v3, err := RotateRoot(ctx, v2, newKey, newKey, later)
+	v3, err := RotateRoot(ctx, v2, newKey, newKey, nil, later)
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherV2, err := RotateRoot(ctx, f.root, f.rootKey, mustSigner(t), later)
+	otherV2, err := RotateRoot(ctx, f.root, f.rootKey, mustSigner(t), nil, later)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestRootExpiringWhileServing(t *testing.T) {
 func TestEarlierRootsSkipsTheCurrentOne(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	v2, err := RotateRoot(ctx, f.root, f.rootKey, f.rootKey, f.clock.Now().AddDate(2, 0, 0))
+	v2, err := RotateRoot(ctx, f.root, f.rootKey, f.rootKey, nil, f.clock.Now().AddDate(2, 0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,5 +164,49 @@ func TestEarlierRootsSkipsTheCurrentOne(t *testing.T) {
 	}
 	if err := CheckRootChain(v2, earlier); err != nil {
 		t.Errorf("CheckRootChain: %v", err)
+	}
+}
+
+// TestOnlineKeyRotationRecoversFromAFastForward: metadata signed with the
+// online key at a version far ahead (a leaked key, or a replica whose
+// clock ran a year ahead) locks clients out of the honest versions; a root
+// naming a new online key lets them back in, go-tuf dropping the
+// timestamp and snapshot of the old key.
+func TestOnlineKeyRotationRecoversFromAFastForward(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	now := f.clock.Now()
+	serve := func(root []byte, previous [][]byte, online Signer, clock func() time.Time) string {
+		t.Helper()
+		repo, err := New(Options{Root: root, PreviousRoots: previous, Signer: online, Period: period, Expiry: 400 * 24 * time.Hour,
+			Clock: clock, Targets: func() Targets { return f.content }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(http.StripPrefix("/tuf", repo.Handler()))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	ahead := serve(f.root, nil, f.online, func() time.Time { return now.AddDate(0, 6, 0) })
+	honest := serve(f.root, nil, f.online, func() time.Time { return now })
+	cache := t.TempDir()
+	if _, err := updateRoot(ahead, f.root, cache, now); err != nil {
+		t.Fatalf("the client takes the version signed ahead: %v", err)
+	}
+	if _, err := updateRoot(honest, f.root, cache, now); err == nil {
+		t.Fatal("the honest repository is accepted after the fast-forward; the test shows nothing")
+	}
+	newOnline := mustSigner(t)
+	v2, err := RotateRoot(ctx, f.root, f.rootKey, f.rootKey, newOnline.Public(), now.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{Root: v2, PreviousRoots: [][]byte{f.root}, Signer: f.online, Period: period, Expiry: expiry,
+		Clock: f.clock.Now, Targets: func() Targets { return f.content }}); err == nil || !strings.Contains(err.Error(), "does not let the online key") {
+		t.Errorf("New with the old online key under the new root = %v, want a refusal", err)
+	}
+	recovered := serve(v2, [][]byte{f.root}, newOnline, func() time.Time { return now })
+	if got, err := updateRoot(recovered, f.root, cache, now); err != nil || got != 2 {
+		t.Fatalf("after the online key rotation: root version %d, %v; want 2 and no error", got, err)
 	}
 }

@@ -149,7 +149,7 @@ func ensureTUFOnlineKey(ctx context.Context, key string, vc *vault.Client) (tufr
 			return nil, err
 		}
 	}
-	return app.TransitTUFSigner(ctx, vc, name)
+	return app.TransitTUFSigner(ctx, vc, name, 0)
 }
 
 // ensureTUFKeyFile loads the role key at path, or makes an Ed25519 one

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -12,13 +14,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/signet-dev/signet/ca/vault"
 	"github.com/signet-dev/signet/cmd/signet/app"
 	"github.com/signet-dev/signet/config"
 	"github.com/signet-dev/signet/tufrepo"
 )
 
 func tufRotateRootCommand() *cobra.Command {
-	var configPath, rootKeyPath, newRootKeyPath string
+	var configPath, rootKeyPath, newRootKeyPath, onlineKey string
 	var lifetime time.Duration
 	cmd := &cobra.Command{
 		Use:   "rotate-root",
@@ -29,6 +32,12 @@ current key when not given, which only extends the root's life), expiring
 --expires from now. It is signed by --root-key, the key of the current root
 role, and by the new key, so that clients that pinned any earlier version
 walk to it.
+
+With --online-key the online roles move to another key (tuf.key is
+updated): the way out of a leaked online key, or of metadata signed at a
+version far ahead (a replica whose clock ran ahead), since clients drop
+what the old key signed. Restart every replica onto it together: a replica
+still on the old key serves metadata the new root refuses.
 
 The current version is kept beside tuf.root as N.root.json, and the new one
 replaces tuf.root. Every replica must serve the new root and all earlier
@@ -63,8 +72,16 @@ an expired root keeps /tuf/ closed.`,
 			if err != nil {
 				return fmt.Errorf("--new-root-key: %w", err)
 			}
+			var online crypto.PublicKey
+			if onlineKey != "" {
+				s, err := openOnlineKey(cmd.Context(), cfg, onlineKey)
+				if err != nil {
+					return fmt.Errorf("--online-key %s: %w", onlineKey, err)
+				}
+				online = s.Public()
+			}
 			expires := time.Now().Add(lifetime)
-			next, err := tufrepo.RotateRoot(cmd.Context(), current, rootKey, newKey, expires)
+			next, err := tufrepo.RotateRoot(cmd.Context(), current, rootKey, newKey, online, expires)
 			if err != nil {
 				return err
 			}
@@ -96,6 +113,12 @@ an expired root keeps /tuf/ closed.`,
 			if err := writeFileAtomic(cfg.TUF.Root, next); err != nil {
 				return fmt.Errorf("write %s: %w", cfg.TUF.Root, err)
 			}
+			if onlineKey != "" && onlineKey != cfg.TUF.Key {
+				cfg.TUF.Key = onlineKey
+				if err := writeConfig(cfg, configPath); err != nil {
+					return err
+				}
+			}
 			w := cmd.OutOrStdout()
 			if newPrivate != nil {
 				fmt.Fprintf(w, "Made the new TUF root key %s: keep it offline\n", newRootKeyPath)
@@ -110,8 +133,23 @@ an expired root keeps /tuf/ closed.`,
 	cmd.Flags().StringVar(&rootKeyPath, "root-key", "", "PEM private key of the current root role")
 	cmd.Flags().StringVar(&newRootKeyPath, "new-root-key", "", "PEM private key of the new root role (made when missing; default: --root-key)")
 	cmd.Flags().DurationVar(&lifetime, "expires", 365*24*time.Hour, "how long the new root is valid")
+	cmd.Flags().StringVar(&onlineKey, "online-key", "", "a new online key for the targets, snapshot and timestamp roles, written as tuf.key: a key file (made when missing) or transit:NAME (its latest version; created when missing)")
 	_ = cmd.MarkFlagRequired("root-key")
 	return cmd
+}
+
+// openOnlineKey opens (or makes) the online key key names, connecting to
+// Vault for a transit key as the server does.
+func openOnlineKey(ctx context.Context, cfg *config.Config, key string) (tufrepo.Signer, error) {
+	var vc *vault.Client
+	if _, transit := (config.TUF{Key: key}).TransitKey(); transit {
+		var err error
+		if vc, err = connectVault(ctx, cfg); err != nil {
+			return nil, err
+		}
+		defer vc.Close()
+	}
+	return ensureTUFOnlineKey(ctx, key, vc)
 }
 
 // loadOrMakeTUFKey is the key at path, or, when no file is there, a new

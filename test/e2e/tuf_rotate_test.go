@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -67,13 +68,30 @@ func TestTUFRootRotation(t *testing.T) {
 	mustRun(t, env, cosign, "verify-blob", f.artifact, "--bundle", f.signed, "--certificate-identity", wantSAN,
 		"--certificate-oidc-issuer", f.iss.URL(), "--insecure-ignore-tlog", "--use-signed-timestamps", "--insecure-ignore-sct")
 
+	// A new online key (a leaked one, or metadata signed far ahead):
+	// version 3 names it, tuf.key follows, and clients pinned to version 1
+	// still reach it.
+	online2 := filepath.Join(f.dir, "tuf-online-2.key")
+	out = mustRun(t, nil, signetBin, "tuf", "rotate-root", "--config", f.config, "--root-key", newKey, "--online-key", online2)
+	wantOutput(t, out, "Wrote TUF root version 3")
+	if cfg := string(readFile(t, f.config)); !strings.Contains(cfg, "key: "+online2) {
+		t.Fatalf("rotate-root --online-key did not write tuf.key:\n%s", cfg)
+	}
+	v3 := readFile(t, f.root)
+	if !bytes.Equal(readFile(t, filepath.Join(filepath.Dir(f.root), "2.root.json")), v2) {
+		t.Error("version 2 is not kept beside version 3")
+	}
+	onNewKey := startSignet(t, nil, f.serveArgs()...)
+	verify(onNewKey, cache)
+	verify(onNewKey, t.TempDir())
+
 	if err := os.Remove(kept); err != nil {
 		t.Fatal(err)
 	}
 	mustFailWith(t, "root version 1 is missing", nil, signetBin, append([]string{"serve", "--addr", freeAddr(t)}, f.serveArgs()...)...)
 	// Nor does a rotation write a version clients could not reach.
 	mustFailWith(t, "root version 1 is missing", nil, signetBin, "tuf", "rotate-root", "--config", f.config, "--root-key", newKey)
-	if !bytes.Equal(readFile(t, f.root), v2) {
+	if !bytes.Equal(readFile(t, f.root), v3) {
 		t.Error("a refused rotation changed tuf.root")
 	}
 }

@@ -120,3 +120,47 @@ func TestVaultSealedAtStartTUFRefused(t *testing.T) {
 		t.Errorf("the server log does not name the TUF repository's refusal as an error:\n%s", logDigest(out))
 	}
 }
+
+// TestVaultTUFOnlineKeyRotatedInVault: a new version of the transit TUF
+// key (rotated by hand, or by Vault's auto_rotate_period) does not take
+// over before a root names it: a restarted server keeps signing with the
+// version its root lists; `signet tuf rotate-root --online-key
+// transit:signet-tuf` then names the new version, and a client pinned to
+// version 1 follows.
+func TestVaultTUFOnlineKeyRotatedInVault(t *testing.T) {
+	s := newVaultSetup(t)
+	rootKey := filepath.Join(s.dir, "tuf-root.key")
+	mustRun(t, s.env, signetBin, "tuf", "init", "--config", s.configPath, "--root-key", rootKey)
+	pinned := filepath.Join(s.dir, "pinned.json")
+	if err := os.WriteFile(pinned, readFile(t, filepath.Join(s.dir, "tuf-root.json")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := s.serve(t)
+	bundle := signFile(t, first, s.issuer, filepath.Join(s.dir, "a.txt"))
+	cache := t.TempDir()
+	verify := func(srv *signetServer) {
+		t.Helper()
+		mustRun(t, nil, signetBin, "verify", strings.TrimSuffix(bundle, ".sigstore.json"), "--bundle", bundle, "--server", srv.URL,
+			"--tuf-root", pinned, "--tuf-cache", cache, "--certificate-identity", wantSAN, "--certificate-oidc-issuer", s.issuer.URL())
+	}
+	verify(first)
+	if _, err := s.admin.Logical().Write("transit/keys/signet-tuf/rotate", nil); err != nil {
+		t.Fatal(err)
+	}
+	verify(s.serve(t)) // still version 1 of the key, which the root names
+
+	out := mustRun(t, s.env, signetBin, "tuf", "rotate-root", "--config", s.configPath, "--root-key", rootKey, "--online-key", "transit:signet-tuf")
+	wantOutput(t, out, "Wrote TUF root version 2")
+	sec, err := s.admin.Logical().Read("transit/keys/signet-tuf")
+	if err != nil || sec == nil {
+		t.Fatalf("read transit key signet-tuf: %v", err)
+	}
+	pub, err := base64.StdEncoding.DecodeString(sec.Data["keys"].(map[string]any)["2"].(map[string]any)["public_key"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readFile(t, filepath.Join(s.dir, "tuf-root.json"))), hex.EncodeToString(pub)) {
+		t.Fatal("root version 2 does not name version 2 of the transit key")
+	}
+	verify(s.serve(t))
+}

@@ -94,11 +94,11 @@ func (a *App) openTUF(ctx context.Context, cfg *config.Config, vc *vault.Client,
 		}
 		log.Warn("TUF repository under keys made at start (development): its root changes on every restart", "root", a.PublicURL+TUFPath+"/1.root.json")
 	} else {
-		if online, err = tufSigner(ctx, vc, tc.Key); err != nil {
-			return nil, fmt.Errorf("app: tuf.key %s: %w", tc.Key, err)
-		}
 		if root, err = os.ReadFile(tc.Root); err != nil {
 			return nil, fmt.Errorf("app: tuf.root: %w", err)
+		}
+		if online, err = tufSigner(ctx, vc, tc.Key, root); err != nil {
+			return nil, fmt.Errorf("app: tuf.key %s: %w", tc.Key, err)
 		}
 		if earlier, err = tufrepo.EarlierRoots(tc.Root); err != nil {
 			return nil, fmt.Errorf("app: tuf.root: %w", err)
@@ -135,8 +135,11 @@ func devTUF(ctx context.Context, now time.Time) (tufrepo.Signer, []byte, error) 
 	return keys[1], root, err
 }
 
-// tufSigner opens the online key: a key file or a Vault transit key.
-func tufSigner(ctx context.Context, vc *vault.Client, key string) (tufrepo.Signer, error) {
+// tufSigner opens the online key: a key file or a Vault transit key. Of a
+// transit key, it takes the newest version that root lists as the online
+// key, so that a version added in Vault (by hand, or by an automatic
+// rotation) does not take over until a root names it.
+func tufSigner(ctx context.Context, vc *vault.Client, key string, root []byte) (tufrepo.Signer, error) {
 	name, ok := (config.TUF{Key: key}).TransitKey()
 	if !ok {
 		return tufrepo.LoadKeyFile(key)
@@ -144,17 +147,30 @@ func tufSigner(ctx context.Context, vc *vault.Client, key string) (tufrepo.Signe
 	if vc == nil {
 		return nil, errors.New("a transit key needs the CA in Vault")
 	}
-	return TransitTUFSigner(ctx, vc, name)
-}
-
-// TransitTUFSigner is a TUF signer over the latest version of the Vault
-// transit key name, ed25519 or ecdsa-p256; the key never leaves Vault.
-func TransitTUFSigner(ctx context.Context, vc *vault.Client, name string) (tufrepo.Signer, error) {
-	s, err := vault.NewSigner(ctx, vc, name, 0)
+	info, found, err := vc.ReadKey(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	version := s.Version()
+	if !found {
+		return nil, fmt.Errorf("transit key %s does not exist", name)
+	}
+	for v := info.Latest; v >= 1; v-- {
+		if pub, ok := info.Public[v]; ok && tufrepo.ListsOnlineKey(root, pub) {
+			return TransitTUFSigner(ctx, vc, name, v)
+		}
+	}
+	return TransitTUFSigner(ctx, vc, name, 0) // the root names none: New says so
+}
+
+// TransitTUFSigner is a TUF signer over version (0: the latest) of the
+// Vault transit key name, ed25519 or ecdsa-p256; the key never leaves
+// Vault.
+func TransitTUFSigner(ctx context.Context, vc *vault.Client, name string, version int) (tufrepo.Signer, error) {
+	s, err := vault.NewSigner(ctx, vc, name, version)
+	if err != nil {
+		return nil, err
+	}
+	version = s.Version()
 	if err := tufrepo.CheckKeyType(s.Public()); err != nil {
 		return nil, fmt.Errorf("transit key %s: %w", name, err)
 	}
