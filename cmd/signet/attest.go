@@ -76,7 +76,9 @@ func attestCommand() *cobra.Command {
 		Long: `attest builds an in-toto Statement v1 whose subject is FILE (its base
 name and SHA-256) and whose predicate is the JSON object in --predicate,
 signs it as a DSSE envelope with an ephemeral key, and writes the bundle
-signet returns as one JSON line (what gh attestation verify --bundle reads).`,
+signet returns as one JSON line (what gh attestation verify --bundle reads).
+A statement over 256 KiB is never sent: the bundle is built here from a
+certificate (/api/v2/signingCert) and a timestamp of the server's TSA.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]

@@ -48,7 +48,7 @@ func caInitCommand() *cobra.Command {
 	var opts provision.InitOptions
 	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "Create the CA and TSA keys in Vault transit, issue their chains and write signet.yaml",
+		Short: "Create the CA and TSA keys in Vault transit, issue their chains (or CSRs for an offline root) and write signet.yaml",
 		Long: `Create the CA and TSA keys and chains and write a ready-to-run config.
 
 With --backend vault (VAULT_ADDR and VAULT_TOKEN set), it enables transit and
@@ -81,6 +81,7 @@ it checks that the stored chains still certify their keys.`,
 				opts.TSAKey, opts.TSAChainPath = cfg.TSA.Backend.Key, cfg.TSA.Backend.ChainPath
 			}
 			mixedTSA := cfg.CA.Type == config.BackendVault && cfg.TSA.Backend.Type != config.BackendVault
+			opts.NoTSA = mixedTSA
 			if publicURL != "" {
 				cfg.PublicURL = strings.TrimSuffix(publicURL, "/")
 			}
@@ -133,8 +134,12 @@ it checks that the stored chains still certify their keys.`,
 			if res.Changed {
 				state = "created"
 			}
-			fmt.Fprintf(w, "Vault setup %s: CA key %s v%d (chain %s), TSA key %s v%d (chain %s)\nWrote %s\n",
-				state, res.CA.Key, res.CA.Version, res.CA.ChainPath, res.TSA.Key, res.TSA.Version, res.TSA.ChainPath, out)
+			tsaSetup := fmt.Sprintf("TSA key %s v%d (chain %s)", res.TSA.Key, res.TSA.Version, res.TSA.ChainPath)
+			if mixedTSA {
+				tsaSetup = "TSA kept as the config's " + cfg.TSA.Backend.Type + " key"
+			}
+			fmt.Fprintf(w, "Vault setup %s: CA key %s v%d (chain %s), %s\nWrote %s\n",
+				state, res.CA.Key, res.CA.Version, res.CA.ChainPath, tsaSetup, out)
 			if logKey != "" {
 				fmt.Fprintf(w, "Issuance log %s, verifier key (pin it for `signet audit`): %s\n", cfg.Log.Dir, logKey)
 				if cfg.PublicURL == "" {

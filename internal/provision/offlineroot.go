@@ -29,6 +29,9 @@ func initForOfflineRoot(ctx context.Context, c *vault.Client, o InitOptions, res
 			return err
 		}
 	}
+	if o.NoTSA {
+		return nil
+	}
 	if res.TSA.Version, err = c.EnsureKey(ctx, o.TSAKey, o.KeyType, o.Rotate && tsaOK); err != nil {
 		return err
 	}

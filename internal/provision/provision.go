@@ -37,6 +37,9 @@ type InitOptions struct {
 	ExternalRoot bool
 	// Rotate makes new CA and TSA key versions and chains for them.
 	Rotate bool
+	// NoTSA leaves the TSA alone: its key lives elsewhere (a memory or
+	// file key beside a Vault CA).
+	NoTSA bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -92,21 +95,30 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 	if err != nil {
 		return nil, err
 	}
-	tsaStored, tsaOK, err := c.ReadChain(ctx, o.TSAChainPath)
-	if err != nil {
-		return nil, err
+	var tsaStored *vault.StoredChain
+	var tsaOK bool
+	if !o.NoTSA {
+		if tsaStored, tsaOK, err = c.ReadChain(ctx, o.TSAChainPath); err != nil {
+			return nil, err
+		}
 	}
 	res := &InitResult{CA: KeyRef{Key: o.CAKey, ChainPath: o.CAChainPath}, TSA: KeyRef{Key: o.TSAKey, ChainPath: o.TSAChainPath}}
-	if caOK && tsaOK && !o.Rotate {
+	if caOK && (tsaOK || o.NoTSA) && !o.Rotate {
 		for _, stored := range []struct {
 			path, key string
 			sc        *vault.StoredChain
 		}{{o.CAChainPath, o.CAKey, caStored}, {o.TSAChainPath, o.TSAKey, tsaStored}} {
+			if stored.sc == nil {
+				continue // NoTSA
+			}
 			if err := chainFitsKey(ctx, c, stored.path, stored.key, stored.sc); err != nil {
 				return nil, err
 			}
 		}
-		res.CA.Version, res.TSA.Version = caStored.Version, tsaStored.Version
+		res.CA.Version = caStored.Version
+		if tsaOK {
+			res.TSA.Version = tsaStored.Version
+		}
 		return res, nil
 	}
 	res.Changed = true
@@ -191,6 +203,9 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 		if err := c.WriteChain(ctx, o.CAChainPath, vault.StoredChain{Key: o.CAKey, Version: res.CA.Version, Chain: []*x509.Certificate{inter, root}}); err != nil {
 			return nil, err
 		}
+	}
+	if o.NoTSA {
+		return res, nil
 	}
 	if res.TSA.Version, err = c.EnsureKey(ctx, o.TSAKey, o.KeyType, o.Rotate && tsaOK); err != nil {
 		return nil, err

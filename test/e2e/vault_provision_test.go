@@ -276,9 +276,13 @@ func TestVaultRotationKeepsAMemoryTSA(t *testing.T) {
 		"--certificate-identity", wantSAN, "--certificate-oidc-issuer", s.issuer.URL())
 	// A rerun on this config keeps its memory TSA rather than moving it to
 	// Vault.
-	mustRun(t, s.env, signetBin, "ca", "init", "--backend", "vault", "--out", s.configPath)
+	r := mustRun(t, s.env, signetBin, "ca", "init", "--backend", "vault", "--out", s.configPath, "--external-root")
 	if cfg := string(readFile(t, s.configPath)); !strings.Contains(cfg, "tsa:\n  type: memory\n") {
 		t.Errorf("ca init on a config with a memory TSA rewrote it:\n%s", cfg)
+	}
+	// Nor does it make or ask for anything of the TSA's.
+	if !strings.Contains(r.stdout, "TSA kept as the config's memory key") || strings.Contains(r.stdout, "TSA key") {
+		t.Errorf("ca init on a config with a memory TSA said:\n%s", r.stdout)
 	}
 }
 
