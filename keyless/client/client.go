@@ -100,10 +100,9 @@ func (c *Client) SignDSSE(ctx context.Context, token, payloadType string, payloa
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.Sum256(dsse.PAE(payloadType, payload))
-	sig, err := ecdsa.SignASN1(rand.Reader, key, h[:])
+	sig, err := signEnvelope(key, payloadType, payload)
 	if err != nil {
-		return nil, fmt.Errorf("keyless: sign envelope: %w", err)
+		return nil, err
 	}
 	req["dsseEnvelope"] = map[string]any{
 		"payload": payload, "payloadType": payloadType,
@@ -116,6 +115,16 @@ func (c *Client) SignDSSE(ctx context.Context, token, payloadType string, payloa
 		}
 		return nil
 	})
+}
+
+// signEnvelope signs the DSSE pre-authentication encoding of payload.
+func signEnvelope(key *ecdsa.PrivateKey, payloadType string, payload []byte) ([]byte, error) {
+	h := sha256.Sum256(dsse.PAE(payloadType, payload))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, h[:])
+	if err != nil {
+		return nil, fmt.Errorf("keyless: sign envelope: %w", err)
+	}
+	return sig, nil
 }
 
 // newKeyRequest makes the ephemeral key and the request's key fields: the

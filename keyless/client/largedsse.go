@@ -2,15 +2,10 @@ package client
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
 	"github.com/signet-dev/signet/bundle"
 )
@@ -34,10 +29,9 @@ func (c *Client) signDSSEInParts(ctx context.Context, token, payloadType string,
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.Sum256(dsse.PAE(payloadType, payload))
-	sig, err := ecdsa.SignASN1(rand.Reader, key, h[:])
+	sig, err := signEnvelope(key, payloadType, payload)
 	if err != nil {
-		return nil, fmt.Errorf("keyless: sign envelope: %w", err)
+		return nil, err
 	}
 	tsr, err := c.timestampWithin(ctx, strings.TrimSuffix(c.BaseURL, "/")+"/api/v1/timestamp", sig, leaf)
 	if err != nil {

@@ -245,19 +245,9 @@ func TestVaultSealedAtStartLogRefused(t *testing.T) {
 	first := startServerEnv(t, s.env, "--config", s.configPath, "--identity-config", s.idPath)
 	first.stop(t) // the log directory now holds a checkpoint of the first origin
 	s.editConfig(t, func(c map[string]any) { c["log"].(map[string]any)["origin"] = "elsewhere.example.com/log" })
-	ctx := context.Background()
-	if err := s.vault.Seal(ctx); err != nil {
-		t.Fatal(err)
-	}
-	p := startServerUntil(t, s.env, "/healthz", "--config", s.configPath, "--identity-config", s.idPath)
-	if err := s.vault.Unseal(ctx); err != nil {
-		t.Fatal(err)
-	}
+	p := s.startWhileSealed(t)
 	const want = "the issuance log did not open"
-	mustWaitFor(t, 40*time.Second, func() bool { // the background retry backs off up to 30 s
-		_, body := get(t, p.URL+"/readyz")
-		return strings.Contains(string(body), want)
-	})
+	waitReadyzSays(t, p.URL, want)
 	if code, body := get(t, p.URL+"/readyz"); code != http.StatusServiceUnavailable || bytes.Contains(body, []byte(s.dir)) {
 		t.Errorf("/readyz: %d %s, want 503 without the directory", code, body)
 	}
@@ -271,4 +261,29 @@ func TestVaultSealedAtStartLogRefused(t *testing.T) {
 	if out := p.output(); !strings.Contains(out, `"level":"ERROR","msg":"the issuance log did not open; not ready, retrying"`) {
 		t.Errorf("the server log does not name the log's refusal as an error:\n%s", logDigest(out))
 	}
+}
+
+// startWhileSealed starts signet on the setup's config while Vault is
+// sealed (it serves /healthz, not ready), then unseals Vault.
+func (s *vaultSetup) startWhileSealed(t *testing.T) *logProc {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.vault.Seal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := startServerUntil(t, s.env, "/healthz", "--config", s.configPath, "--identity-config", s.idPath)
+	if err := s.vault.Unseal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// waitReadyzSays waits until the server's /readyz names want; its
+// background retry backs off up to 30 s.
+func waitReadyzSays(t *testing.T, url, want string) {
+	t.Helper()
+	mustWaitFor(t, 40*time.Second, func() bool {
+		_, body := get(t, url+"/readyz")
+		return strings.Contains(string(body), want)
+	})
 }

@@ -148,32 +148,24 @@ func newOfflineRoot(t *testing.T) offlineRoot {
 // [intermediate, root].
 func (r offlineRoot) sign(t *testing.T, csrPEM []byte, lifetime time.Duration, edit func(*x509.Certificate)) []*x509.Certificate {
 	t.Helper()
-	csr, err := parseCSRPEM(csrPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := csr.CheckSignature(); err != nil {
-		t.Fatalf("CSR signature: %v", err)
-	}
-	now := testclock.WallNow().Add(-time.Hour)
-	tmpl, err := ca.IntermediateTemplate("Acme Signing", "Acme intermediate", now, now.Add(lifetime))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if edit != nil {
-		edit(tmpl)
-	}
-	inter, err := pki.CreateCertificate(context.Background(), tmpl, r.cert, csr.PublicKey, pki.LocalSigner{Key: r.key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []*x509.Certificate{inter, r.cert}
+	return r.issue(t, csrPEM, edit, func(now time.Time) (*x509.Certificate, error) {
+		return ca.IntermediateTemplate("Acme Signing", "Acme intermediate", now, now.Add(lifetime))
+	})
 }
 
 // signTSA checks the TSA key's CSR and issues its timestamping
 // certificate, as tsa.LeafTemplate makes it unless edit changes it; it
 // returns [leaf, root].
 func (r offlineRoot) signTSA(t *testing.T, csrPEM []byte, edit func(*x509.Certificate)) []*x509.Certificate {
+	t.Helper()
+	return r.issue(t, csrPEM, edit, func(now time.Time) (*x509.Certificate, error) {
+		return tsa.LeafTemplate("Acme Signing", "Acme timestamping", now, now.AddDate(5, 0, 0))
+	})
+}
+
+// issue checks the CSR and issues a certificate for its key from the
+// template made for an hour ago, edited by edit if set.
+func (r offlineRoot) issue(t *testing.T, csrPEM []byte, edit func(*x509.Certificate), template func(time.Time) (*x509.Certificate, error)) []*x509.Certificate {
 	t.Helper()
 	csr, err := parseCSRPEM(csrPEM)
 	if err != nil {
@@ -182,19 +174,18 @@ func (r offlineRoot) signTSA(t *testing.T, csrPEM []byte, edit func(*x509.Certif
 	if err := csr.CheckSignature(); err != nil {
 		t.Fatalf("CSR signature: %v", err)
 	}
-	now := testclock.WallNow().Add(-time.Hour)
-	tmpl, err := tsa.LeafTemplate("Acme Signing", "Acme timestamping", now, now.AddDate(5, 0, 0))
+	tmpl, err := template(testclock.WallNow().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if edit != nil {
 		edit(tmpl)
 	}
-	leaf, err := pki.CreateCertificate(context.Background(), tmpl, r.cert, csr.PublicKey, pki.LocalSigner{Key: r.key})
+	cert, err := pki.CreateCertificate(context.Background(), tmpl, r.cert, csr.PublicKey, pki.LocalSigner{Key: r.key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []*x509.Certificate{leaf, r.cert}
+	return []*x509.Certificate{cert, r.cert}
 }
 
 // externalRoot is a Vault whose CA and TSA keys wait for an offline root:

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestVaultTUFRotation: with the CA in Vault, `signet tuf init` puts the
@@ -89,19 +87,9 @@ func TestVaultSealedAtStartTUFRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.editConfig(t, func(c map[string]any) { c["tuf"].(map[string]any)["key"] = "transit:other-tuf" })
-	ctx := context.Background()
-	if err := s.vault.Seal(ctx); err != nil {
-		t.Fatal(err)
-	}
-	p := startServerUntil(t, s.env, "/healthz", "--config", s.configPath, "--identity-config", s.idPath)
-	if err := s.vault.Unseal(ctx); err != nil {
-		t.Fatal(err)
-	}
+	p := s.startWhileSealed(t)
 	const want = "the TUF repository did not open"
-	mustWaitFor(t, 40*time.Second, func() bool { // the background retry backs off up to 30 s
-		_, body := get(t, p.URL+"/readyz")
-		return strings.Contains(string(body), want)
-	})
+	waitReadyzSays(t, p.URL, want)
 	if code, _ := get(t, p.URL+"/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz: %d, want 503", code)
 	}
