@@ -43,6 +43,33 @@ func initForOfflineRoot(ctx context.Context, c *vault.Client, o InitOptions, res
 	return nil
 }
 
+// refusePendingOfflineRoot refuses a run without ExternalRoot on a setup
+// that --external-root began and whose chains are not all imported yet: a
+// CA or TSA key without its chain while no root key exists. A run without
+// ExternalRoot makes the root key before the others, so an interrupted one
+// never leaves that state; this one would put the keys under a new root
+// in Vault, and the offline root's chains would then be refused.
+func refusePendingOfflineRoot(ctx context.Context, c *vault.Client, o InitOptions, caOK, tsaOK bool) error {
+	if _, rootExists, err := c.ReadKey(ctx, o.RootKey); err != nil || rootExists {
+		return err
+	}
+	for _, k := range []struct {
+		key     string
+		chained bool
+	}{{o.CAKey, caOK}, {o.TSAKey, tsaOK || o.NoTSA}} {
+		if k.chained {
+			continue
+		}
+		if _, exists, err := c.ReadKey(ctx, k.key); err != nil {
+			return err
+		} else if exists {
+			return fmt.Errorf("provision: transit key %s has no chain yet and no root key %s exists: a setup begun with --external-root, waiting for `signet ca import-chain`; "+
+				"rerun with --external-root (or import the chains)", k.key, o.RootKey)
+		}
+	}
+	return nil
+}
+
 // underVaultRoot reports whether a stored chain ends at a root certified
 // for the root key in Vault. With ExternalRoot, a TSA chain that an
 // earlier signet made under that root (before the TSA had a CSR of its

@@ -133,6 +133,9 @@ func Init(ctx context.Context, c *vault.Client, o InitOptions) (*InitResult, err
 		}
 	}
 	if !o.ExternalRoot {
+		if err := refusePendingOfflineRoot(ctx, c, o, caOK, tsaOK); err != nil {
+			return nil, err
+		}
 		// A chain under an offline root rotates with ExternalRoot; refuse
 		// before making a root key in Vault it would never use.
 		for _, stored := range []struct {

@@ -104,12 +104,16 @@ func TestVaultExternalRoot(t *testing.T) {
 	e := newExternalRoot(t, "Acme Signing")
 	mustFailWith(t, "No value found", e.env, vaultBin(t), "read", "transit/keys/signet-root")
 	mustFail(t, e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", filepath.Join(e.dir, "ca.csr"))
+	// A rerun that forgets --external-root before any chain is imported
+	// would put both keys under a new root in Vault: refused.
+	mustFailWith(t, "a setup begun with --external-root", e.env, signetBin, "ca", "init", "--backend", "vault", "--out", e.configPath)
+	mustFailWith(t, "No value found", e.env, vaultBin(t), "read", "transit/keys/signet-root")
 	offline := newOfflineRoot(t)
 	// The TSA's chain first: a rerun that forgets --external-root now
 	// would put the CA under a new root in Vault: refused before that root
 	// key is made.
 	e.importTSA(t, offline)
-	mustFailWith(t, "the chain at signet/tsa-chain ends at root", e.env, signetBin, "ca", "init", "--backend", "vault", "--out", e.configPath)
+	mustFailWith(t, "transit key signet-ca has no chain yet", e.env, signetBin, "ca", "init", "--backend", "vault", "--out", e.configPath)
 	mustFailWith(t, "No value found", e.env, vaultBin(t), "read", "transit/keys/signet-root")
 	chainPath := e.writeChain(t, offline.sign(t, e.csrPEM, 5*365*24*time.Hour, nil))
 	mustRun(t, e.env, signetBin, "ca", "import-chain", "--config", e.configPath, "--chain", chainPath)
