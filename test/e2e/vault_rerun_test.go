@@ -64,3 +64,30 @@ func vaultCLI(t *testing.T, env []string, args ...string) string {
 	t.Helper()
 	return mustRun(t, env, vaultBin(t), args...).stdout
 }
+
+// TestVaultInitLeavesAMemoryTSAAlone: on a config whose CA is in Vault and
+// whose TSA is a memory key, ca init --external-root makes and asks for
+// nothing of the TSA's: no transit key, no CSR, the config's TSA kept.
+func TestVaultInitLeavesAMemoryTSAAlone(t *testing.T) {
+	vs, _ := startVaultAndIssuer(t)
+	env := []string{"VAULT_ADDR=" + vs.Addr, "VAULT_TOKEN=" + vs.RootToken}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "signet.yaml")
+	if err := os.WriteFile(cfgPath, []byte("ca:\n  type: vault\ntsa:\n  type: memory\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tsaCSR := filepath.Join(dir, "tsa.csr")
+	r := mustRun(t, env, signetBin, "ca", "init", "--backend", "vault", "--out", cfgPath, "--external-root",
+		"--csr-out", filepath.Join(dir, "ca.csr"), "--tsa-csr-out", tsaCSR)
+	if !strings.Contains(r.stdout, "CA key signet-ca v1: CSR written") || !strings.Contains(r.stdout, "TSA kept as the config's memory key") ||
+		strings.Contains(r.stdout, "TSA key") {
+		t.Errorf("ca init said:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(tsaCSR); !os.IsNotExist(err) {
+		t.Errorf("a TSA CSR was written for a memory TSA (%v)", err)
+	}
+	mustFailWith(t, "No value found", env, vaultBin(t), "read", "transit/keys/signet-tsa")
+	if cfg := string(readFile(t, cfgPath)); !strings.Contains(cfg, "tsa:\n  type: memory\n") {
+		t.Errorf("ca init rewrote the memory TSA:\n%s", cfg)
+	}
+}
