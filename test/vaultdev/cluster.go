@@ -22,28 +22,49 @@ type Cluster struct {
 	Nodes []*Server
 	// RootToken is the root token of the cluster's initialisation.
 	RootToken string
+
+	bin, dir string
+	// started is told of every node started, to stop it when the test ends.
+	started    func(*Server)
+	beforeJoin func(s *Server, node, attempt int)
+	restarts   int
 }
 
-// clusterTimeout bounds each step of forming the cluster.
-const clusterTimeout = 30 * time.Second
+// clusterTimeout bounds forming the cluster.
+const clusterTimeout = 60 * time.Second
+
+// Joining a node is bounded by joinTimeout and tried joinAttempts times,
+// each time on a fresh node: Vault 1.21 once (a CI run on 2026-11-30, on a
+// busy machine) left a node that had just joined unable to unseal,
+// answering "failed to create cipher: crypto/aes: invalid key size 0"
+// until the cluster's deadline (hashicorp/vault#25360 describes the same).
+const (
+	joinTimeout  = 12 * time.Second
+	joinAttempts = 3
+)
 
 // StartCluster starts an n-node cluster (n >= 1) and returns once node 0
 // is the active node and every other node is an unsealed standby. Nodes
 // are stopped when the test ends.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return startCluster(t, n, nil)
+}
+
+// startCluster is StartCluster, calling beforeJoin (when set) before each
+// attempt to join a node.
+func startCluster(t testing.TB, n int, beforeJoin func(s *Server, node, attempt int)) *Cluster {
+	t.Helper()
 	bin, err := Binary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	c := &Cluster{}
+	c := &Cluster{bin: bin, dir: t.TempDir(), started: func(s *Server) { t.Cleanup(s.Stop) }, beforeJoin: beforeJoin}
 	for i := range n {
-		s, err := startNode(bin, dir, i)
+		s, err := c.startNode(i)
 		if err != nil {
 			t.Fatalf("vaultdev: node %d: %v", i, err)
 		}
-		t.Cleanup(s.Stop)
 		c.Nodes = append(c.Nodes, s)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
@@ -57,14 +78,17 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	return c
 }
 
-// startNode writes node i's configuration and starts it; it returns once
-// the node answers /v1/sys/health (uninitialised or sealed).
-func startNode(bin, dir string, i int) (*Server, error) {
+// startNode writes node i's configuration in a directory of its own and
+// starts it; it returns once the node answers /v1/sys/health
+// (uninitialised or sealed).
+func (c *Cluster) startNode(i int) (*Server, error) {
+	bin := c.bin
 	port, err := FreePortPair(nil)
 	if err != nil {
 		return nil, err
 	}
-	nodeDir := filepath.Join(dir, fmt.Sprintf("n%d", i))
+	c.restarts++
+	nodeDir := filepath.Join(c.dir, fmt.Sprintf("n%d-%d", i, c.restarts))
 	if err := os.MkdirAll(filepath.Join(nodeDir, "raft"), 0o700); err != nil {
 		return nil, err
 	}
@@ -103,6 +127,7 @@ disable_mlock = true
 	s := &Server{Addr: "http://" + api, LogFile: logPath, cmd: cmd, exited: make(chan struct{}),
 		client: &http.Client{Timeout: 10 * time.Second}}
 	go func() { _ = cmd.Wait(); close(s.exited) }()
+	c.started(s)
 	for deadline := time.Now().Add(startTimeout); ; time.Sleep(50 * time.Millisecond) {
 		select {
 		case <-s.exited:
@@ -160,23 +185,63 @@ func (c *Cluster) form(ctx context.Context) error {
 	if err := checkStatus("autopilot configuration", resp); err != nil {
 		return err
 	}
-	for i, s := range c.Nodes[1:] {
-		join, _ := json.Marshal(map[string]string{"leader_api_addr": leader.Addr})
-		resp, err := s.do(ctx, http.MethodPut, "/v1/sys/storage/raft/join", join, false)
-		if err != nil {
-			return err
-		}
-		if err := checkStatus("raft join", resp); err != nil {
-			return err
-		}
-		if err := s.unsealJoined(ctx); err != nil {
-			return fmt.Errorf("node %d: %w", i+1, err)
-		}
-		if err := s.waitHealth(ctx, http.StatusTooManyRequests); err != nil { // 429: unsealed standby
-			return fmt.Errorf("node %d did not become a standby: %w", i+1, err)
+	for i := 1; i < len(c.Nodes); i++ {
+		for attempt := 1; ; attempt++ {
+			if c.beforeJoin != nil {
+				c.beforeJoin(c.Nodes[i], i, attempt)
+			}
+			actx, cancel := context.WithTimeout(ctx, joinTimeout)
+			joinErr := c.Nodes[i].join(actx, leader)
+			cancel()
+			if joinErr == nil {
+				break
+			}
+			if attempt == joinAttempts || ctx.Err() != nil {
+				return fmt.Errorf("node %d: %w", i, joinErr)
+			}
+			// A fresh node in its place: the stale one leaves the raft
+			// configuration first, so that the new one joins under its ID.
+			c.Nodes[i].Stop()
+			_ = leader.removePeer(ctx, fmt.Sprintf("n%d", i))
+			fresh, err := c.startNode(i)
+			if err != nil {
+				return fmt.Errorf("node %d: starting it again after %v: %w", i, joinErr, err)
+			}
+			fresh.RootToken, fresh.UnsealKey = c.RootToken, leader.UnsealKey
+			c.Nodes[i] = fresh
 		}
 	}
 	return c.waitVoters(ctx)
+}
+
+// join makes s join leader's raft cluster, unseals it and waits until it
+// is an unsealed standby.
+func (s *Server) join(ctx context.Context, leader *Server) error {
+	join, _ := json.Marshal(map[string]string{"leader_api_addr": leader.Addr})
+	resp, err := s.do(ctx, http.MethodPut, "/v1/sys/storage/raft/join", join, false)
+	if err != nil {
+		return err
+	}
+	if err := checkStatus("raft join", resp); err != nil {
+		return err
+	}
+	if err := s.unsealJoined(ctx); err != nil {
+		return err
+	}
+	if err := s.waitHealth(ctx, http.StatusTooManyRequests); err != nil { // 429: unsealed standby
+		return fmt.Errorf("it did not become a standby: %w", err)
+	}
+	return nil
+}
+
+// removePeer removes the raft server id from the cluster's configuration.
+func (s *Server) removePeer(ctx context.Context, id string) error {
+	body, _ := json.Marshal(map[string]string{"server_id": id})
+	resp, err := s.do(ctx, http.MethodPost, "/v1/sys/storage/raft/remove-peer", body, true)
+	if err != nil {
+		return err
+	}
+	return checkStatus("raft remove-peer", resp)
 }
 
 // waitVoters waits until every node is a raft voter, so that the cluster

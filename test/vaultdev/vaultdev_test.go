@@ -160,6 +160,23 @@ func TestBinaryMissing(t *testing.T) {
 	}
 }
 
+// TestClusterReplacesANodeThatCannotJoin: a node that cannot join (here
+// killed just before) is replaced by a fresh one, which joins as a voter.
+func TestClusterReplacesANodeThatCannotJoin(t *testing.T) {
+	c := vaultdev.StartClusterLosingANode(t, 3, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, s := range c.Nodes {
+		want := http.StatusTooManyRequests // an unsealed standby
+		if i == 0 {
+			want = http.StatusOK
+		}
+		if code, err := s.Health(ctx); err != nil || code != want {
+			t.Errorf("node %d: health %d, %v; want %d", i, code, err, want)
+		}
+	}
+}
+
 // TestCluster forms a 3-node raft cluster and fails over: after the active
 // node is killed, another becomes active with the data written before.
 func TestCluster(t *testing.T) {
