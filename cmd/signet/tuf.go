@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -155,19 +156,30 @@ func ensureTUFOnlineKey(ctx context.Context, key string, vc *vault.Client) (tufr
 // ensureTUFKeyFile loads the role key at path, or makes an Ed25519 one
 // there when no file exists; made says which.
 func ensureTUFKeyFile(path string) (s tufrepo.Signer, made bool, err error) {
+	s, priv, err := loadOrMakeTUFKey(path)
+	if err != nil || priv == nil {
+		return s, false, err
+	}
+	if err := tufrepo.WriteKeyFile(path, priv); err != nil {
+		return nil, false, err
+	}
+	return s, true, nil
+}
+
+// loadOrMakeTUFKey is the key at path, or, when no file is there, a new
+// Ed25519 key returned with its private key, for the caller to write once
+// it is used.
+func loadOrMakeTUFKey(path string) (tufrepo.Signer, ed25519.PrivateKey, error) {
 	if _, err := os.Stat(path); err == nil {
 		s, err := tufrepo.LoadKeyFile(path)
-		return s, false, err
+		return s, nil, err
 	}
 	k, err := tufrepo.GenerateKey()
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
-	if err := tufrepo.WriteKeyFile(path, k); err != nil {
-		return nil, false, err
-	}
-	s, err = tufrepo.NewKeySigner(k)
-	return s, true, err
+	s, err := tufrepo.NewKeySigner(k)
+	return s, k, err
 }
 
 // writeConfig writes cfg back to path.

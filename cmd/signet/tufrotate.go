@@ -68,9 +68,11 @@ an expired root keeps /tuf/ closed.`,
 				return fmt.Errorf("--root-key: %w", err)
 			}
 			// A new root key is written only once the rotation succeeded.
-			newKey, newPrivate, err := loadOrMakeTUFKey(newRootKeyPath, rootKey)
-			if err != nil {
-				return fmt.Errorf("--new-root-key: %w", err)
+			newKey, newPrivate := rootKey, ed25519.PrivateKey(nil)
+			if newRootKeyPath != "" {
+				if newKey, newPrivate, err = loadOrMakeTUFKey(newRootKeyPath); err != nil {
+					return fmt.Errorf("--new-root-key: %w", err)
+				}
 			}
 			var online crypto.PublicKey
 			if onlineKey != "" {
@@ -150,25 +152,6 @@ func openOnlineKey(ctx context.Context, cfg *config.Config, key string) (tufrepo
 		defer vc.Close()
 	}
 	return ensureTUFOnlineKey(ctx, key, vc)
-}
-
-// loadOrMakeTUFKey is the key at path, or, when no file is there, a new
-// Ed25519 key returned with its private key for the caller to write once
-// it is used; an empty path is current.
-func loadOrMakeTUFKey(path string, current tufrepo.Signer) (tufrepo.Signer, ed25519.PrivateKey, error) {
-	if path == "" {
-		return current, nil, nil
-	}
-	if _, err := os.Stat(path); err == nil {
-		s, err := tufrepo.LoadKeyFile(path)
-		return s, nil, err
-	}
-	k, err := tufrepo.GenerateKey()
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := tufrepo.NewKeySigner(k)
-	return s, k, err
 }
 
 // keepEarlierRoot writes the replaced root version to path, unless that
